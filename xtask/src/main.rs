@@ -7,7 +7,10 @@
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "cargo xtask", about = "Tasks for the Deep Learning from Scratch course")]
+#[command(
+    name = "cargo xtask",
+    about = "Tasks for the Deep Learning from Scratch course"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -87,7 +87,12 @@ fn check_magic(path: &Path, bytes: &[u8], expected: u32) -> Result<(), MnistErro
 
 /// Takes exactly `len` bytes of data starting at `offset`; extra bytes after
 /// them are an error too, since they mean the header does not describe the file.
-fn data<'a>(path: &Path, bytes: &'a [u8], offset: usize, len: usize) -> Result<&'a [u8], MnistError> {
+fn data<'a>(
+    path: &Path,
+    bytes: &'a [u8],
+    offset: usize,
+    len: usize,
+) -> Result<&'a [u8], MnistError> {
     let expected = offset.saturating_add(len);
     if bytes.len() < expected {
         return Err(MnistError::Truncated {
@@ -148,7 +153,10 @@ pub const TEST_FILES: (&str, &str) = ("t10k-images-idx3-ubyte.gz", "t10k-labels-
 
 /// Reads one images file and one labels file from `dir` and checks that they
 /// describe the same number of digits.
-pub fn read_pair(dir: &Path, (images, labels): (&str, &str)) -> Result<(Vec<u8>, Vec<u8>), MnistError> {
+pub fn read_pair(
+    dir: &Path,
+    (images, labels): (&str, &str),
+) -> Result<(Vec<u8>, Vec<u8>), MnistError> {
     let images_path: PathBuf = dir.join(images);
     let labels_path: PathBuf = dir.join(labels);
     let pixels = parse_images(&images_path, &read_gz(&images_path)?)?;
@@ -197,7 +205,17 @@ mod tests {
     #[test]
     fn short_header_is_truncated_not_a_panic() {
         let err = parse_images(Path::new("x"), &[0, 0, 8]).unwrap_err();
-        assert!(matches!(err, MnistError::Truncated { expected: 4, found: 3, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                MnistError::Truncated {
+                    expected: 4,
+                    found: 3,
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 
     #[test]
@@ -205,7 +223,10 @@ mod tests {
         let mut bytes = header(LABELS_MAGIC, &[1]);
         bytes.extend_from_slice(&[1, 2]);
         let err = parse_labels(Path::new("l"), &bytes).unwrap_err();
-        assert!(err.to_string().contains("more bytes than its header"), "{err}");
+        assert!(
+            err.to_string().contains("more bytes than its header"),
+            "{err}"
+        );
     }
 
     proptest! {

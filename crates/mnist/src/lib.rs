@@ -47,21 +47,47 @@ pub enum MnistError {
     )]
     FileMissing { path: PathBuf },
     #[error("{}: cannot read: {source}", .path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{}: not a gzip file (expected the .gz file as distributed, starting with bytes 1f 8b)", .path.display())]
     NotGzip { path: PathBuf },
     #[error("{}: corrupt or truncated gzip data: {source}", .path.display())]
-    CorruptGzip { path: PathBuf, source: std::io::Error },
+    CorruptGzip {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{}: wrong magic number {found:#010x}, expected {expected:#010x} (is this the right IDX file?)", .path.display())]
-    BadMagic { path: PathBuf, expected: u32, found: u32 },
+    BadMagic {
+        path: PathBuf,
+        expected: u32,
+        found: u32,
+    },
     #[error("{}: truncated: its header needs {expected} bytes, the file has {found}", .path.display())]
-    Truncated { path: PathBuf, expected: usize, found: usize },
+    Truncated {
+        path: PathBuf,
+        expected: usize,
+        found: usize,
+    },
     #[error("{}: {found} bytes, more bytes than its header describes ({expected})", .path.display())]
-    TrailingBytes { path: PathBuf, expected: usize, found: usize },
+    TrailingBytes {
+        path: PathBuf,
+        expected: usize,
+        found: usize,
+    },
     #[error("{}: label {label} at index {index} is not a digit 0-9", .path.display())]
-    BadLabel { path: PathBuf, index: usize, label: u8 },
+    BadLabel {
+        path: PathBuf,
+        index: usize,
+        label: u8,
+    },
     #[error("{}: images are {rows}×{cols}, expected 28×28", .path.display())]
-    BadImageSize { path: PathBuf, rows: usize, cols: usize },
+    BadImageSize {
+        path: PathBuf,
+        rows: usize,
+        cols: usize,
+    },
     #[error(
         "{} holds {images} images but {} holds {labels} labels; they must match",
         .images_path.display(), .labels_path.display()
@@ -126,7 +152,10 @@ pub fn find_data_dir(flag: Option<&Path>) -> Result<PathBuf, MnistError> {
     let mut looked = Vec::new();
     let built_in = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mnist");
     let cwd = std::env::current_dir().ok();
-    let walk_up = cwd.iter().flat_map(|d| d.ancestors()).map(|d| d.join("data/mnist"));
+    let walk_up = cwd
+        .iter()
+        .flat_map(|d| d.ancestors())
+        .map(|d| d.join("data/mnist"));
     for candidate in walk_up.chain(std::iter::once(built_in)) {
         if candidate.join(idx::TRAIN_FILES.0).is_file() {
             return Ok(candidate);
@@ -150,7 +179,11 @@ impl Dataset {
     /// Builds a dataset from raw parts (`pixels.len() == 784 · labels.len()`).
     /// Used by tests and by tools that make their own digits.
     pub fn from_parts(pixels: Vec<u8>, labels: Vec<u8>) -> Dataset {
-        assert_eq!(pixels.len(), labels.len() * IMAGE_SIZE, "784 pixels per label");
+        assert_eq!(
+            pixels.len(),
+            labels.len() * IMAGE_SIZE,
+            "784 pixels per label"
+        );
         Dataset { pixels, labels }
     }
 
@@ -185,8 +218,14 @@ impl Dataset {
         let (p0, p1) = self.pixels.split_at(n * IMAGE_SIZE);
         let (l0, l1) = self.labels.split_at(n);
         (
-            Dataset { pixels: p0.to_vec(), labels: l0.to_vec() },
-            Dataset { pixels: p1.to_vec(), labels: l1.to_vec() },
+            Dataset {
+                pixels: p0.to_vec(),
+                labels: l0.to_vec(),
+            },
+            Dataset {
+                pixels: p1.to_vec(),
+                labels: l1.to_vec(),
+            },
         )
     }
 
@@ -250,7 +289,9 @@ impl BatchSampler {
     /// `batch_size` indices drawn uniformly with replacement, as chapter 4 of the
     /// book does (`np.random.choice(train_size, batch_size)`).
     pub fn sample(&mut self, batch_size: usize) -> Vec<usize> {
-        (0..batch_size).map(|_| self.rng.random_range(0..self.n)).collect()
+        (0..batch_size)
+            .map(|_| self.rng.random_range(0..self.n))
+            .collect()
     }
 
     /// One epoch: a fresh shuffle of `0..n` cut into batches of `batch_size`
@@ -268,7 +309,9 @@ mod tests {
 
     fn tiny() -> Dataset {
         let labels = vec![3, 1, 4, 1, 5];
-        let pixels = (0..5 * IMAGE_SIZE).map(|i| (i / IMAGE_SIZE * 50) as u8).collect();
+        let pixels = (0..5 * IMAGE_SIZE)
+            .map(|i| (i / IMAGE_SIZE * 50) as u8)
+            .collect();
         Dataset::from_parts(pixels, labels)
     }
 
@@ -307,7 +350,10 @@ mod tests {
         let c = BatchSampler::new(100, 8).epoch(32);
         assert_eq!(a, b);
         assert_ne!(a, c);
-        assert_eq!(a.iter().map(Vec::len).collect::<Vec<_>>(), vec![32, 32, 32, 4]);
+        assert_eq!(
+            a.iter().map(Vec::len).collect::<Vec<_>>(),
+            vec![32, 32, 32, 4]
+        );
         let mut all: Vec<usize> = a.concat();
         all.sort();
         assert_eq!(all, (0..100).collect::<Vec<_>>());

@@ -31,7 +31,11 @@ fn idx(magic: u32, dims: &[u32], data: &[u8]) -> Vec<u8> {
 fn small_dir(n: u32) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let images = idx(0x803, &[n, 28, 28], &vec![128; n as usize * 784]);
-    let labels = idx(0x801, &[n], &(0..n).map(|i| (i % 10) as u8).collect::<Vec<_>>());
+    let labels = idx(
+        0x801,
+        &[n],
+        &(0..n).map(|i| (i % 10) as u8).collect::<Vec<_>>(),
+    );
     for (name, bytes) in [
         (TRAIN_IMAGES, &images),
         (TRAIN_LABELS, &labels),
@@ -48,7 +52,10 @@ fn load_with(name: &str, contents: &[u8]) -> (MnistError, String) {
     std::fs::write(dir.path().join(name), contents).unwrap();
     let err = Mnist::load(dir.path()).unwrap_err();
     let msg = err.to_string();
-    assert!(msg.contains(name), "message should name the file {name}: {msg}");
+    assert!(
+        msg.contains(name),
+        "message should name the file {name}: {msg}"
+    );
     (err, msg)
 }
 
@@ -66,7 +73,10 @@ fn missing_directory_says_where_it_looked_and_how_to_fix_it() {
     let msg = err.to_string();
     assert!(matches!(err, MnistError::DirNotFound { .. }));
     assert!(msg.contains("/no/such/mnist"), "{msg}");
-    assert!(msg.contains("--data-dir") && msg.contains("MNIST_DIR"), "{msg}");
+    assert!(
+        msg.contains("--data-dir") && msg.contains("MNIST_DIR"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -98,15 +108,35 @@ fn a_gzip_stream_cut_short() {
 fn wrong_magic_number() {
     // A labels file where an images file belongs.
     let (err, msg) = load_with(TRAIN_IMAGES, &gz(&idx(0x801, &[3], &[1, 2, 3])));
-    assert!(matches!(err, MnistError::BadMagic { expected: 0x803, found: 0x801, .. }), "{msg}");
-    assert!(msg.contains("0x00000801") && msg.contains("0x00000803"), "{msg}");
+    assert!(
+        matches!(
+            err,
+            MnistError::BadMagic {
+                expected: 0x803,
+                found: 0x801,
+                ..
+            }
+        ),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("0x00000801") && msg.contains("0x00000803"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn image_data_shorter_than_the_header_says() {
     let (err, msg) = load_with(TEST_IMAGES, &gz(&idx(0x803, &[3, 28, 28], &[0; 2 * 784])));
     assert!(
-        matches!(err, MnistError::Truncated { expected: 2368, found: 1584, .. }),
+        matches!(
+            err,
+            MnistError::Truncated {
+                expected: 2368,
+                found: 1584,
+                ..
+            }
+        ),
         "{msg}"
     );
     assert!(msg.contains("truncated"), "{msg}");
@@ -115,20 +145,53 @@ fn image_data_shorter_than_the_header_says() {
 #[test]
 fn image_count_different_from_label_count() {
     let (err, msg) = load_with(TRAIN_LABELS, &gz(&idx(0x801, &[2], &[1, 2])));
-    assert!(matches!(err, MnistError::CountMismatch { images: 3, labels: 2, .. }), "{msg}");
-    assert!(msg.contains(TRAIN_IMAGES) && msg.contains("must match"), "{msg}");
+    assert!(
+        matches!(
+            err,
+            MnistError::CountMismatch {
+                images: 3,
+                labels: 2,
+                ..
+            }
+        ),
+        "{msg}"
+    );
+    assert!(
+        msg.contains(TRAIN_IMAGES) && msg.contains("must match"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn label_above_nine() {
     let (err, msg) = load_with(TEST_LABELS, &gz(&idx(0x801, &[3], &[1, 12, 3])));
-    assert!(matches!(err, MnistError::BadLabel { index: 1, label: 12, .. }), "{msg}");
+    assert!(
+        matches!(
+            err,
+            MnistError::BadLabel {
+                index: 1,
+                label: 12,
+                ..
+            }
+        ),
+        "{msg}"
+    );
     assert!(msg.contains("not a digit 0-9"), "{msg}");
 }
 
 #[test]
 fn wrong_image_size() {
     let (err, msg) = load_with(TRAIN_IMAGES, &gz(&idx(0x803, &[3, 32, 32], &[0; 3 * 1024])));
-    assert!(matches!(err, MnistError::BadImageSize { rows: 32, cols: 32, .. }), "{msg}");
+    assert!(
+        matches!(
+            err,
+            MnistError::BadImageSize {
+                rows: 32,
+                cols: 32,
+                ..
+            }
+        ),
+        "{msg}"
+    );
     assert!(msg.contains("expected 28×28"), "{msg}");
 }

@@ -19,7 +19,10 @@ fn the_shipped_files_hold_what_mnist_should() {
     for &l in m.train.labels() {
         counts[l as usize] += 1;
     }
-    assert_eq!(counts, [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]);
+    assert_eq!(
+        counts,
+        [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+    );
 }
 
 #[test]

@@ -1,0 +1,137 @@
+//! # The training command line every stage shares
+//!
+//! Each stage of the course is a binary with its own network and training
+//! loop. What a learner sees around that loop is the same everywhere, and
+//! lives here: the common flags ([`CommonArgs`]), checked values
+//! ([`positive_usize`], [`learning_rate`]), the data ([`load_data`]), progress
+//! and divergence checks while training ([`Reporter`]), and at the end a
+//! summary, `--json` and `--plot` ([`Reporter::finish`]).
+//!
+//! This crate knows nothing about any particular network: a stage hands it
+//! losses and accuracies, and gets the reporting back.
+
+mod plot;
+mod report;
+
+use std::path::PathBuf;
+
+pub use plot::{Series, draw_line_chart, draw_training_curves};
+pub use report::{Accuracies, Evaluation, Reporter, RunInfo, Summary, TrainError};
+
+/// The flags every stage has. A stage adds its own (`--steps`,
+/// `--batch-size`, `--learning-rate`, ...) with its own defaults and
+/// `#[command(flatten)]`s these in.
+#[derive(clap::Args, Debug, Clone)]
+pub struct CommonArgs {
+    /// Seed for weight initialisation and mini-batch sampling: the same seed gives the same numbers
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+
+    /// Directory with the four MNIST .gz files [default: $MNIST_DIR if set, else the repository's data/mnist/]
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Train on the first N training images only (1 to 60000) [default: all of them]
+    #[arg(long, value_name = "N", value_parser = train_size)]
+    pub train_size: Option<usize>,
+
+    /// Draw the loss and accuracy curves into this file (.png or .svg)
+    #[arg(long, value_name = "PATH", value_parser = plot_path)]
+    pub plot: Option<PathBuf>,
+
+    /// Print one JSON object with the run's settings, results and evaluation history on stdout at the end
+    #[arg(long)]
+    pub json: bool,
+
+    /// Show no progress while training; print only the final summary
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Value parser for counts that must be at least 1 (`--batch-size`, `--steps`, ...).
+pub fn positive_usize(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("expected a whole number of at least 1, got `{s}`")),
+    }
+}
+
+/// Value parser for `--learning-rate`: a finite number above 0.
+pub fn learning_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(lr) if lr.is_finite() && lr > 0.0 => Ok(lr),
+        Ok(_) => Err(format!("must be a finite number above 0, got `{s}`")),
+        Err(_) => Err(format!("expected a number such as 0.1, got `{s}`")),
+    }
+}
+
+/// Value parser for `--train-size`: 1 to 60,000.
+pub fn train_size(s: &str) -> Result<usize, String> {
+    let n = positive_usize(s)?;
+    if n > 60_000 {
+        return Err(format!("MNIST has 60000 training images, got {n}"));
+    }
+    Ok(n)
+}
+
+/// Value parser for `--plot`: the file's extension chooses PNG or SVG.
+pub fn plot_path(s: &str) -> Result<PathBuf, String> {
+    let path = PathBuf::from(s);
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+    {
+        Some(e) if e == "png" || e == "svg" => Ok(path),
+        _ => Err(format!(
+            "expected a file name ending in .png or .svg, got `{s}`"
+        )),
+    }
+}
+
+/// The training and test sets for a run: `--data-dir` (or `$MNIST_DIR`, or the
+/// repository's `data/mnist/`), with the training set cut to `--train-size`.
+pub fn load_data(args: &CommonArgs) -> anyhow::Result<(mnist::Dataset, mnist::Dataset)> {
+    let data = mnist::Mnist::load_from(args.data_dir.as_deref())?;
+    let train = match args.train_size {
+        Some(n) => data.train.first(n),
+        None => data.train,
+    };
+    Ok((train, data.test))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_checked_with_a_reason() {
+        assert_eq!(positive_usize("32"), Ok(32));
+        assert!(positive_usize("0").unwrap_err().contains("at least 1"));
+        assert!(positive_usize("-3").unwrap_err().contains("whole number"));
+        assert_eq!(learning_rate("0.1"), Ok(0.1));
+        for bad in ["0", "-1", "inf", "NaN"] {
+            assert!(
+                learning_rate(bad)
+                    .unwrap_err()
+                    .contains("finite number above 0"),
+                "{bad}"
+            );
+        }
+        assert!(
+            learning_rate("fast")
+                .unwrap_err()
+                .contains("expected a number")
+        );
+        assert_eq!(train_size("60000"), Ok(60_000));
+        assert!(train_size("60001").unwrap_err().contains("60000"));
+        assert!(plot_path("curves.png").is_ok());
+        assert!(plot_path("curves.SVG").is_ok());
+        assert!(
+            plot_path("curves.jpg")
+                .unwrap_err()
+                .contains(".png or .svg")
+        );
+    }
+}

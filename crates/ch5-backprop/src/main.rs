@@ -1,0 +1,2 @@
+//! Stage 3 binary (placeholder).
+fn main() {}

@@ -250,6 +250,21 @@ impl Dataset {
         })
     }
 
+    /// The whole set in consecutive pieces of at most `size` images, each as
+    /// `(images: size × 784, labels)`: evaluates a network on all of MNIST
+    /// without building one 60,000-row matrix.
+    pub fn chunks<T: RealField + Copy + From<u8>>(
+        &self,
+        size: usize,
+    ) -> impl Iterator<Item = (DMatrix<T>, &[u8])> + '_ {
+        let size = size.max(1);
+        (0..self.len()).step_by(size).map(move |start| {
+            let end = (start + size).min(self.len());
+            let indices: Vec<usize> = (start..end).collect();
+            (self.batch_images(&indices), &self.labels[start..end])
+        })
+    }
+
     /// The labels at `indices`.
     pub fn batch_labels(&self, indices: &[usize]) -> Vec<u8> {
         indices.iter().map(|&i| self.labels[i]).collect()
@@ -341,6 +356,20 @@ mod tests {
         assert_eq!(b.labels(), &[4, 1, 5]);
         assert_eq!(b.image(0), tiny().image(2));
         assert_eq!(tiny().first(10).len(), 5);
+    }
+
+    #[test]
+    fn chunks_cover_the_set_in_order() {
+        let chunks: Vec<(DMatrix<f32>, &[u8])> = tiny_ref().chunks(2).collect();
+        assert_eq!(chunks.len(), 3);
+        assert_eq!(chunks[2].0.shape(), (1, 784));
+        assert_eq!(chunks.iter().flat_map(|c| c.1.iter().copied()).collect::<Vec<_>>(), vec![3, 1, 4, 1, 5]);
+        assert_eq!(chunks[1].0[(0, 0)], 100.0 / 255.0);
+    }
+
+    fn tiny_ref() -> &'static Dataset {
+        static TINY: std::sync::OnceLock<Dataset> = std::sync::OnceLock::new();
+        TINY.get_or_init(tiny)
     }
 
     #[test]

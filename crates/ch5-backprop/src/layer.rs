@@ -1,0 +1,344 @@
+//! # Layers that run forwards and backwards
+//!
+//! Stage 3 of the course (chapter 5 of the book). A network is a chain of
+//! layers. Each layer maps its input `X` to an output `Y` (forward) and, given
+//! how the loss changes with its output, `∂E/∂Y`, tells how the loss changes
+//! with its input, `∂E/∂X` (backward), by the chain rule. Layers with
+//! parameters also store `∂E/∂W` and `∂E/∂b` on the way.
+//!
+//! Every layer here is generic over the scalar `T` (f32 or f64): the gradient
+//! checks run them in f64, the fast training of stage 4 (`ch6-mlp`) in f32.
+//! Each layer owns its output and gradient buffers and only reallocates them
+//! when the batch size changes, so a training step allocates nothing.
+
+use nalgebra::{DMatrix, DMatrixView, Dyn, RealField};
+use rand::Rng;
+use rand::RngExt;
+use rand_distr::{Distribution, Normal};
+
+// ANCHOR: layer
+/// One step of a network that runs both ways.
+///
+/// Shapes: a batch of `N` samples is a matrix with one sample per row, so
+/// `x: N × n_in` and `y: N × n_out`. One sample is simply `N = 1`.
+pub trait Layer<T: RealField + Copy> {
+    /// `x: N × n_in` → `y: N × n_out`. Keeps whatever `backward` will need.
+    fn forward(&mut self, x: &DMatrix<T>) -> &DMatrix<T>;
+
+    /// `dy = ∂E/∂Y: N × n_out` → `∂E/∂X: N × n_in`, for the input of the
+    /// last `forward`. Stores the gradients of the layer's parameters.
+    fn backward(&mut self, dy: &DMatrix<T>) -> &DMatrix<T>;
+
+    /// Only the parameter gradients of `backward`. The network calls this on
+    /// its first layer, whose `∂E/∂X` (the gradient with respect to the
+    /// pixels) nobody needs; `Affine` skips a whole matrix product here.
+    fn backward_params(&mut self, dy: &DMatrix<T>) {
+        self.backward(dy);
+    }
+
+    /// Calls `visit(parameter, gradient)` for each parameter matrix of the
+    /// layer (`W` then `b`), for optimizers and gradient checks. Activations
+    /// have none.
+    fn for_each_param(&mut self, _visit: &mut dyn FnMut(&mut DMatrix<T>, &DMatrix<T>)) {}
+
+    /// Number of trainable numbers in the layer.
+    fn parameter_count(&self) -> usize {
+        0
+    }
+
+    /// A short description, e.g. `Affine 784→50` or `ReLU`.
+    fn name(&self) -> String;
+}
+// ANCHOR_END: layer
+
+/// Makes `buffer` an `rows × cols` matrix, allocating only when its shape
+/// changes (e.g. from training batches to a test chunk), never in the steady state.
+fn fit<T: RealField + Copy>(buffer: &mut DMatrix<T>, rows: usize, cols: usize) {
+    if buffer.shape() != (rows, cols) {
+        *buffer = DMatrix::zeros(rows, cols);
+    }
+}
+
+/// `mᵀ` without copying: the same numbers read with rows and columns swapped.
+///
+/// nalgebra stores matrices column by column; a view with swapped strides is
+/// the transpose, and `gemm` on it runs at full speed, where `tr_mul` and
+/// `gemm_tr` are about ten times slower (measured in PERFORMANCE.md).
+pub fn transposed<T: RealField + Copy>(m: &DMatrix<T>) -> DMatrixView<'_, T, Dyn, Dyn> {
+    DMatrixView::from_slice_with_strides(m.as_slice(), m.ncols(), m.nrows(), m.nrows(), 1)
+}
+
+// ANCHOR: affine
+/// The fully connected layer `Y = X·W + b`.
+///
+/// Shapes: `x: N × n_in`, `W: n_in × n_out`, `b: 1 × n_out` (added to every
+/// row), `y: N × n_out`.
+///
+/// Backward, from `dY = ∂E/∂Y` (`N × n_out`). Each `Y[n, j] = Σ_i X[n, i] W[i, j] + b[j]`, so
+/// - `∂E/∂X[n, i] = Σ_j dY[n, j] W[i, j]`, that is `dX = dY · Wᵀ` (`N × n_in`);
+/// - `∂E/∂W[i, j] = Σ_n X[n, i] dY[n, j]`, that is `dW = Xᵀ · dY` (`n_in × n_out`):
+///   the sum over the batch happens inside the product;
+/// - `∂E/∂b[j] = Σ_n dY[n, j]`: `b` reached every row, so its gradient sums
+///   the rows of `dY` (`1 × n_out`).
+///
+/// The same code serves one sample (`N = 1`) and a batch.
+pub struct Affine<T: RealField + Copy> {
+    /// Weights `W: n_in × n_out`.
+    pub w: DMatrix<T>,
+    /// Bias `b: 1 × n_out`.
+    pub b: DMatrix<T>,
+    /// `∂E/∂W` from the last backward.
+    pub grad_w: DMatrix<T>,
+    /// `∂E/∂b` from the last backward.
+    pub grad_b: DMatrix<T>,
+    /// The input of the last forward: `dW = Xᵀ · dY` needs it.
+    x: DMatrix<T>,
+    y: DMatrix<T>,
+    dx: DMatrix<T>,
+}
+// ANCHOR_END: affine
+
+impl<T: RealField + Copy> Affine<T> {
+    /// A layer with the given weights `w: n_in × n_out` and bias `b: 1 × n_out`.
+    pub fn from_parameters(w: DMatrix<T>, b: DMatrix<T>) -> Affine<T> {
+        assert_eq!(b.shape(), (1, w.ncols()), "b must be 1 × n_out");
+        let (n_in, n_out) = w.shape();
+        Affine {
+            grad_w: DMatrix::zeros(n_in, n_out),
+            grad_b: DMatrix::zeros(1, n_out),
+            x: DMatrix::zeros(0, n_in),
+            y: DMatrix::zeros(0, n_out),
+            dx: DMatrix::zeros(0, n_in),
+            w,
+            b,
+        }
+    }
+
+    /// `W ~ N(0, std²)` entry by entry, `b = 0`: the book's
+    /// `weight_init_std * np.random.randn(n_in, n_out)`.
+    pub fn normal(n_in: usize, n_out: usize, std: f64, rng: &mut impl Rng) -> Affine<T> {
+        let normal = Normal::new(0.0, std).expect("std must be finite and non-negative");
+        // Drawn in f64 and converted, so f32 and f64 networks start from the same numbers.
+        let w = DMatrix::from_fn(n_in, n_out, |_, _| nalgebra::convert(normal.sample(rng)));
+        Affine::from_parameters(w, DMatrix::zeros(1, n_out))
+    }
+
+    /// `W` and `b` uniform in `[−0.5, 0.5)`: the layer tutorial's
+    /// `np.random.rand(n_in, n_out) − 0.5`.
+    pub fn uniform(n_in: usize, n_out: usize, rng: &mut impl Rng) -> Affine<T> {
+        let mut draw = |_, _| nalgebra::convert(rng.random::<f64>() - 0.5);
+        let w = DMatrix::from_fn(n_in, n_out, &mut draw);
+        let b = DMatrix::from_fn(1, n_out, &mut draw);
+        Affine::from_parameters(w, b)
+    }
+}
+
+impl<T: RealField + Copy> Layer<T> for Affine<T> {
+    // ANCHOR: affine_forward
+    fn forward(&mut self, x: &DMatrix<T>) -> &DMatrix<T> {
+        assert_eq!(
+            x.ncols(),
+            self.w.nrows(),
+            "Affine: x must have n_in columns"
+        );
+        fit(&mut self.x, x.nrows(), x.ncols());
+        self.x.copy_from(x);
+        // y = b in every row, then y += x·W in place.
+        fit(&mut self.y, x.nrows(), self.w.ncols());
+        for (j, mut column) in self.y.column_iter_mut().enumerate() {
+            column.fill(self.b[j]);
+        }
+        self.y.gemm(T::one(), x, &self.w, T::one());
+        &self.y
+    }
+    // ANCHOR_END: affine_forward
+
+    // ANCHOR: affine_backward
+    fn backward(&mut self, dy: &DMatrix<T>) -> &DMatrix<T> {
+        self.backward_params(dy);
+        // dX = dY · Wᵀ
+        fit(&mut self.dx, dy.nrows(), self.w.nrows());
+        self.dx.gemm(T::one(), dy, &transposed(&self.w), T::zero());
+        &self.dx
+    }
+
+    fn backward_params(&mut self, dy: &DMatrix<T>) {
+        assert_eq!(
+            dy.shape(),
+            self.y.shape(),
+            "Affine: dy must match the last output"
+        );
+        // dW = Xᵀ · dY
+        self.grad_w
+            .gemm(T::one(), &transposed(&self.x), dy, T::zero());
+        // db = Σ_rows dY
+        for (j, column) in dy.column_iter().enumerate() {
+            self.grad_b[j] = column.sum();
+        }
+    }
+    // ANCHOR_END: affine_backward
+
+    fn for_each_param(&mut self, visit: &mut dyn FnMut(&mut DMatrix<T>, &DMatrix<T>)) {
+        visit(&mut self.w, &self.grad_w);
+        visit(&mut self.b, &self.grad_b);
+    }
+
+    fn parameter_count(&self) -> usize {
+        self.w.len() + self.b.len()
+    }
+
+    fn name(&self) -> String {
+        format!("Affine {}→{}", self.w.nrows(), self.w.ncols())
+    }
+}
+
+// ANCHOR: sigmoid
+/// The logistic function, entry by entry: `y = σ(x) = 1 / (1 + e^(−x))`.
+///
+/// Backward: `σ'(x) = e^(−x) / (1 + e^(−x))² = σ(x)(1 − σ(x)) = y(1 − y)`,
+/// so `dX = dY ⊙ y ⊙ (1 − y)` (`⊙`: entry by entry). The output is all
+/// backward needs. Shapes: any, `x`, `y`, `dY`, `dX` all alike.
+pub struct Sigmoid<T: RealField + Copy> {
+    y: DMatrix<T>,
+    dx: DMatrix<T>,
+}
+
+impl<T: RealField + Copy> Layer<T> for Sigmoid<T> {
+    fn forward(&mut self, x: &DMatrix<T>) -> &DMatrix<T> {
+        fit(&mut self.y, x.nrows(), x.ncols());
+        for (y, &x) in self.y.as_mut_slice().iter_mut().zip(x.as_slice()) {
+            *y = T::one() / (T::one() + (-x).exp());
+        }
+        &self.y
+    }
+
+    fn backward(&mut self, dy: &DMatrix<T>) -> &DMatrix<T> {
+        fit(&mut self.dx, dy.nrows(), dy.ncols());
+        let outputs = self.y.as_slice().iter().zip(dy.as_slice());
+        for (dx, (&y, &dy)) in self.dx.as_mut_slice().iter_mut().zip(outputs) {
+            *dx = dy * y * (T::one() - y);
+        }
+        &self.dx
+    }
+
+    fn name(&self) -> String {
+        "Sigmoid".into()
+    }
+}
+// ANCHOR_END: sigmoid
+
+// ANCHOR: relu
+/// The rectified linear unit, entry by entry: `y = max(0, x)`.
+///
+/// Backward: the slope is 1 where `x > 0` and 0 elsewhere, so
+/// `dX = dY ⊙ [x > 0]`: the gradient passes where the input passed and stops
+/// where it was cut. `y > 0` exactly where `x > 0`, so the output serves as the mask.
+pub struct Relu<T: RealField + Copy> {
+    y: DMatrix<T>,
+    dx: DMatrix<T>,
+}
+
+impl<T: RealField + Copy> Layer<T> for Relu<T> {
+    fn forward(&mut self, x: &DMatrix<T>) -> &DMatrix<T> {
+        fit(&mut self.y, x.nrows(), x.ncols());
+        for (y, &x) in self.y.as_mut_slice().iter_mut().zip(x.as_slice()) {
+            *y = if x > T::zero() { x } else { T::zero() };
+        }
+        &self.y
+    }
+
+    fn backward(&mut self, dy: &DMatrix<T>) -> &DMatrix<T> {
+        fit(&mut self.dx, dy.nrows(), dy.ncols());
+        let outputs = self.y.as_slice().iter().zip(dy.as_slice());
+        for (dx, (&y, &dy)) in self.dx.as_mut_slice().iter_mut().zip(outputs) {
+            *dx = if y > T::zero() { dy } else { T::zero() };
+        }
+        &self.dx
+    }
+
+    fn name(&self) -> String {
+        "ReLU".into()
+    }
+}
+// ANCHOR_END: relu
+
+// ANCHOR: tanh
+/// The hyperbolic tangent, entry by entry: `y = tanh x`.
+///
+/// Backward: `tanh' x = 1 − tanh² x = 1 − y²`, so `dX = dY ⊙ (1 − y²)`.
+pub struct Tanh<T: RealField + Copy> {
+    y: DMatrix<T>,
+    dx: DMatrix<T>,
+}
+
+impl<T: RealField + Copy> Layer<T> for Tanh<T> {
+    fn forward(&mut self, x: &DMatrix<T>) -> &DMatrix<T> {
+        fit(&mut self.y, x.nrows(), x.ncols());
+        for (y, &x) in self.y.as_mut_slice().iter_mut().zip(x.as_slice()) {
+            *y = x.tanh();
+        }
+        &self.y
+    }
+
+    fn backward(&mut self, dy: &DMatrix<T>) -> &DMatrix<T> {
+        fit(&mut self.dx, dy.nrows(), dy.ncols());
+        let outputs = self.y.as_slice().iter().zip(dy.as_slice());
+        for (dx, (&y, &dy)) in self.dx.as_mut_slice().iter_mut().zip(outputs) {
+            *dx = dy * (T::one() - y * y);
+        }
+        &self.dx
+    }
+
+    fn name(&self) -> String {
+        "Tanh".into()
+    }
+}
+// ANCHOR_END: tanh
+
+impl<T: RealField + Copy> Sigmoid<T> {
+    /// A fresh layer; the first forward sizes its buffers.
+    pub fn new() -> Sigmoid<T> {
+        Sigmoid {
+            y: DMatrix::zeros(0, 0),
+            dx: DMatrix::zeros(0, 0),
+        }
+    }
+}
+
+impl<T: RealField + Copy> Default for Sigmoid<T> {
+    fn default() -> Sigmoid<T> {
+        Sigmoid::new()
+    }
+}
+
+impl<T: RealField + Copy> Relu<T> {
+    /// A fresh layer; the first forward sizes its buffers.
+    pub fn new() -> Relu<T> {
+        Relu {
+            y: DMatrix::zeros(0, 0),
+            dx: DMatrix::zeros(0, 0),
+        }
+    }
+}
+
+impl<T: RealField + Copy> Default for Relu<T> {
+    fn default() -> Relu<T> {
+        Relu::new()
+    }
+}
+
+impl<T: RealField + Copy> Tanh<T> {
+    /// A fresh layer; the first forward sizes its buffers.
+    pub fn new() -> Tanh<T> {
+        Tanh {
+            y: DMatrix::zeros(0, 0),
+            dx: DMatrix::zeros(0, 0),
+        }
+    }
+}
+
+impl<T: RealField + Copy> Default for Tanh<T> {
+    fn default() -> Tanh<T> {
+        Tanh::new()
+    }
+}

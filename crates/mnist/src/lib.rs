@@ -265,6 +265,22 @@ impl Dataset {
         })
     }
 
+    /// The fraction of this set a classifier gets right. `scores` maps a chunk
+    /// of images (`n × 784`) to class scores (`n × 10`, probabilities or logits);
+    /// the predicted digit is the column of the largest score.
+    pub fn accuracy<T: RealField + Copy + From<u8>>(
+        &self,
+        mut scores: impl FnMut(&DMatrix<T>) -> DMatrix<T>,
+    ) -> f64 {
+        let correct: usize = self
+            .chunks::<T>(2_000)
+            .map(|(x, labels)| {
+                (accuracy(&scores(&x), labels) * labels.len() as f64).round() as usize
+            })
+            .sum();
+        correct as f64 / self.len().max(1) as f64
+    }
+
     /// The labels at `indices`.
     pub fn batch_labels(&self, indices: &[usize]) -> Vec<u8> {
         indices.iter().map(|&i| self.labels[i]).collect()
@@ -283,6 +299,17 @@ pub fn one_hot<T: RealField + Copy>(labels: &[u8]) -> DMatrix<T> {
         t[(row, label as usize)] = T::one();
     }
     t
+}
+
+/// Fraction of rows of `y` (`n × 10` scores) whose largest entry is in the
+/// label's column.
+pub fn accuracy<T: RealField + Copy>(y: &DMatrix<T>, labels: &[u8]) -> f64 {
+    let correct = labels
+        .iter()
+        .enumerate()
+        .filter(|&(n, &t)| y.row(n).transpose().argmax().0 == t as usize)
+        .count();
+    correct as f64 / labels.len().max(1) as f64
 }
 
 /// Deterministic mini-batches: the same seed gives the same batches.
@@ -363,8 +390,25 @@ mod tests {
         let chunks: Vec<(DMatrix<f32>, &[u8])> = tiny_ref().chunks(2).collect();
         assert_eq!(chunks.len(), 3);
         assert_eq!(chunks[2].0.shape(), (1, 784));
-        assert_eq!(chunks.iter().flat_map(|c| c.1.iter().copied()).collect::<Vec<_>>(), vec![3, 1, 4, 1, 5]);
+        assert_eq!(
+            chunks
+                .iter()
+                .flat_map(|c| c.1.iter().copied())
+                .collect::<Vec<_>>(),
+            vec![3, 1, 4, 1, 5]
+        );
         assert_eq!(chunks[1].0[(0, 0)], 100.0 / 255.0);
+    }
+
+    #[test]
+    fn accuracy_counts_argmax_hits() {
+        let y = DMatrix::from_row_slice(3, 2, &[0.9, 0.1, 0.2, 0.8, 0.6, 0.4]);
+        assert_eq!(accuracy(&y, &[0, 1, 1]), 2.0 / 3.0);
+        // A "classifier" that always says 1: right on the two 1s of [3, 1, 4, 1, 5].
+        let always_one = |x: &DMatrix<f64>| {
+            DMatrix::from_fn(x.nrows(), 10, |_, k| if k == 1 { 1.0 } else { 0.0 })
+        };
+        assert_eq!(tiny_ref().accuracy(always_one), 0.4);
     }
 
     fn tiny_ref() -> &'static Dataset {

@@ -230,7 +230,12 @@ impl Reporter {
         if let Progress::Bar(bar) = &self.progress {
             bar.finish_and_clear();
         }
-        let final_loss = self.losses.last().map_or(f64::NAN, |l| l.1);
+        // The last evaluation's mean loss is a steadier figure than one noisy mini-batch.
+        let final_loss = match (self.history.last(), self.losses.last()) {
+            (Some(e), Some(_)) if e.step == self.step => e.loss,
+            (_, Some(l)) => l.1,
+            _ => f64::NAN,
+        };
         let summary = Summary {
             steps_done: self.step,
             seconds_training: seconds,

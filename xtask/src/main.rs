@@ -4,6 +4,8 @@
 //! It drives `cargo` and reads files; it does not link the stages, so it stays
 //! quick to compile.
 
+mod book;
+
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -27,6 +29,6 @@ enum Command {
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Bench => anyhow::bail!("`cargo xtask bench` is not written yet (issue 6)"),
-        Command::Book => anyhow::bail!("`cargo xtask book` is not written yet (issue 7)"),
+        Command::Book => book::run(),
     }
 }

@@ -17,13 +17,16 @@ use std::path::{Path, PathBuf};
 
 use crate::MnistError;
 
+// ANCHOR: constants
 /// Magic number of an IDX file of unsigned bytes with one dimension (labels).
 pub const LABELS_MAGIC: u32 = 0x0000_0801;
 /// Magic number of an IDX file of unsigned bytes with three dimensions (images).
 pub const IMAGES_MAGIC: u32 = 0x0000_0803;
 /// MNIST images are 28×28 pixels.
 pub const SIDE: usize = 28;
+// ANCHOR_END: constants
 
+// ANCHOR: read_gz
 /// Reads a whole `.gz` file into memory, decompressed.
 ///
 /// Errors name the file: missing, unreadable, not gzip at all, or a gzip
@@ -43,7 +46,9 @@ pub fn read_gz(path: &Path) -> Result<Vec<u8>, MnistError> {
     })?;
     gunzip(path, &compressed)
 }
+// ANCHOR_END: read_gz
 
+// ANCHOR: gunzip
 /// Decompresses gzip bytes (`path` is only used in error messages).
 pub fn gunzip(path: &Path, compressed: &[u8]) -> Result<Vec<u8>, MnistError> {
     if compressed.len() < 2 || compressed[..2] != [0x1f, 0x8b] {
@@ -61,7 +66,9 @@ pub fn gunzip(path: &Path, compressed: &[u8]) -> Result<Vec<u8>, MnistError> {
         })?;
     Ok(out)
 }
+// ANCHOR_END: gunzip
 
+// ANCHOR: be_u32
 fn be_u32(path: &Path, bytes: &[u8], offset: usize) -> Result<u32, MnistError> {
     let word = bytes
         .get(offset..offset + 4)
@@ -72,7 +79,9 @@ fn be_u32(path: &Path, bytes: &[u8], offset: usize) -> Result<u32, MnistError> {
         })?;
     Ok(u32::from_be_bytes([word[0], word[1], word[2], word[3]]))
 }
+// ANCHOR_END: be_u32
 
+// ANCHOR: check_magic
 fn check_magic(path: &Path, bytes: &[u8], expected: u32) -> Result<(), MnistError> {
     let found = be_u32(path, bytes, 0)?;
     if found != expected {
@@ -84,7 +93,9 @@ fn check_magic(path: &Path, bytes: &[u8], expected: u32) -> Result<(), MnistErro
     }
     Ok(())
 }
+// ANCHOR_END: check_magic
 
+// ANCHOR: data
 /// Takes exactly `len` bytes of data starting at `offset`; extra bytes after
 /// them are an error too, since they mean the header does not describe the file.
 fn data<'a>(
@@ -110,7 +121,9 @@ fn data<'a>(
     }
     Ok(&bytes[offset..])
 }
+// ANCHOR_END: data
 
+// ANCHOR: parse_labels
 /// Parses a decompressed IDX labels file: magic `0x801`, count, then one byte
 /// per label, each a digit 0–9.
 pub fn parse_labels(path: &Path, bytes: &[u8]) -> Result<Vec<u8>, MnistError> {
@@ -126,7 +139,9 @@ pub fn parse_labels(path: &Path, bytes: &[u8]) -> Result<Vec<u8>, MnistError> {
     }
     Ok(labels.to_vec())
 }
+// ANCHOR_END: parse_labels
 
+// ANCHOR: parse_images
 /// Parses a decompressed IDX images file: magic `0x803`, count, rows, cols,
 /// then `count·rows·cols` pixels (0 = white background, 255 = ink).
 /// MNIST images must be 28×28.
@@ -145,12 +160,16 @@ pub fn parse_images(path: &Path, bytes: &[u8]) -> Result<Vec<u8>, MnistError> {
     let pixels = data(path, bytes, 16, count.saturating_mul(SIDE * SIDE))?;
     Ok(pixels.to_vec())
 }
+// ANCHOR_END: parse_images
 
+// ANCHOR: files
 /// The four file names of the MNIST distribution, as `(images, labels)` pairs.
 pub const TRAIN_FILES: (&str, &str) = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz");
 /// The test files.
 pub const TEST_FILES: (&str, &str) = ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz");
+// ANCHOR_END: files
 
+// ANCHOR: read_pair
 /// Reads one images file and one labels file from `dir` and checks that they
 /// describe the same number of digits.
 pub fn read_pair(
@@ -172,6 +191,7 @@ pub fn read_pair(
     }
     Ok((pixels, labels))
 }
+// ANCHOR_END: read_pair
 
 #[cfg(test)]
 mod tests {

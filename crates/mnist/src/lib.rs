@@ -241,6 +241,7 @@ impl Dataset {
         self.batch_one_hot(&all)
     }
 
+    // ANCHOR: batch_images
     /// The images at `indices`, as a `batch × 784` matrix scaled to `[0, 1]`.
     pub fn batch_images<T: RealField + Copy + From<u8>>(&self, indices: &[usize]) -> DMatrix<T> {
         let scale = T::from(255u8);
@@ -249,6 +250,7 @@ impl Dataset {
             T::from(self.pixels[indices[r] * IMAGE_SIZE + c]) / scale
         })
     }
+    // ANCHOR_END: batch_images
 
     /// The whole set in consecutive pieces of at most `size` images, each as
     /// `(images: size × 784, labels)`: evaluates a network on all of MNIST
@@ -292,6 +294,7 @@ impl Dataset {
     }
 }
 
+// ANCHOR: one_hot
 /// One-hot encoding of `labels`: an `n × 10` matrix, row `k` is 1 at column `labels[k]`.
 pub fn one_hot<T: RealField + Copy>(labels: &[u8]) -> DMatrix<T> {
     let mut t = DMatrix::zeros(labels.len(), CLASSES);
@@ -300,6 +303,7 @@ pub fn one_hot<T: RealField + Copy>(labels: &[u8]) -> DMatrix<T> {
     }
     t
 }
+// ANCHOR_END: one_hot
 
 /// Fraction of rows of `y` (`n × 10` scores) whose largest entry is in the
 /// label's column.

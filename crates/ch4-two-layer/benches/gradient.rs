@@ -1,0 +1,39 @@
+//! Criterion bench for stage 2: one full numerical gradient of the two-layer
+//! network (784→50→10) on a fixed batch of 100 training images, naive versus
+//! fast, in the same group as stage 1's (`gradient`), so `cargo xtask bench`
+//! can set the stages side by side.
+//!
+//! How the naive gradient is benched: in full (all 39,760 parameters, no
+//! scaling), with criterion's smallest sample count (10) and a short
+//! measurement window. One naive gradient takes seconds, so criterion runs
+//! exactly one iteration per sample and this bench alone takes a few minutes.
+
+use std::time::Duration;
+
+use ch4_two_layer::{GradientMethod, TwoLayerNet};
+use criterion::{Criterion, criterion_group, criterion_main};
+
+fn gradient(c: &mut Criterion) {
+    let data = mnist::Mnist::load_from(None).expect("data/mnist");
+    let batch: Vec<usize> = (0..100).collect();
+    let x = data.train.batch_images::<f64>(&batch);
+    let labels = data.train.batch_labels(&batch);
+    let net = TwoLayerNet::new(784, 50, 10, 42);
+
+    let mut group = c.benchmark_group("gradient");
+    group.sample_size(10);
+    group.bench_function("ch4-two-layer/fast", |b| {
+        b.iter(|| net.gradient(GradientMethod::Fast, &x, &labels))
+    });
+    // Seconds per iteration: criterion warns that 10 samples cannot fit the
+    // target time and runs them anyway, one gradient each.
+    group.warm_up_time(Duration::from_millis(1));
+    group.measurement_time(Duration::from_secs(1));
+    group.bench_function("ch4-two-layer/naive", |b| {
+        b.iter(|| net.gradient(GradientMethod::Naive, &x, &labels))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, gradient);
+criterion_main!(benches);

@@ -1,3 +1,33 @@
-//! # Stage 4 (chapter 6): a mini-batch MLP on MNIST
+//! # Stage 4: a mini-batch MLP on MNIST
 //!
-//! Work in progress.
+//! Chapter 6 of the book, the finale of the course. Stage 3 (`ch5-backprop`)
+//! built layers that run forwards and backwards and proved their gradients
+//! right. Here they train a real network the way every framework does:
+//! - [`mlp`]: the network, stage 3's [`Network`](ch5_backprop::Network) of
+//!   `Dense → ReLU → … → Dense → SoftmaxWithLoss` (softmax cross-entropy from
+//!   the logits, by log-sum-exp), fed whole mini-batches;
+//! - [`dense`]: stage 3's `Affine` on a faster matrix product (why: the
+//!   epoch is matrix products, and this one is the fastest measured);
+//! - [`init`]: initial weights, `std 0.01`, Xavier or He;
+//! - [`optim`]: SGD, Momentum, AdaGrad, RMSprop and Adam, one update rule each;
+//! - [`train`]: shuffled mini-batch epochs, the tutorials' presets, and the
+//!   book's comparisons of optimizers and initialisations;
+//! - [`model_file`]: saving and loading a trained network (safetensors);
+//! - [`show`]: a digit drawn in the terminal, and a confusion matrix.
+//!
+//! Training runs in f32 for speed; the gradient checks run the very same
+//! generic code in f64 (tests in [`mlp`] and [`dense`]).
+
+pub mod dense;
+pub mod init;
+pub mod mlp;
+pub mod model_file;
+pub mod optim;
+pub mod show;
+pub mod train;
+
+pub use dense::Dense;
+pub use init::Init;
+pub use mlp::Mlp;
+pub use optim::{Optimizer, OptimizerKind};
+pub use train::{Config, Preset};

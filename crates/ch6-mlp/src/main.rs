@@ -1,0 +1,428 @@
+//! # `cargo run -p ch6-mlp`: stage 4's command line
+//!
+//! Stage 4 of the course (chapter 6). With no subcommand it trains (by
+//! default the `numpy-mlp` preset: 784-100-200-10, SGD, 25 epochs); flags
+//! change the preset's settings. `predict` and `evaluate` use a saved model;
+//! `compare-optimizers` and `compare-init` redo the book's chapter 6 figures.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use serde_json::json;
+use train_cli::{CommonArgs, Reporter, RunInfo, Series, positive_usize};
+
+use ch6_mlp::init::Init;
+use ch6_mlp::optim::OptimizerKind;
+use ch6_mlp::train::{self, Config, Preset};
+use ch6_mlp::{model_file, show};
+
+/// Stage 4: a mini-batch MLP on MNIST with real optimizers
+#[derive(Parser, Debug)]
+#[command(name = "ch6-mlp", version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    train: TrainArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Train a network (what runs when no subcommand is given)
+    Train(TrainArgs),
+    /// Draw test image N in the terminal with its label and the model's top-3 guesses
+    Predict {
+        /// A model saved with `--save FILE`
+        #[arg(long, value_name = "FILE")]
+        model: PathBuf,
+        /// Which test image (0 to 9999)
+        #[arg(long, value_name = "N")]
+        index: usize,
+        /// Directory with the four MNIST .gz files [default: $MNIST_DIR if set, else the repository's data/mnist/]
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+    },
+    /// Print a saved model's test accuracy and its confusion matrix
+    Evaluate {
+        /// A model saved with `--save FILE`
+        #[arg(long, value_name = "FILE")]
+        model: PathBuf,
+        /// Directory with the four MNIST .gz files [default: $MNIST_DIR if set, else the repository's data/mnist/]
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+    },
+    /// SGD, Momentum, AdaGrad, RMSprop and Adam side by side: loss against iterations
+    CompareOptimizers(CompareArgs),
+    /// Initial weights std 0.01, Xavier and He side by side (SGD): loss against iterations
+    CompareInit(CompareArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+struct TrainArgs {
+    /// Start from a tutorial's settings; the flags below override them
+    #[arg(long, value_enum, default_value = "numpy-mlp")]
+    preset: Preset,
+    /// Passes over the training set [default: the preset's, 25 or 5]
+    #[arg(long, value_name = "N", value_parser = positive_usize)]
+    epochs: Option<usize>,
+    /// Images per mini-batch [default: the preset's, 32 or 128]
+    #[arg(long, value_name = "N", value_parser = positive_usize)]
+    batch_size: Option<usize>,
+    /// Step size of the optimizer [default: the preset's, 0.1 or 0.001]
+    #[arg(long, value_name = "ETA", value_parser = train_cli::learning_rate)]
+    learning_rate: Option<f64>,
+    /// Update rule [default: the preset's, sgd or rmsprop]
+    #[arg(long, value_enum)]
+    optimizer: Option<OptimizerKind>,
+    /// Initial weights [default: xavier]
+    #[arg(long, value_enum)]
+    init: Option<Init>,
+    /// Hidden layer sizes, comma-separated [default: the preset's, 100,200 or 512]
+    #[arg(long, value_name = "N,N,…", value_parser = hidden_sizes)]
+    hidden: Option<Vec<usize>>,
+    /// Hold out the last N training images for validation, 0 for none [default: the preset's, 10000 or 0]
+    #[arg(long, value_name = "N")]
+    validation: Option<usize>,
+    /// Threads a large matrix product may use [default: the preset's, 1 or 2]
+    #[arg(long, value_name = "N", value_parser = positive_usize)]
+    threads: Option<usize>,
+    /// Save the trained network to FILE (safetensors)
+    #[arg(long, value_name = "FILE")]
+    save: Option<PathBuf>,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+struct CompareArgs {
+    /// Mini-batches to train each network for
+    #[arg(long, value_name = "N", default_value_t = 2000, value_parser = positive_usize)]
+    iterations: usize,
+    /// Images per mini-batch
+    #[arg(long, value_name = "N", default_value_t = 128, value_parser = positive_usize)]
+    batch_size: usize,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+/// Value parser for `--hidden`: `100,200` → `[100, 200]`.
+fn hidden_sizes(s: &str) -> Result<Vec<usize>, String> {
+    let sizes: Vec<usize> = s
+        .split(',')
+        .map(|part| positive_usize(part.trim()))
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("expected sizes such as 100,200 ({e})"))?;
+    if sizes.is_empty() {
+        return Err("expected at least one hidden size, such as 100".into());
+    }
+    Ok(sizes)
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => run_train(&cli.train),
+        Some(Command::Train(args)) => run_train(&args),
+        Some(Command::Predict {
+            model,
+            index,
+            data_dir,
+        }) => predict(&model, index, data_dir.as_deref()),
+        Some(Command::Evaluate { model, data_dir }) => evaluate(&model, data_dir.as_deref()),
+        Some(Command::CompareOptimizers(args)) => compare_optimizers(&args),
+        Some(Command::CompareInit(args)) => compare_init(&args),
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+/// The preset's settings with the flags' overrides.
+fn config(args: &TrainArgs) -> Config {
+    let mut config = args.preset.config();
+    let TrainArgs {
+        epochs,
+        batch_size,
+        learning_rate,
+        optimizer,
+        init,
+        hidden,
+        validation,
+        threads,
+        ..
+    } = args;
+    config.epochs = epochs.unwrap_or(config.epochs);
+    config.batch_size = batch_size.unwrap_or(config.batch_size);
+    config.learning_rate = learning_rate.unwrap_or(config.learning_rate);
+    config.optimizer = optimizer.unwrap_or(config.optimizer);
+    config.init = init.unwrap_or(config.init);
+    config.hidden = hidden.clone().unwrap_or(config.hidden);
+    config.validation = validation.unwrap_or(config.validation);
+    config.threads = threads.unwrap_or(config.threads);
+    config
+}
+
+// ANCHOR: run_train
+fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
+    let config = config(args);
+    let (all_train, test) = train_cli::load_data(&args.common)?;
+    if config.validation >= all_train.len() {
+        bail!(
+            "--validation {} leaves no training images: the training set has {} (see --train-size); use a smaller --validation or 0",
+            config.validation,
+            all_train.len()
+        );
+    }
+    let (train_set, validation) = all_train.split_at(all_train.len() - config.validation);
+    let validation = (config.validation > 0).then_some(&validation);
+    let steps_per_epoch = train_set.len().div_ceil(config.batch_size);
+    let mlp_name = format!(
+        "{} ReLU, {} init, {}",
+        config
+            .sizes()
+            .iter()
+            .map(usize::to_string)
+            .collect::<Vec<_>>()
+            .join("-"),
+        config.init,
+        config.optimizer
+    );
+    let parameters = config.sizes().windows(2).map(|p| (p[0] + 1) * p[1]).sum();
+    let mut reporter = Reporter::start(
+        RunInfo {
+            stage: "ch6-mlp".into(),
+            network: mlp_name,
+            parameters,
+            steps: config.epochs * steps_per_epoch,
+            batch_size: config.batch_size,
+            learning_rate: config.learning_rate,
+            train_size: train_set.len(),
+            seed: args.common.seed,
+        },
+        &args.common,
+    );
+    reporter.note(&format!(
+        "Training on {} images, {} epochs of {} mini-batches{}",
+        train_set.len(),
+        config.epochs,
+        steps_per_epoch,
+        validation.map_or(String::new(), |v| format!(
+            ", validating on the last {}",
+            v.len()
+        ))
+    ));
+    let mut trained = train::train(
+        &config,
+        args.common.seed,
+        &train_set,
+        validation,
+        &test,
+        &mut reporter,
+    )?;
+
+    let seconds = &trained.epoch_seconds;
+    let mean = seconds.iter().sum::<f64>() / seconds.len() as f64;
+    let fastest = seconds.iter().copied().fold(f64::INFINITY, f64::min);
+    let mut lines = vec![format!(
+        "Seconds per epoch: {mean:.3} mean, {fastest:.3} fastest ({} threads at most)",
+        config.threads
+    )];
+    if let Some(v) = trained.validation_accuracy {
+        lines.push(format!(
+            "Validation accuracy: {:.2}% on the last {} training images",
+            100.0 * v,
+            config.validation
+        ));
+    }
+    if let Some(path) = &args.save {
+        model_file::save(&mut trained.mlp, path)?;
+        lines.push(format!("Model saved to {}", path.display()));
+    }
+    let mut extra = serde_json::Map::new();
+    extra.insert("preset".into(), json!(format!("{:?}", args.preset)));
+    extra.insert("optimizer".into(), json!(config.optimizer.to_string()));
+    extra.insert("init".into(), json!(config.init.to_string()));
+    extra.insert("sizes".into(), json!(config.sizes()));
+    extra.insert("epochs".into(), json!(config.epochs));
+    extra.insert("threads".into(), json!(config.threads));
+    extra.insert("epoch_seconds".into(), json!(seconds));
+    extra.insert(
+        "validation_accuracy".into(),
+        json!(trained.validation_accuracy),
+    );
+    reporter.finish(trained.test_accuracy, &lines, extra)?;
+    Ok(())
+}
+// ANCHOR_END: run_train
+
+fn test_set(data_dir: Option<&Path>) -> anyhow::Result<mnist::Dataset> {
+    Ok(mnist::Mnist::load_from(data_dir)?.test)
+}
+
+fn predict(model: &Path, index: usize, data_dir: Option<&Path>) -> anyhow::Result<()> {
+    let mut mlp = model_file::load(model, 1)?;
+    let test = test_set(data_dir)?;
+    if index >= test.len() {
+        bail!(
+            "--index {index} is out of range: the test set has images 0 to {}",
+            test.len() - 1
+        );
+    }
+    let probabilities = mlp.probabilities(&test, index);
+    print!("{}", show::digit(&test, index));
+    let label = test.labels()[index];
+    let top = show::top3(&probabilities);
+    let verdict = if top[0].0 == label as usize {
+        "right"
+    } else {
+        "wrong"
+    };
+    println!(
+        "Test image {index}: label {label}, predicted {} ({verdict})",
+        top[0].0
+    );
+    for (digit, p) in top {
+        println!("  {digit}: {:6.2}%", 100.0 * p);
+    }
+    Ok(())
+}
+
+fn evaluate(model: &Path, data_dir: Option<&Path>) -> anyhow::Result<()> {
+    let mut mlp = model_file::load(model, 2)?;
+    let test = test_set(data_dir)?;
+    let predicted = mlp.predictions(&test);
+    let right = predicted
+        .iter()
+        .zip(test.labels())
+        .filter(|(p, l)| p == l)
+        .count();
+    println!(
+        "Model {} ({}, {} parameters)",
+        model.display(),
+        mlp.describe(),
+        mlp.parameter_count()
+    );
+    println!(
+        "Test accuracy: {:.2}% ({right} of {})",
+        100.0 * right as f64 / test.len() as f64,
+        test.len()
+    );
+    println!();
+    print!(
+        "{}",
+        show::confusion_table(&show::confusion_matrix(test.labels(), &predicted))
+    );
+    Ok(())
+}
+
+/// Trains the comparison network once per run and reports and draws the curves.
+fn comparison(
+    title: &str,
+    runs: &[(String, Init, OptimizerKind, f64)],
+    args: &CompareArgs,
+) -> anyhow::Result<()> {
+    let (train_set, test) = train_cli::load_data(&args.common)?;
+    let quiet = args.common.quiet;
+    let sizes = train::COMPARISON_SIZES
+        .iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join("-");
+    if !quiet {
+        eprintln!(
+            "{title}: {sizes} ReLU, {} iterations of batch {} each",
+            args.iterations, args.batch_size
+        );
+    }
+    let curves = train::compare(
+        runs,
+        &train_set,
+        &test,
+        args.iterations,
+        args.batch_size,
+        args.common.seed,
+        |c| {
+            if !quiet {
+                eprintln!("  {:<24} done", c.name);
+            }
+        },
+    )
+    .map_err(|e| anyhow::anyhow!("{e}. Try a smaller learning rate or fewer --iterations"))?;
+    let window = (args.iterations / 100).clamp(1, 20);
+    let mut out = format!(
+        "{:<24} {:>22} {:>14}\n",
+        "",
+        format!("mean loss, last {window}"),
+        "test accuracy"
+    );
+    for c in &curves {
+        out += &format!(
+            "{:<24} {:>22.4} {:>13.2}%\n",
+            c.name,
+            train::tail_mean(&c.losses, window),
+            100.0 * c.test_accuracy
+        );
+    }
+    if args.common.json {
+        let rows: Vec<_> = curves
+            .iter()
+            .map(|c| json!({"name": c.name, "losses": c.losses, "test_accuracy": c.test_accuracy}))
+            .collect();
+        eprint!("{out}");
+        println!(
+            "{}",
+            json!({"title": title, "sizes": train::COMPARISON_SIZES, "runs": rows})
+        );
+    } else {
+        print!("{out}");
+    }
+    if let Some(path) = &args.common.plot {
+        let series: Vec<Series> = curves.iter().map(|c| train::smoothed(c, window)).collect();
+        let chart_title = format!(
+            "{title} ({sizes}, batch {}, mean of {window} iterations)",
+            args.batch_size
+        );
+        train_cli::draw_line_chart(
+            path,
+            &chart_title,
+            "iteration",
+            "training loss",
+            &series,
+            false,
+        )
+        .with_context(|| format!("drawing {}", path.display()))?;
+        let line = format!("Chart drawn to {}", path.display());
+        if args.common.json {
+            eprintln!("{line}")
+        } else {
+            println!("{line}")
+        }
+    } else if !quiet {
+        eprintln!("Add --plot PATH (.png or .svg) to draw the curves.");
+    }
+    Ok(())
+}
+
+// ANCHOR: compare_runs
+fn compare_optimizers(args: &CompareArgs) -> anyhow::Result<()> {
+    let runs: Vec<_> = train::optimizer_lineup()
+        .into_iter()
+        .map(|(kind, eta)| (format!("{kind} (η = {eta})"), Init::He, kind, eta))
+        .collect();
+    comparison("Optimizers on MNIST", &runs, args)
+}
+
+fn compare_init(args: &CompareArgs) -> anyhow::Result<()> {
+    let runs: Vec<_> = [Init::Std, Init::Xavier, Init::He]
+        .into_iter()
+        .map(|init| (init.to_string(), init, OptimizerKind::Sgd, 0.01))
+        .collect();
+    comparison(
+        "Weight initialisation on MNIST (SGD, η = 0.01)",
+        &runs,
+        args,
+    )
+}
+// ANCHOR_END: compare_runs

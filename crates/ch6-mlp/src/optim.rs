@@ -1,0 +1,371 @@
+//! # Optimizers: five ways to step down a gradient
+//!
+//! Stage 4 of the course (chapter 6, "updating parameters"). Backprop gives
+//! `g = ∂E/∂W` for every parameter; an optimizer decides how far to move
+//! each number of `W` along it. Plain SGD moves every number by `η·g`. The
+//! others keep a little memory per number: a velocity (Momentum), the sum of
+//! past squared gradients (AdaGrad), a running mean of them (RMSprop), or
+//! both running means (Adam), and scale the step with it.
+//!
+//! Each optimizer is one small type with one update rule, applied to each
+//! parameter matrix in turn; `slot` numbers the matrices (`W1, b1, W2, …`)
+//! so an optimizer can keep its memory for each one. The formulas below are
+//! entry by entry (`⊙`, `√` and `/` too); `η` is the learning rate.
+
+use ch5_backprop::Network;
+use clap::ValueEnum;
+use nalgebra::RealField;
+
+// ANCHOR: optimizer
+/// One update rule.
+pub trait Optimizer<T: RealField + Copy> {
+    /// Called once per training step, before the updates (Adam counts steps).
+    fn start_step(&mut self) {}
+
+    /// Updates parameter matrix number `slot` (its numbers in `param`) from
+    /// its gradient `grad` (same length).
+    fn update(&mut self, slot: usize, param: &mut [T], grad: &[T]);
+}
+
+/// One training step: every parameter of `network` updated from the
+/// gradients its last backward pass stored.
+pub fn step<T: RealField + Copy>(optimizer: &mut dyn Optimizer<T>, network: &mut Network<T>) {
+    optimizer.start_step();
+    let mut slot = 0;
+    network.for_each_param(&mut |param, grad| {
+        optimizer.update(slot, param.as_mut_slice(), grad.as_slice());
+        slot += 1;
+    });
+}
+// ANCHOR_END: optimizer
+
+/// The memory an optimizer keeps for parameter `slot`: `len` numbers, zeros
+/// at first. Allocated on the first step only.
+fn memory<T: RealField + Copy>(memories: &mut Vec<Vec<T>>, slot: usize, len: usize) -> &mut [T] {
+    while memories.len() <= slot {
+        memories.push(Vec::new());
+    }
+    if memories[slot].len() != len {
+        memories[slot] = vec![T::zero(); len];
+    }
+    &mut memories[slot]
+}
+
+fn constant<T: RealField + Copy>(x: f64) -> T {
+    nalgebra::convert(x)
+}
+
+// ANCHOR: sgd
+/// Stochastic gradient descent: `W ← W − η·g`.
+pub struct Sgd<T> {
+    pub learning_rate: T,
+}
+
+impl<T: RealField + Copy> Optimizer<T> for Sgd<T> {
+    fn update(&mut self, _slot: usize, param: &mut [T], grad: &[T]) {
+        let eta = self.learning_rate;
+        for (p, &g) in param.iter_mut().zip(grad) {
+            *p -= eta * g;
+        }
+    }
+}
+// ANCHOR_END: sgd
+
+// ANCHOR: momentum
+/// Momentum: a ball rolling downhill keeps part of its speed.
+/// `v ← α·v − η·g`, then `W ← W + v`, with `α = 0.9` and `v = 0` at first.
+/// Along a steady slope the step grows towards `η·g/(1 − α)`, ten times SGD's;
+/// across a zigzagging valley successive gradients cancel in `v`.
+pub struct Momentum<T> {
+    pub learning_rate: T,
+    pub momentum: T,
+    velocity: Vec<Vec<T>>,
+}
+
+impl<T: RealField + Copy> Momentum<T> {
+    pub fn new(learning_rate: T) -> Momentum<T> {
+        Momentum {
+            learning_rate,
+            momentum: constant(0.9),
+            velocity: Vec::new(),
+        }
+    }
+}
+
+impl<T: RealField + Copy> Optimizer<T> for Momentum<T> {
+    fn update(&mut self, slot: usize, param: &mut [T], grad: &[T]) {
+        let (eta, alpha) = (self.learning_rate, self.momentum);
+        let v = memory(&mut self.velocity, slot, param.len());
+        for ((p, &g), v) in param.iter_mut().zip(grad).zip(v.iter_mut()) {
+            *v = alpha * *v - eta * g;
+            *p += *v;
+        }
+    }
+}
+// ANCHOR_END: momentum
+
+// ANCHOR: adagrad
+/// AdaGrad: each number gets its own learning rate, smaller the more it has
+/// already moved. `h ← h + g⊙g`, then `W ← W − η·g / (√h + ε)`, with `h = 0`
+/// at first and `ε = 10⁻⁷` against dividing by 0. `h` only grows, so
+/// learning slows down for good.
+pub struct AdaGrad<T> {
+    pub learning_rate: T,
+    pub epsilon: T,
+    sum_of_squares: Vec<Vec<T>>,
+}
+
+impl<T: RealField + Copy> AdaGrad<T> {
+    pub fn new(learning_rate: T) -> AdaGrad<T> {
+        AdaGrad {
+            learning_rate,
+            epsilon: constant(1e-7),
+            sum_of_squares: Vec::new(),
+        }
+    }
+}
+
+impl<T: RealField + Copy> Optimizer<T> for AdaGrad<T> {
+    fn update(&mut self, slot: usize, param: &mut [T], grad: &[T]) {
+        let (eta, eps) = (self.learning_rate, self.epsilon);
+        let h = memory(&mut self.sum_of_squares, slot, param.len());
+        for ((p, &g), h) in param.iter_mut().zip(grad).zip(h.iter_mut()) {
+            *h += g * g;
+            *p -= eta * g / (h.sqrt() + eps);
+        }
+    }
+}
+// ANCHOR_END: adagrad
+
+// ANCHOR: rmsprop
+/// RMSprop: AdaGrad with a fading memory, so learning never stops.
+/// `h ← ρ·h + (1 − ρ)·g⊙g`, then `W ← W − η·g / (√h + ε)`, with `ρ = 0.9`
+/// and `ε = 10⁻⁷` as in Keras, `h = 0` at first.
+pub struct RmsProp<T> {
+    pub learning_rate: T,
+    pub rho: T,
+    pub epsilon: T,
+    mean_square: Vec<Vec<T>>,
+}
+
+impl<T: RealField + Copy> RmsProp<T> {
+    pub fn new(learning_rate: T) -> RmsProp<T> {
+        RmsProp {
+            learning_rate,
+            rho: constant(0.9),
+            epsilon: constant(1e-7),
+            mean_square: Vec::new(),
+        }
+    }
+}
+
+impl<T: RealField + Copy> Optimizer<T> for RmsProp<T> {
+    fn update(&mut self, slot: usize, param: &mut [T], grad: &[T]) {
+        let (eta, rho, eps) = (self.learning_rate, self.rho, self.epsilon);
+        let h = memory(&mut self.mean_square, slot, param.len());
+        for ((p, &g), h) in param.iter_mut().zip(grad).zip(h.iter_mut()) {
+            *h = rho * *h + (T::one() - rho) * g * g;
+            *p -= eta * g / (h.sqrt() + eps);
+        }
+    }
+}
+// ANCHOR_END: rmsprop
+
+// ANCHOR: adam
+/// Adam: Momentum and RMSprop together, with both running means corrected
+/// for starting at 0. At step `t = 1, 2, …`:
+/// `m ← β₁·m + (1 − β₁)·g`, `v ← β₂·v + (1 − β₂)·g⊙g`,
+/// `m̂ = m / (1 − β₁ᵗ)`, `v̂ = v / (1 − β₂ᵗ)`, then `W ← W − η·m̂ / (√v̂ + ε)`,
+/// with `β₁ = 0.9`, `β₂ = 0.999`, `ε = 10⁻⁸` (the paper's values).
+/// While the gradient keeps its sign, each step moves a number by about `η`.
+pub struct Adam<T> {
+    pub learning_rate: T,
+    pub beta1: T,
+    pub beta2: T,
+    pub epsilon: T,
+    t: i32,
+    m: Vec<Vec<T>>,
+    v: Vec<Vec<T>>,
+}
+
+impl<T: RealField + Copy> Adam<T> {
+    pub fn new(learning_rate: T) -> Adam<T> {
+        Adam {
+            learning_rate,
+            beta1: constant(0.9),
+            beta2: constant(0.999),
+            epsilon: constant(1e-8),
+            t: 0,
+            m: Vec::new(),
+            v: Vec::new(),
+        }
+    }
+}
+
+impl<T: RealField + Copy> Optimizer<T> for Adam<T> {
+    fn start_step(&mut self) {
+        self.t += 1;
+    }
+
+    fn update(&mut self, slot: usize, param: &mut [T], grad: &[T]) {
+        let (eta, b1, b2, eps) = (self.learning_rate, self.beta1, self.beta2, self.epsilon);
+        // The bias corrections 1/(1 − βᵗ), once per matrix rather than per number.
+        let m_hat = T::one() / (T::one() - b1.powi(self.t));
+        let v_hat = T::one() / (T::one() - b2.powi(self.t));
+        let m = memory(&mut self.m, slot, param.len());
+        let v = memory(&mut self.v, slot, param.len());
+        for (((p, &g), m), v) in param
+            .iter_mut()
+            .zip(grad)
+            .zip(m.iter_mut())
+            .zip(v.iter_mut())
+        {
+            *m = b1 * *m + (T::one() - b1) * g;
+            *v = b2 * *v + (T::one() - b2) * g * g;
+            *p -= eta * (*m * m_hat) / ((*v * v_hat).sqrt() + eps);
+        }
+    }
+}
+// ANCHOR_END: adam
+
+/// The `--optimizer` flag.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OptimizerKind {
+    Sgd,
+    Momentum,
+    Adagrad,
+    Rmsprop,
+    Adam,
+}
+
+impl OptimizerKind {
+    pub const ALL: [OptimizerKind; 5] = [
+        OptimizerKind::Sgd,
+        OptimizerKind::Momentum,
+        OptimizerKind::Adagrad,
+        OptimizerKind::Rmsprop,
+        OptimizerKind::Adam,
+    ];
+
+    /// A fresh optimizer of this kind with learning rate `eta`.
+    pub fn build<T: RealField + Copy>(self, eta: f64) -> Box<dyn Optimizer<T>> {
+        let eta = constant(eta);
+        match self {
+            OptimizerKind::Sgd => Box::new(Sgd { learning_rate: eta }),
+            OptimizerKind::Momentum => Box::new(Momentum::new(eta)),
+            OptimizerKind::Adagrad => Box::new(AdaGrad::new(eta)),
+            OptimizerKind::Rmsprop => Box::new(RmsProp::new(eta)),
+            OptimizerKind::Adam => Box::new(Adam::new(eta)),
+        }
+    }
+}
+
+impl std::fmt::Display for OptimizerKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            OptimizerKind::Sgd => "SGD",
+            OptimizerKind::Momentum => "Momentum",
+            OptimizerKind::Adagrad => "AdaGrad",
+            OptimizerKind::Rmsprop => "RMSprop",
+            OptimizerKind::Adam => "Adam",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two steps with the same gradient from `W = [1, −2]`, `g = [0.5, −1]`, `η = 0.1`.
+    fn two_steps(kind: OptimizerKind) -> [[f64; 2]; 2] {
+        let mut optimizer = kind.build::<f64>(0.1);
+        let mut w = [1.0, -2.0];
+        let g = [0.5, -1.0];
+        let mut after = [[0.0; 2]; 2];
+        for a in &mut after {
+            optimizer.start_step();
+            optimizer.update(0, &mut w, &g);
+            *a = w;
+        }
+        after
+    }
+
+    fn close(a: [[f64; 2]; 2], b: [[f64; 2]; 2]) -> bool {
+        a.iter()
+            .flatten()
+            .zip(b.iter().flatten())
+            .all(|(x, y)| (x - y).abs() < 1e-6)
+    }
+
+    #[test]
+    fn sgd_moves_by_eta_times_g() {
+        assert!(close(
+            two_steps(OptimizerKind::Sgd),
+            [[0.95, -1.9], [0.9, -1.8]]
+        ));
+    }
+
+    #[test]
+    fn momentum_builds_up_speed() {
+        // v₁ = −0.1·g, v₂ = 0.9·v₁ − 0.1·g = −0.19·g
+        let expected = [[0.95, -1.9], [1.0 - 0.095 - 0.05, -2.0 + 0.19 + 0.1]];
+        assert!(close(two_steps(OptimizerKind::Momentum), expected));
+    }
+
+    #[test]
+    fn adagrad_divides_by_the_root_of_summed_squares() {
+        // h₁ = g², step η·sign(g); h₂ = 2g², step η·sign(g)/√2.
+        let s = 0.1 / 2f64.sqrt();
+        let expected = [[0.9, -1.9], [0.9 - s, -1.9 + s]];
+        assert!(close(two_steps(OptimizerKind::Adagrad), expected));
+    }
+
+    #[test]
+    fn rmsprop_divides_by_the_root_of_a_running_mean() {
+        // h₁ = 0.1·g², step η·sign(g)/√0.1; h₂ = 0.19·g², step η·sign(g)/√0.19.
+        let (s1, s2) = (0.1 / 0.1f64.sqrt(), 0.1 / 0.19f64.sqrt());
+        let expected = [[1.0 - s1, -2.0 + s1], [1.0 - s1 - s2, -2.0 + s1 + s2]];
+        assert!(close(two_steps(OptimizerKind::Rmsprop), expected));
+    }
+
+    #[test]
+    fn adam_steps_by_eta_while_the_gradient_is_steady() {
+        // With bias correction m̂ = g and v̂ = g² at every step: W moves by η·sign(g).
+        assert!(close(
+            two_steps(OptimizerKind::Adam),
+            [[0.9, -1.9], [0.8, -1.8]]
+        ));
+    }
+
+    #[test]
+    fn slots_keep_separate_memories() {
+        // A second parameter must not see the first one's velocity.
+        let mut optimizer = OptimizerKind::Momentum.build::<f64>(0.1);
+        let (mut a, mut b) = ([0.0], [0.0]);
+        optimizer.start_step();
+        optimizer.update(0, &mut a, &[1.0]);
+        optimizer.update(1, &mut b, &[-1.0]);
+        assert_eq!((a[0], b[0]), (-0.1, 0.1));
+    }
+
+    #[test]
+    fn every_optimizer_finds_the_bottom_of_a_bowl() {
+        // E = ½ Σ wᵢ², so g = w; the minimum is w = 0.
+        for kind in OptimizerKind::ALL {
+            let eta = match kind {
+                OptimizerKind::Adagrad => 0.5,
+                OptimizerKind::Sgd | OptimizerKind::Momentum => 0.05,
+                // steps of about η each: small, so they settle close to 0
+                OptimizerKind::Rmsprop | OptimizerKind::Adam => 0.01,
+            };
+            let mut optimizer = kind.build::<f32>(eta);
+            let mut w = [3.0_f32, -2.0, 0.5];
+            for _ in 0..2000 {
+                let g = w;
+                optimizer.start_step();
+                optimizer.update(0, &mut w, &g);
+            }
+            assert!(w.iter().all(|v| v.abs() < 0.05), "{kind}: {w:?}");
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! # Showing a digit and a confusion matrix in the terminal
+//!
+//! Stage 4 of the course (chapter 6): what `predict` and `evaluate` print.
+//! Plain text, so it works in any terminal and in a log file.
+
+use mnist::{CLASSES, Dataset};
+
+/// Image `i` of `data` as 28 lines of text, darker pixels as denser
+/// characters, each pixel two characters wide so the digit keeps its shape.
+pub fn digit(data: &Dataset, i: usize) -> String {
+    const SHADES: &[u8] = b" .:-=+*#%@";
+    let mut out = String::new();
+    for row in data.image(i).chunks(28) {
+        for &p in row {
+            let c = SHADES[p as usize * (SHADES.len() - 1) / 255] as char;
+            out.push(c);
+            out.push(c);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The three most probable digits, most probable first: `(digit, probability)`.
+pub fn top3(probabilities: &[f64]) -> Vec<(usize, f64)> {
+    let mut ranked: Vec<(usize, f64)> = probabilities.iter().copied().enumerate().collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+    ranked.truncate(3);
+    ranked
+}
+
+/// `counts[true][predicted]`: how often each digit was taken for each other.
+pub fn confusion_matrix(labels: &[u8], predicted: &[u8]) -> [[usize; CLASSES]; CLASSES] {
+    let mut counts = [[0; CLASSES]; CLASSES];
+    for (&t, &p) in labels.iter().zip(predicted) {
+        counts[t as usize][p as usize] += 1;
+    }
+    counts
+}
+
+/// The confusion matrix as a table: one row per true digit, one column per
+/// predicted digit, and the recall (right / all) of each row.
+pub fn confusion_table(counts: &[[usize; CLASSES]; CLASSES]) -> String {
+    let mut out = String::from("true\\predicted");
+    for p in 0..CLASSES {
+        out += &format!("{p:>6}");
+    }
+    out += "   right\n";
+    for (t, row) in counts.iter().enumerate() {
+        out += &format!("{t:>14}");
+        for n in row {
+            out += &format!("{n:>6}");
+        }
+        let total: usize = row.iter().sum();
+        out += &format!("  {:>5.1}%\n", 100.0 * row[t] as f64 / total.max(1) as f64);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_digit_is_28_lines_of_56_characters() {
+        let mut pixels = vec![0u8; 784];
+        pixels[0] = 255;
+        let data = Dataset::from_parts(pixels, vec![1]);
+        let text = digit(&data, 0);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 28);
+        assert!(lines.iter().all(|l| l.len() == 56));
+        assert!(lines[0].starts_with("@@ "));
+    }
+
+    #[test]
+    fn top3_ranks_by_probability() {
+        let p = [0.05, 0.6, 0.0, 0.3, 0.05, 0.0, 0.0, 0.0, 0.0, 0.0];
+        assert_eq!(top3(&p), vec![(1, 0.6), (3, 0.3), (0, 0.05)]);
+    }
+
+    #[test]
+    fn the_confusion_matrix_counts_pairs() {
+        let counts = confusion_matrix(&[1, 1, 2, 7], &[1, 7, 2, 7]);
+        assert_eq!(
+            (counts[1][1], counts[1][7], counts[2][2], counts[7][7]),
+            (1, 1, 1, 1)
+        );
+        assert_eq!(counts.iter().flatten().sum::<usize>(), 4);
+        let table = confusion_table(&counts);
+        assert_eq!(table.lines().count(), 11);
+        assert!(table.lines().nth(2).unwrap().trim_end().ends_with("50.0%"));
+    }
+}

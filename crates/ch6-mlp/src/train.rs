@@ -1,0 +1,311 @@
+//! # Mini-batch training, presets, and the chapter's two comparisons
+//!
+//! Stage 4 of the course (chapter 6). One epoch shuffles the training set
+//! (from the seed) and walks through it in mini-batches, one optimizer step
+//! each; after every epoch the network is measured on the validation split
+//! and on the test set. The presets reproduce two tutorials' settings; the
+//! comparisons redo the book's figures of optimizers and initialisations.
+
+use std::time::Instant;
+
+use clap::ValueEnum;
+use mnist::{BatchSampler, Dataset};
+use train_cli::{Accuracies, Reporter, Series, TrainError};
+
+use crate::init::Init;
+use crate::mlp::{Mlp, to_f64};
+use crate::optim::{Optimizer, OptimizerKind};
+
+/// Everything that decides a training run besides the seed and the data.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// Hidden layer sizes (`[100, 200]`); input 784 and output 10 around them.
+    pub hidden: Vec<usize>,
+    pub init: Init,
+    pub optimizer: OptimizerKind,
+    pub learning_rate: f64,
+    pub batch_size: usize,
+    pub epochs: usize,
+    /// The last `validation` training images are held out to validate on (0: none).
+    pub validation: usize,
+    /// Threads a large matrix product may use.
+    pub threads: usize,
+}
+
+impl Config {
+    /// `[784, hidden…, 10]`.
+    pub fn sizes(&self) -> Vec<usize> {
+        let mut sizes = vec![mnist::IMAGE_SIZE];
+        sizes.extend(&self.hidden);
+        sizes.push(mnist::CLASSES);
+        sizes
+    }
+}
+
+/// Settings that reproduce a tutorial's run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Preset {
+    /// The numpy MLP tutorial: 784-100-200-10 ReLU, Xavier, SGD 0.1, batch 32,
+    /// 25 epochs on the first 50,000 images, validated on the last 10,000
+    /// (it reports validation accuracy 0.9809).
+    NumpyMlp,
+    /// The Keras MNIST tutorial: 784-512-10 ReLU, RMSprop 0.001, batch 128,
+    /// 5 epochs on all 60,000 (it reports test accuracy 0.9789).
+    Keras,
+}
+
+// ANCHOR: presets
+impl Preset {
+    pub fn config(self) -> Config {
+        match self {
+            Preset::NumpyMlp => Config {
+                hidden: vec![100, 200],
+                init: Init::Xavier,
+                optimizer: OptimizerKind::Sgd,
+                learning_rate: 0.1,
+                batch_size: 32,
+                epochs: 25,
+                validation: 10_000,
+                // Batch-32 products are too small to share between threads.
+                threads: 1,
+            },
+            Preset::Keras => Config {
+                hidden: vec![512],
+                // Keras draws Glorot-uniform weights: the same variance as Xavier's normal.
+                init: Init::Xavier,
+                optimizer: OptimizerKind::Rmsprop,
+                learning_rate: 0.001,
+                batch_size: 128,
+                epochs: 5,
+                validation: 0,
+                // The 128 × 784 × 512 products are large enough for two threads.
+                threads: 2,
+            },
+        }
+    }
+}
+// ANCHOR_END: presets
+
+// ANCHOR: epoch
+/// One epoch: a fresh shuffle of `train` from `sampler`, cut into batches of
+/// `batch_size` (the last may be smaller), one optimizer step each.
+/// `on_step` sees each batch's loss and may stop training.
+pub fn epoch(
+    mlp: &mut Mlp<f32>,
+    train: &Dataset,
+    sampler: &mut BatchSampler,
+    batch_size: usize,
+    optimizer: &mut dyn Optimizer<f32>,
+    mut on_step: impl FnMut(f64) -> Result<(), TrainError>,
+) -> Result<(), TrainError> {
+    for batch in sampler.epoch(batch_size) {
+        let loss = mlp.train_step(train, &batch, optimizer);
+        on_step(to_f64(loss))?;
+    }
+    Ok(())
+}
+// ANCHOR_END: epoch
+
+/// What a training run ends with.
+pub struct Trained {
+    pub mlp: Mlp<f32>,
+    /// Seconds of training (no evaluation) of each epoch.
+    pub epoch_seconds: Vec<f64>,
+    pub validation_accuracy: Option<f64>,
+    pub test_accuracy: f64,
+}
+
+// ANCHOR: train
+/// Trains a fresh network of `config` from `seed` on `train`, measuring
+/// accuracy on `validation` (if any) and `test` after each epoch.
+pub fn train(
+    config: &Config,
+    seed: u64,
+    train: &Dataset,
+    validation: Option<&Dataset>,
+    test: &Dataset,
+    reporter: &mut Reporter,
+) -> Result<Trained, TrainError> {
+    let mut mlp = Mlp::<f32>::new(&config.sizes(), config.init, seed, config.threads);
+    let mut optimizer = config.optimizer.build::<f32>(config.learning_rate);
+    // The shuffles have their own stream, so changing the network leaves the batches alone.
+    let mut sampler = BatchSampler::new(train.len(), seed.wrapping_add(1));
+    let mut epoch_seconds = Vec::new();
+    let mut last = Accuracies::default();
+    for _ in 0..config.epochs {
+        let started = Instant::now();
+        epoch(
+            &mut mlp,
+            train,
+            &mut sampler,
+            config.batch_size,
+            optimizer.as_mut(),
+            |loss| reporter.step(loss),
+        )?;
+        epoch_seconds.push(started.elapsed().as_secs_f64());
+        last = reporter.evaluate(|| Accuracies {
+            train: None,
+            validation: validation.map(|v| mlp.accuracy(v)),
+            test: mlp.accuracy(test),
+        });
+    }
+    Ok(Trained {
+        mlp,
+        epoch_seconds,
+        validation_accuracy: last.validation,
+        test_accuracy: last.test,
+    })
+}
+// ANCHOR_END: train
+
+/// Loss per iteration of one network trained for `iterations` mini-batches of
+/// `batch_size`, drawn at random (with replacement, as the book's chapter 6
+/// comparisons do) from `seed`. Stops early, with an error, if the loss
+/// becomes NaN or infinite.
+pub fn loss_curve(
+    mlp: &mut Mlp<f32>,
+    optimizer: &mut dyn Optimizer<f32>,
+    train: &Dataset,
+    iterations: usize,
+    batch_size: usize,
+    seed: u64,
+) -> Result<Vec<f64>, String> {
+    let mut sampler = BatchSampler::new(train.len(), seed);
+    let mut losses = Vec::with_capacity(iterations);
+    for i in 0..iterations {
+        let batch = sampler.sample(batch_size);
+        let loss = to_f64(mlp.train_step(train, &batch, optimizer));
+        if !loss.is_finite() {
+            return Err(format!("the loss became {loss} at iteration {}", i + 1));
+        }
+        losses.push(loss);
+    }
+    Ok(losses)
+}
+
+/// The network of the book's chapter 6 comparisons: four hidden layers of 100.
+pub const COMPARISON_SIZES: [usize; 6] = [784, 100, 100, 100, 100, 10];
+
+// ANCHOR: compare_optimizers
+/// The optimizers compared, with the book's learning rates (Adam and RMSprop
+/// at 0.001, their usual defaults; the others at 0.01).
+pub fn optimizer_lineup() -> Vec<(OptimizerKind, f64)> {
+    vec![
+        (OptimizerKind::Sgd, 0.01),
+        (OptimizerKind::Momentum, 0.01),
+        (OptimizerKind::Adagrad, 0.01),
+        (OptimizerKind::Rmsprop, 0.001),
+        (OptimizerKind::Adam, 0.001),
+    ]
+}
+// ANCHOR_END: compare_optimizers
+
+/// One line of a comparison: its name, the loss per iteration, and the test
+/// accuracy after training.
+pub struct Curve {
+    pub name: String,
+    pub losses: Vec<f64>,
+    pub test_accuracy: f64,
+}
+
+/// Trains the comparison network once per `(name, init, optimizer, learning rate)`,
+/// all from the same seed and batches, and returns their curves.
+pub fn compare(
+    runs: &[(String, Init, OptimizerKind, f64)],
+    train: &Dataset,
+    test: &Dataset,
+    iterations: usize,
+    batch_size: usize,
+    seed: u64,
+    mut progress: impl FnMut(&Curve),
+) -> Result<Vec<Curve>, String> {
+    let mut curves = Vec::new();
+    for (name, init, kind, eta) in runs {
+        let mut mlp = Mlp::<f32>::new(&COMPARISON_SIZES, *init, seed, 1);
+        let mut optimizer = kind.build::<f32>(*eta);
+        let losses = loss_curve(
+            &mut mlp,
+            optimizer.as_mut(),
+            train,
+            iterations,
+            batch_size,
+            seed.wrapping_add(1),
+        )
+        .map_err(|e| format!("{name}: {e}"))?;
+        let curve = Curve {
+            name: name.clone(),
+            losses,
+            test_accuracy: mlp.accuracy(test),
+        };
+        progress(&curve);
+        curves.push(curve);
+    }
+    Ok(curves)
+}
+
+/// The mean of the last `window` values: a steadier "final loss" than the last one.
+pub fn tail_mean(values: &[f64], window: usize) -> f64 {
+    let tail = &values[values.len().saturating_sub(window)..];
+    tail.iter().sum::<f64>() / tail.len().max(1) as f64
+}
+
+/// A curve smoothed by the mean of each `window` consecutive values, as
+/// points `(iteration, loss)`, for a chart that shows trends rather than noise.
+pub fn smoothed(curve: &Curve, window: usize) -> Series {
+    let window = window.max(1);
+    let points = curve
+        .losses
+        .windows(window.min(curve.losses.len()).max(1))
+        .enumerate()
+        .map(|(i, w)| ((i + w.len()) as f64, w.iter().sum::<f64>() / w.len() as f64))
+        .collect();
+    Series {
+        name: curve.name.clone(),
+        points,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_follow_the_tutorials() {
+        let numpy = Preset::NumpyMlp.config();
+        assert_eq!(numpy.sizes(), vec![784, 100, 200, 10]);
+        assert_eq!(
+            (numpy.batch_size, numpy.epochs, numpy.validation),
+            (32, 25, 10_000)
+        );
+        assert_eq!(
+            (numpy.optimizer, numpy.learning_rate, numpy.init),
+            (OptimizerKind::Sgd, 0.1, Init::Xavier)
+        );
+        let keras = Preset::Keras.config();
+        assert_eq!(keras.sizes(), vec![784, 512, 10]);
+        assert_eq!(
+            (keras.batch_size, keras.epochs, keras.validation),
+            (128, 5, 0)
+        );
+        assert_eq!(
+            (keras.optimizer, keras.learning_rate),
+            (OptimizerKind::Rmsprop, 0.001)
+        );
+    }
+
+    #[test]
+    fn smoothing_and_tail_means() {
+        let curve = Curve {
+            name: "c".into(),
+            losses: vec![4.0, 2.0, 0.0, 2.0],
+            test_accuracy: 0.0,
+        };
+        assert_eq!(
+            smoothed(&curve, 2).points,
+            vec![(2.0, 3.0), (3.0, 1.0), (4.0, 1.0)]
+        );
+        assert_eq!(smoothed(&curve, 10).points, vec![(4.0, 2.0)]);
+        assert_eq!(tail_mean(&curve.losses, 2), 1.0);
+        assert_eq!(tail_mean(&curve.losses, 100), 2.0);
+    }
+}

@@ -15,7 +15,7 @@ use train_cli::{Accuracies, CommonArgs, Reporter, RunInfo, learning_rate, positi
 /// numerical gradients: every derivative is measured by nudging a parameter
 /// by ±h and watching the loss.
 #[derive(Parser, Debug)]
-#[command(name = "ch4-numerical", version)]
+#[command(name = "ch4-numerical", version, allow_negative_numbers = true)]
 struct Args {
     /// How each numerical gradient is computed: `fast` recomputes only what a nudged weight changes;
     /// `naive` reruns the whole forward pass for each of the 15,700 nudges (about a second per step)

@@ -59,7 +59,9 @@ pub struct Summary {
     pub final_loss: f64,
     pub test_accuracy: f64,
     pub history: Vec<Evaluation>,
-    /// Stage-specific results (gradient method, time per gradient, ...).
+    /// Stage-specific results (gradient method, time per gradient, ...),
+    /// printed as top-level keys.
+    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -67,8 +69,10 @@ pub struct Summary {
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
     #[error(
-        "training diverged: the loss became {loss} at step {step} with learning rate {learning_rate}.\n  \
-         Try a smaller --learning-rate (for example {suggestion})"
+        "training diverged: the loss became {loss} at step {step} with learning rate {}.\n  \
+         Try a smaller --learning-rate (for example {})",
+        short(*.learning_rate),
+        short(*.suggestion)
     )]
     Diverged {
         step: usize,
@@ -288,6 +292,15 @@ impl Reporter {
             }
         }
         Ok(summary)
+    }
+}
+
+/// A number as a person writes it: `0.1`, `5`, but `1e300` rather than 301 digits.
+fn short(x: f64) -> String {
+    if x != 0.0 && !(1e-4..1e6).contains(&x.abs()) {
+        format!("{x:e}")
+    } else {
+        format!("{x}")
     }
 }
 

@@ -1,2 +1,54 @@
-//! placeholder
-fn main() {}
+//! Criterion bench for stage 3: one epoch of per-sample SGD (the layer
+//! tutorial's loop) on the 784-100-50-10 tanh network with mean squared
+//! error, over all 60,000 training images in order, learning rate 0.1, so
+//! stage 4's mini-batch epoch can be compared with it.
+//!
+//! One epoch takes seconds, so the sample size is 10 (criterion's minimum),
+//! one epoch per sample. The network keeps training from sample to sample;
+//! the work per epoch does not depend on the weights.
+
+use std::time::Duration;
+
+use ch5_backprop::train::load_sample;
+use ch5_backprop::{Network, Sgd};
+use criterion::{Criterion, criterion_group, criterion_main};
+use nalgebra::{DMatrix, RealField};
+
+fn epoch<T: RealField + Copy + From<u8>>(
+    network: &mut Network<T>,
+    train: &mnist::Dataset,
+    sgd: &Sgd<T>,
+) -> T {
+    let mut x = DMatrix::zeros(1, mnist::IMAGE_SIZE);
+    let mut t = DMatrix::zeros(1, mnist::CLASSES);
+    let mut total = T::zero();
+    for i in 0..train.len() {
+        load_sample(train, i, &mut x, &mut t);
+        total += network.gradient(&x, &t);
+        sgd.update(network);
+    }
+    total
+}
+
+fn per_sample_epoch(c: &mut Criterion) {
+    let data = mnist::Mnist::load_from(None).expect("data/mnist");
+    let sizes = [784, 100, 50, 10];
+    let mut group = c.benchmark_group("per_sample_epoch");
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_millis(1));
+    group.measurement_time(Duration::from_secs(1));
+    let mut net = Network::<f64>::tanh_mlp(&sizes, 42);
+    let sgd = Sgd::new(0.1);
+    group.bench_function("ch5-backprop/tanh-784-100-50-10", |b| {
+        b.iter(|| epoch(&mut net, &data.train, &sgd))
+    });
+    let mut net = Network::<f32>::tanh_mlp(&sizes, 42);
+    let sgd = Sgd::new(0.1f32);
+    group.bench_function("ch5-backprop/tanh-784-100-50-10-f32", |b| {
+        b.iter(|| epoch(&mut net, &data.train, &sgd))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, per_sample_epoch);
+criterion_main!(benches);

@@ -68,6 +68,25 @@ pub fn transposed<T: RealField + Copy>(m: &DMatrix<T>) -> DMatrixView<'_, T, Dyn
     DMatrixView::from_slice_with_strides(m.as_slice(), m.ncols(), m.nrows(), m.nrows(), 1)
 }
 
+/// `Σ_i a_i b_i`, kept in eight running sums: one running sum must add its
+/// terms one after the other, eight independent ones let the compiler use
+/// SIMD registers (for one sample, where there is no matrix product to call).
+fn dot<T: RealField + Copy>(a: &[T], b: &[T]) -> T {
+    let mut sums = [T::zero(); 8];
+    let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: T = a8
+        .remainder()
+        .iter()
+        .zip(b8.remainder())
+        .fold(T::zero(), |s, (&a, &b)| s + a * b);
+    for (a, b) in a8.zip(b8) {
+        for k in 0..8 {
+            sums[k] += a[k] * b[k];
+        }
+    }
+    sums.iter().fold(tail, |s, &v| s + v)
+}
+
 // ANCHOR: affine
 /// The fully connected layer `Y = X·W + b`.
 ///
@@ -91,8 +110,9 @@ pub struct Affine<T: RealField + Copy> {
     pub grad_w: DMatrix<T>,
     /// `∂E/∂b` from the last backward.
     pub grad_b: DMatrix<T>,
-    /// The input of the last forward: `dW = Xᵀ · dY` needs it.
-    x: DMatrix<T>,
+    /// `Xᵀ` (`n_in × N`) of the last forward: `dW = Xᵀ · dY` needs it, and
+    /// `gemm` is fastest on a stored transpose.
+    x_t: DMatrix<T>,
     y: DMatrix<T>,
     dx: DMatrix<T>,
 }
@@ -106,7 +126,7 @@ impl<T: RealField + Copy> Affine<T> {
         Affine {
             grad_w: DMatrix::zeros(n_in, n_out),
             grad_b: DMatrix::zeros(1, n_out),
-            x: DMatrix::zeros(0, n_in),
+            x_t: DMatrix::zeros(n_in, 0),
             y: DMatrix::zeros(0, n_out),
             dx: DMatrix::zeros(0, n_in),
             w,
@@ -136,19 +156,23 @@ impl<T: RealField + Copy> Affine<T> {
 impl<T: RealField + Copy> Layer<T> for Affine<T> {
     // ANCHOR: affine_forward
     fn forward(&mut self, x: &DMatrix<T>) -> &DMatrix<T> {
-        assert_eq!(
-            x.ncols(),
-            self.w.nrows(),
-            "Affine: x must have n_in columns"
-        );
-        fit(&mut self.x, x.nrows(), x.ncols());
-        self.x.copy_from(x);
-        // y = b in every row, then y += x·W in place.
-        fit(&mut self.y, x.nrows(), self.w.ncols());
-        for (j, mut column) in self.y.column_iter_mut().enumerate() {
-            column.fill(self.b[j]);
+        let (batch, n_in) = x.shape();
+        assert_eq!(n_in, self.w.nrows(), "Affine: x must have n_in columns");
+        fit(&mut self.x_t, n_in, batch);
+        x.transpose_to(&mut self.x_t);
+        fit(&mut self.y, batch, self.w.ncols());
+        if batch == 1 {
+            // One sample: y_j = b_j + x · W[:, j], one dot product per output.
+            for (j, w_j) in self.w.as_slice().chunks_exact(n_in).enumerate() {
+                self.y[j] = self.b[j] + dot(x.as_slice(), w_j);
+            }
+        } else {
+            // y = b in every row, then y += x·W in place.
+            for (j, mut column) in self.y.column_iter_mut().enumerate() {
+                column.fill(self.b[j]);
+            }
+            self.y.gemm(T::one(), x, &self.w, T::one());
         }
-        self.y.gemm(T::one(), x, &self.w, T::one());
         &self.y
     }
     // ANCHOR_END: affine_forward
@@ -156,9 +180,25 @@ impl<T: RealField + Copy> Layer<T> for Affine<T> {
     // ANCHOR: affine_backward
     fn backward(&mut self, dy: &DMatrix<T>) -> &DMatrix<T> {
         self.backward_params(dy);
-        // dX = dY · Wᵀ
-        fit(&mut self.dx, dy.nrows(), self.w.nrows());
-        self.dx.gemm(T::one(), dy, &transposed(&self.w), T::zero());
+        let (batch, n_in) = (dy.nrows(), self.w.nrows());
+        fit(&mut self.dx, batch, n_in);
+        if batch == 1 {
+            // dx = Σ_j dy_j · W[:, j]
+            let dx = self.dx.as_mut_slice();
+            dx.fill(T::zero());
+            for (&dy_j, w_j) in dy
+                .as_slice()
+                .iter()
+                .zip(self.w.as_slice().chunks_exact(n_in))
+            {
+                for (dx, &w) in dx.iter_mut().zip(w_j) {
+                    *dx += dy_j * w;
+                }
+            }
+        } else {
+            // dX = dY · Wᵀ
+            self.dx.gemm(T::one(), dy, &transposed(&self.w), T::zero());
+        }
         &self.dx
     }
 
@@ -168,9 +208,19 @@ impl<T: RealField + Copy> Layer<T> for Affine<T> {
             self.y.shape(),
             "Affine: dy must match the last output"
         );
-        // dW = Xᵀ · dY
-        self.grad_w
-            .gemm(T::one(), &transposed(&self.x), dy, T::zero());
+        let n_in = self.w.nrows();
+        if dy.nrows() == 1 {
+            // dW[:, j] = xᵀ · dy_j
+            let columns = self.grad_w.as_mut_slice().chunks_exact_mut(n_in);
+            for (&dy_j, grad_w_j) in dy.as_slice().iter().zip(columns) {
+                for (g, &x) in grad_w_j.iter_mut().zip(self.x_t.as_slice()) {
+                    *g = x * dy_j;
+                }
+            }
+        } else {
+            // dW = Xᵀ · dY
+            self.grad_w.gemm(T::one(), &self.x_t, dy, T::zero());
+        }
         // db = Σ_rows dY
         for (j, column) in dy.column_iter().enumerate() {
             self.grad_b[j] = column.sum();

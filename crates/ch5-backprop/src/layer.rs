@@ -14,6 +14,8 @@
 use nalgebra::{DMatrix, DMatrixView, Dyn, RealField};
 use rand::Rng;
 use rand::RngExt;
+#[cfg(test)]
+use rand::SeedableRng;
 use rand_distr::{Distribution, Normal};
 
 // ANCHOR: layer
@@ -390,5 +392,103 @@ impl<T: RealField + Copy> Tanh<T> {
 impl<T: RealField + Copy> Default for Tanh<T> {
     fn default() -> Tanh<T> {
         Tanh::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn affine_forward_and_backward_by_hand() {
+        // x = [1 2], W = [[1 2 3], [4 5 6]], b = [0.5 0 −1]
+        let w = DMatrix::from_row_slice(2, 3, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        let b = DMatrix::from_row_slice(1, 3, &[0.5, 0.0, -1.0]);
+        let mut layer = Affine::from_parameters(w, b);
+        let x = DMatrix::from_row_slice(1, 2, &[1.0, 2.0]);
+        assert_eq!(layer.forward(&x).as_slice(), &[9.5, 12.0, 14.0]);
+        let dy = DMatrix::from_row_slice(1, 3, &[1.0, 0.0, -1.0]);
+        // dX = dY·Wᵀ = [1·1 − 3, 1·4 − 6]
+        assert_eq!(layer.backward(&dy).as_slice(), &[-2.0, -2.0]);
+        // dW = xᵀ·dY
+        assert_eq!(
+            layer.grad_w,
+            DMatrix::from_row_slice(2, 3, &[1.0, 0.0, -1.0, 2.0, 0.0, -2.0])
+        );
+        assert_eq!(layer.grad_b, dy);
+    }
+
+    #[test]
+    fn affine_batch_rows_equal_single_samples() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let mut layer = Affine::<f64>::normal(9, 7, 1.0, &mut rng);
+        let x = DMatrix::from_fn(8, 9, |r, c| ((r * 9 + c) as f64).sin());
+        let batch = layer.forward(&x).clone();
+        for n in 0..8 {
+            let one = layer.forward(&x.rows(n, 1).into_owned()).clone();
+            assert!((batch.row(n) - one.row(0)).amax() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn activations_by_hand() {
+        let x = DMatrix::from_row_slice(1, 3, &[-1.0, 0.0, 2.0]);
+        let dy = DMatrix::from_row_slice(1, 3, &[1.0, 1.0, 1.0]);
+        let mut relu = Relu::new();
+        assert_eq!(relu.forward(&x).as_slice(), &[0.0, 0.0, 2.0]);
+        assert_eq!(relu.backward(&dy).as_slice(), &[0.0, 0.0, 1.0]);
+        let mut sigmoid = Sigmoid::new();
+        assert_eq!(sigmoid.forward(&x)[1], 0.5);
+        assert_eq!(sigmoid.backward(&dy)[1], 0.25);
+        let mut tanh = Tanh::new();
+        assert_eq!(tanh.forward(&x)[1], 0.0);
+        assert_eq!(tanh.backward(&dy)[1], 1.0);
+        assert!((tanh.forward(&x)[2] - 2.0f64.tanh()).abs() < 1e-15);
+    }
+
+    #[test]
+    fn initialisations_have_the_asked_statistics() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let normal = Affine::<f64>::normal(200, 100, 0.01, &mut rng);
+        let n = normal.w.len() as f64;
+        let mean = normal.w.sum() / n;
+        let std = (normal.w.map(|v| (v - mean) * (v - mean)).sum() / n).sqrt();
+        assert!(
+            mean.abs() < 1e-3 && (std - 0.01).abs() < 2e-4,
+            "mean {mean}, std {std}"
+        );
+        assert_eq!(normal.b, DMatrix::zeros(1, 100));
+        let uniform = Affine::<f32>::uniform(200, 100, &mut rng);
+        assert!(
+            uniform
+                .w
+                .iter()
+                .chain(uniform.b.iter())
+                .all(|v| (-0.5..0.5).contains(v))
+        );
+        assert!(uniform.w.max() > 0.49 && uniform.w.min() < -0.49);
+    }
+
+    #[test]
+    fn f32_and_f64_layers_start_from_the_same_weights() {
+        let a = Affine::<f64>::normal(5, 4, 0.1, &mut rand::rngs::StdRng::seed_from_u64(9));
+        let b = Affine::<f32>::normal(5, 4, 0.1, &mut rand::rngs::StdRng::seed_from_u64(9));
+        assert!(a.w.iter().zip(b.w.iter()).all(|(&a, &b)| a as f32 == b));
+    }
+
+    #[test]
+    fn buffers_are_resized_when_the_batch_changes() {
+        let mut layer = Affine::<f64>::normal(3, 2, 1.0, &mut rand::rngs::StdRng::seed_from_u64(2));
+        for batch in [4, 1, 7, 4] {
+            let x = DMatrix::from_element(batch, 3, 0.5);
+            assert_eq!(layer.forward(&x).shape(), (batch, 2));
+            assert_eq!(
+                layer
+                    .backward(&DMatrix::from_element(batch, 2, 1.0))
+                    .shape(),
+                (batch, 3)
+            );
+            assert_eq!(layer.grad_b[0], batch as f64);
+        }
     }
 }

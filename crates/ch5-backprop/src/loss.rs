@@ -182,3 +182,50 @@ impl<T: RealField + Copy> Loss<T> for MeanSquaredError<T> {
     }
 }
 // ANCHOR_END: mean_squared_error
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn softmax_with_loss_by_hand() {
+        // Equal scores: y = 1/k everywhere and E = ln k.
+        let mut loss = SoftmaxWithLoss::new();
+        let a = DMatrix::from_element(2, 4, 3.0);
+        let t = DMatrix::from_row_slice(2, 4, &[1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0]);
+        assert!((loss.forward(&a, &t) - 4.0f64.ln()).abs() < 1e-15);
+        assert!(
+            loss.probabilities()
+                .iter()
+                .all(|&y| (y - 0.25).abs() < 1e-15)
+        );
+        // (y − t)/N
+        let d = loss.backward();
+        assert!((d[(0, 0)] - (0.25 - 1.0) / 2.0).abs() < 1e-15);
+        assert!((d[(1, 1)] - 0.25 / 2.0).abs() < 1e-15);
+    }
+
+    #[test]
+    fn softmax_with_loss_survives_huge_scores() {
+        // ln of a probability that underflows to 0 stays finite: no δ needed.
+        let mut loss = SoftmaxWithLoss::<f64>::new();
+        let a = DMatrix::from_row_slice(1, 2, &[1000.0, -1000.0]);
+        let t = DMatrix::from_row_slice(1, 2, &[0.0, 1.0]);
+        assert_eq!(loss.forward(&a, &t), 2000.0);
+        assert_eq!(loss.backward().as_slice(), &[1.0, -1.0]);
+    }
+
+    #[test]
+    fn mean_squared_error_by_hand() {
+        let mut loss = MeanSquaredError::new();
+        let y = DMatrix::from_row_slice(2, 2, &[1.0, 2.0, 3.0, 4.0]);
+        let t = DMatrix::from_row_slice(2, 2, &[1.0, 0.0, 3.0, 5.0]);
+        // ((0)² + 2² + 0² + (−1)²) / 4
+        assert_eq!(loss.forward(&y, &t), 1.25);
+        // 2(y − t)/4
+        assert_eq!(
+            loss.backward(),
+            &DMatrix::from_row_slice(2, 2, &[0.0, 1.0, 0.0, -0.5])
+        );
+    }
+}

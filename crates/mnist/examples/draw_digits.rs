@@ -1,7 +1,8 @@
-//! Draws the book's picture of MNIST from the real data: the first training
-//! image enlarged with its 784 byte values written in its pixels, beside the
-//! first 40 training images with their labels. Chapter 2 of the book
-//! ("MNIST and the IDX format") shows it.
+//! Draws the book's pictures of MNIST from the real data: the first 40
+//! training images with their labels (`OUT.png`), and the first training
+//! image enlarged with its 784 byte values written in its pixels
+//! (`OUT-bytes.png`). Chapter 2 of the book ("MNIST and the IDX format")
+//! shows them.
 //!
 //! ```text
 //! cargo run -p mnist --example draw_digits -- book/src/img/digits.png
@@ -29,6 +30,10 @@ const GRID_ROWS: usize = 5;
 const GRID_COLS: usize = 8;
 /// Side of one pixel of a grid digit.
 const SMALL: i32 = 3;
+/// Space between grid digits, and around each figure.
+const GAP_X: i32 = 18;
+const GAP_Y: i32 = 36;
+const MARGIN: i32 = 20;
 
 /// Grey of a pixel: 0 (no ink) is white, 255 (full ink) is black, as the
 /// digits were written.
@@ -39,11 +44,13 @@ fn ink(value: u8) -> RGBColor {
 
 fn usage() -> String {
     "usage: cargo run -p mnist --example draw_digits -- OUT.png (or OUT.svg)\n  \
-     draws the first training digit with its byte values and the first 40 digits with labels"
+     draws the first 40 training digits with their labels into OUT.png, and the\n  \
+     first digit with its 784 byte values into OUT-bytes.png"
         .to_string()
 }
 
-fn draw<DB: DrawingBackend>(
+/// The first training image, one cell per byte, the byte written in it.
+fn draw_bytes<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     mnist: &Mnist,
 ) -> Result<(), Box<dyn Error>>
@@ -52,26 +59,23 @@ where
 {
     let train = &mnist.train;
     root.fill(&WHITE)?;
-    let big = CELL * SIDE as i32;
-    let (left, right) = root.split_horizontally(big + 40);
-
-    // Left: image 0, one cell per byte, the byte written in it.
-    let first = train.image(0);
     let title = format!(
         "training image 0 (label {}): 28 × 28 bytes, 0 = paper, 255 = ink",
         train.labels()[0]
     );
-    left.draw(&Text::new(title, (20, 14), ("sans-serif", 17).into_font()))?;
-    let (x0, y0) = (20, 44);
-    for (i, &value) in first.iter().enumerate() {
+    root.draw(&Text::new(
+        title,
+        (MARGIN, 14),
+        ("sans-serif", 17).into_font(),
+    ))?;
+    let (x0, y0) = (MARGIN, 44);
+    for (i, &value) in train.image(0).iter().enumerate() {
         let (row, col) = ((i / SIDE) as i32, (i % SIDE) as i32);
         let (x, y) = (x0 + col * CELL, y0 + row * CELL);
-        left.draw(&Rectangle::new(
-            [(x, y), (x + CELL, y + CELL)],
-            ink(value).filled(),
-        ))?;
-        left.draw(&Rectangle::new(
-            [(x, y), (x + CELL, y + CELL)],
+        let cell = [(x, y), (x + CELL, y + CELL)];
+        root.draw(&Rectangle::new(cell, ink(value).filled()))?;
+        root.draw(&Rectangle::new(
+            cell,
             RGBColor(225, 225, 225).stroke_width(1),
         ))?;
         if value > 0 {
@@ -80,53 +84,138 @@ where
                 .into_font()
                 .color(colour)
                 .pos(Pos::new(HPos::Center, VPos::Center));
-            left.draw(&Text::new(
+            root.draw(&Text::new(
                 value.to_string(),
                 (x + CELL / 2, y + CELL / 2),
                 style,
             ))?;
         }
     }
+    Ok(())
+}
 
-    // Right: the first 40 images, each with its label above it.
-    right.draw(&Text::new(
+/// The first `GRID_ROWS × GRID_COLS` training images, each with its label above it.
+fn draw_grid<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    mnist: &Mnist,
+) -> Result<(), Box<dyn Error>>
+where
+    DB::ErrorType: 'static,
+{
+    let train = &mnist.train;
+    root.fill(&WHITE)?;
+    root.draw(&Text::new(
         format!(
             "training images 0–{} with their labels",
             GRID_ROWS * GRID_COLS - 1
         ),
-        (10, 14),
+        (MARGIN, 14),
         ("sans-serif", 17).into_font(),
     ))?;
     let side = SMALL * SIDE as i32;
-    let (gap_x, gap_y) = (side + 18, side + 40);
     for k in 0..GRID_ROWS * GRID_COLS {
-        let (gx, gy) = (
-            10 + (k % GRID_COLS) as i32 * gap_x,
-            70 + (k / GRID_COLS) as i32 * gap_y,
-        );
-        let label_style = ("sans-serif", 15)
+        let gx = MARGIN + (k % GRID_COLS) as i32 * (side + GAP_X);
+        let gy = 66 + (k / GRID_COLS) as i32 * (side + GAP_Y);
+        let label_style = ("sans-serif", 16)
             .into_font()
             .color(&BLACK)
             .pos(Pos::new(HPos::Center, VPos::Bottom));
-        right.draw(&Text::new(
+        root.draw(&Text::new(
             format!("{}", train.labels()[k]),
-            (gx + side / 2, gy - 4),
+            (gx + side / 2, gy - 5),
             label_style,
         ))?;
         for (i, &value) in train.image(k).iter().enumerate() {
             let (row, col) = ((i / SIDE) as i32, (i % SIDE) as i32);
             let (x, y) = (gx + col * SMALL, gy + row * SMALL);
-            right.draw(&Rectangle::new(
+            root.draw(&Rectangle::new(
                 [(x, y), (x + SMALL, y + SMALL)],
                 ink(value).filled(),
             ))?;
         }
-        right.draw(&Rectangle::new(
+        root.draw(&Rectangle::new(
             [(gx - 1, gy - 1), (gx + side + 1, gy + side + 1)],
             RGBColor(200, 200, 200).stroke_width(1),
         ))?;
     }
     Ok(())
+}
+
+/// The two figures this example draws.
+#[derive(Clone, Copy)]
+enum Figure {
+    Bytes,
+    Grid,
+}
+
+impl Figure {
+    fn size(self) -> (u32, u32) {
+        match self {
+            Figure::Bytes => (
+                (CELL * SIDE as i32 + 2 * MARGIN) as u32,
+                (CELL * SIDE as i32 + 44 + MARGIN) as u32,
+            ),
+            Figure::Grid => {
+                let side = SMALL * SIDE as i32;
+                (
+                    (GRID_COLS as i32 * (side + GAP_X) - GAP_X + 2 * MARGIN) as u32,
+                    (66 + GRID_ROWS as i32 * (side + GAP_Y) - GAP_Y + MARGIN) as u32,
+                )
+            }
+        }
+    }
+
+    fn draw<DB: DrawingBackend>(
+        self,
+        root: &DrawingArea<DB, Shift>,
+        mnist: &Mnist,
+    ) -> Result<(), Box<dyn Error>>
+    where
+        DB::ErrorType: 'static,
+    {
+        match self {
+            Figure::Bytes => draw_bytes(root, mnist),
+            Figure::Grid => draw_grid(root, mnist),
+        }
+    }
+}
+
+/// Draws `figure` into `path`, PNG or SVG by its extension.
+fn save(path: &Path, mnist: &Mnist, figure: Figure) -> Result<(), Box<dyn Error>> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let size = figure.size();
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("png") => {
+            let root = BitMapBackend::new(path, size).into_drawing_area();
+            figure.draw(&root, mnist)?;
+            root.present()?;
+        }
+        Some("svg") => {
+            let root = SVGBackend::new(path, size).into_drawing_area();
+            figure.draw(&root, mnist)?;
+            root.present()?;
+        }
+        _ => {
+            return Err(format!(
+                "{}: expected a .png or .svg file name\n{}",
+                path.display(),
+                usage()
+            )
+            .into());
+        }
+    }
+    println!("wrote {} ({}×{} px)", path.display(), size.0, size.1);
+    Ok(())
+}
+
+/// `OUT.png` → `OUT-bytes.png`: where the second figure goes.
+fn bytes_path(out: &Path) -> PathBuf {
+    let stem = out.file_stem().and_then(|s| s.to_str()).unwrap_or("digits");
+    let ext = out.extension().and_then(|e| e.to_str()).unwrap_or("png");
+    out.with_file_name(format!("{stem}-bytes.{ext}"))
 }
 
 fn run(out: &Path) -> Result<(), Box<dyn Error>> {
@@ -135,37 +224,8 @@ fn run(out: &Path) -> Result<(), Box<dyn Error>> {
             .map_err(|_| "the shipped DejaVuSans.ttf is not a valid font")?;
     }
     let mnist = Mnist::load_from(None)?;
-    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    }
-    let grid_width = GRID_COLS as i32 * (SMALL * SIDE as i32 + 18) + 20;
-    let size = (
-        (CELL * SIDE as i32 + 40 + grid_width) as u32,
-        (CELL * SIDE as i32 + 64) as u32,
-    );
-    match out.extension().and_then(|e| e.to_str()) {
-        Some("png") => {
-            let root = BitMapBackend::new(out, size).into_drawing_area();
-            draw(&root, &mnist)?;
-            root.present()?;
-        }
-        Some("svg") => {
-            let root = SVGBackend::new(out, size).into_drawing_area();
-            draw(&root, &mnist)?;
-            root.present()?;
-        }
-        _ => {
-            return Err(format!(
-                "{}: expected a .png or .svg file name\n{}",
-                out.display(),
-                usage()
-            )
-            .into());
-        }
-    }
-    println!("wrote {} ({}×{} px)", out.display(), size.0, size.1);
-    Ok(())
+    save(out, &mnist, Figure::Grid)?;
+    save(&bytes_path(out), &mnist, Figure::Bytes)
 }
 
 fn main() {

@@ -15,6 +15,7 @@
 mod includes;
 mod offsite;
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -54,6 +55,7 @@ fn install_logging() -> anyhow::Result<Arc<AtomicUsize>> {
             tracing_subscriber::fmt::layer()
                 .with_writer(std::io::stderr)
                 .with_target(true)
+                .with_ansi(std::io::stderr().is_terminal())
                 .without_time()
                 .with_filter(LevelFilter::WARN),
         )

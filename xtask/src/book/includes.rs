@@ -118,8 +118,9 @@ fn anchored_lines<'a>(text: &'a str, anchor: &str) -> Result<Vec<&'a str>, Strin
 }
 
 /// Checks one chapter's text. `chapter` names it in messages; `dir` is the
-/// folder its relative include paths start from (the chapter's own folder).
-pub fn check_chapter(chapter: &Path, dir: &Path, text: &str) -> Vec<Problem> {
+/// folder its relative include paths start from (the chapter's own folder);
+/// included files are named relative to `root` in messages.
+pub fn check_chapter(chapter: &Path, dir: &Path, root: &Path, text: &str) -> Vec<Problem> {
     let mut problems = Vec::new();
     for cap in LINK.captures_iter(text) {
         let (Some(whole), Some(kind), Some(rest)) = (cap.get(0), cap.get(1), cap.get(2)) else {
@@ -142,8 +143,11 @@ pub fn check_chapter(chapter: &Path, dir: &Path, text: &str) -> Vec<Problem> {
         } else {
             parse_target(target)
         };
-        let path = dir.join(file);
-        let shown = path.display();
+        let path = normalize(&dir.join(file));
+        let shown = path
+            .strip_prefix(normalize(root))
+            .unwrap_or(&path)
+            .display();
         let content = match std::fs::read_to_string(&path) {
             Ok(c) => c,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -196,9 +200,25 @@ pub fn check_book(src_dir: &Path, shown_from: &Path) -> anyhow::Result<Vec<Probl
             .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", chapter.display()))?;
         let dir = chapter.parent().unwrap_or(src_dir);
         let shown = chapter.strip_prefix(shown_from).unwrap_or(&chapter);
-        problems.extend(check_chapter(shown, dir, &text));
+        problems.extend(check_chapter(shown, dir, shown_from, &text));
     }
     Ok(problems)
+}
+
+/// Resolves `.` and `..` without touching the file system, so messages show
+/// `crates/mnist/src/idx.rs` rather than `book/src/../../crates/...`.
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 fn collect_markdown(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
@@ -239,7 +259,12 @@ fn tail() {}
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("src")).unwrap();
         std::fs::write(dir.path().join("src/lib.rs"), SOURCE).unwrap();
-        check_chapter(Path::new("chapter.md"), dir.path(), chapter_text)
+        check_chapter(
+            Path::new("chapter.md"),
+            dir.path(),
+            dir.path(),
+            chapter_text,
+        )
     }
 
     #[test]
@@ -263,7 +288,7 @@ fn tail() {}
         let message = p.to_string();
         assert!(message.starts_with("chapter.md:4: "), "{message}");
         assert!(message.contains("no line `ANCHOR: fowrard`"), "{message}");
-        assert!(message.contains("lib.rs"), "{message}");
+        assert!(message.ends_with("in src/lib.rs"), "{message}");
     }
 
     #[test]
@@ -306,7 +331,12 @@ fn tail() {}
             "// ANCHOR: forward_pass\nfn f() {}\n// ANCHOR_END: forward_pass\n",
         )
         .unwrap();
-        let problems = check_chapter(Path::new("c.md"), dir.path(), "{{#include a.rs:forward}}");
+        let problems = check_chapter(
+            Path::new("c.md"),
+            dir.path(),
+            dir.path(),
+            "{{#include a.rs:forward}}",
+        );
         assert_eq!(problems.len(), 1);
         assert!(problems[0].what.contains("no line `ANCHOR: forward`"));
     }

@@ -61,6 +61,13 @@ fn fit<T: RealField + Copy>(buffer: &mut DMatrix<T>, rows: usize, cols: usize) {
     }
 }
 
+/// Products with a dimension this small take nalgebra's own loops instead of
+/// `matrixmultiply`, and those loops misread a strided view such as
+/// [`transposed`] as the left factor (an out-of-bounds read in nalgebra
+/// 0.35). For such shapes `Affine` uses `gemm_tr`, which is slow only for
+/// large matrices.
+const SMALL: usize = 5;
+
 /// `mᵀ` without copying: the same numbers read with rows and columns swapped.
 ///
 /// nalgebra stores matrices column by column; a view with swapped strides is
@@ -112,9 +119,8 @@ pub struct Affine<T: RealField + Copy> {
     pub grad_w: DMatrix<T>,
     /// `∂E/∂b` from the last backward.
     pub grad_b: DMatrix<T>,
-    /// `Xᵀ` (`n_in × N`) of the last forward: `dW = Xᵀ · dY` needs it, and
-    /// `gemm` is fastest on a stored transpose.
-    x_t: DMatrix<T>,
+    /// The input of the last forward (`N × n_in`): `dW = Xᵀ · dY` needs it.
+    x: DMatrix<T>,
     y: DMatrix<T>,
     dx: DMatrix<T>,
 }
@@ -128,7 +134,7 @@ impl<T: RealField + Copy> Affine<T> {
         Affine {
             grad_w: DMatrix::zeros(n_in, n_out),
             grad_b: DMatrix::zeros(1, n_out),
-            x_t: DMatrix::zeros(n_in, 0),
+            x: DMatrix::zeros(0, n_in),
             y: DMatrix::zeros(0, n_out),
             dx: DMatrix::zeros(0, n_in),
             w,
@@ -160,8 +166,8 @@ impl<T: RealField + Copy> Layer<T> for Affine<T> {
     fn forward(&mut self, x: &DMatrix<T>) -> &DMatrix<T> {
         let (batch, n_in) = x.shape();
         assert_eq!(n_in, self.w.nrows(), "Affine: x must have n_in columns");
-        fit(&mut self.x_t, n_in, batch);
-        x.transpose_to(&mut self.x_t);
+        fit(&mut self.x, batch, n_in);
+        self.x.copy_from(x);
         fit(&mut self.y, batch, self.w.ncols());
         if batch == 1 {
             // One sample: y_j = b_j + x · W[:, j], one dot product per output.
@@ -215,13 +221,17 @@ impl<T: RealField + Copy> Layer<T> for Affine<T> {
             // dW[:, j] = xᵀ · dy_j
             let columns = self.grad_w.as_mut_slice().chunks_exact_mut(n_in);
             for (&dy_j, grad_w_j) in dy.as_slice().iter().zip(columns) {
-                for (g, &x) in grad_w_j.iter_mut().zip(self.x_t.as_slice()) {
+                for (g, &x) in grad_w_j.iter_mut().zip(self.x.as_slice()) {
                     *g = x * dy_j;
                 }
             }
+        } else if n_in.min(dy.ncols()).min(dy.nrows()) > SMALL {
+            // dW = Xᵀ · dY, on a transposed view of the stored input.
+            self.grad_w
+                .gemm(T::one(), &transposed(&self.x), dy, T::zero());
         } else {
-            // dW = Xᵀ · dY
-            self.grad_w.gemm(T::one(), &self.x_t, dy, T::zero());
+            // The same product for tiny shapes (see SMALL).
+            self.grad_w.gemm_tr(T::one(), &self.x, dy, T::zero());
         }
         // db = Σ_rows dY
         for (j, column) in dy.column_iter().enumerate() {

@@ -41,8 +41,9 @@ fn fit<T: RealField + Copy>(buffer: &mut DMatrix<T>, rows: usize, cols: usize) {
 ///
 /// The logarithm is taken of the softmax in closed form,
 /// `ln y[n, i] = a[n, i] − m − ln Σ_j exp(a[n, j] − m)` with `m` the row's
-/// maximum, so it never sees 0 and needs no small δ inside `ln`, unlike the
-/// book's `log(y + 1e-7)`; and `backward` below is then the exact gradient.
+/// maximum (log-sum-exp), so it never sees 0 and needs no small δ inside
+/// `ln`, unlike the book's `log(y + 1e-7)`; `backward` below is then the
+/// exact gradient of the loss computed here.
 ///
 /// Backward: with `s = Σ_j exp a_j`, `∂ ln y_i/∂a_j = [i = j] − y_j`, so
 /// `∂E/∂a_j = −(1/N) Σ_i t_i ([i = j] − y_j) = (y_j − t_j)/N`, using `Σ_i t_i = 1`:
@@ -88,16 +89,26 @@ impl<T: RealField + Copy> Loss<T> for SoftmaxWithLoss<T> {
         self.t.copy_from(t);
         let mut total = T::zero();
         for row in 0..n {
-            let max = (0..k)
-                .map(|i| a[(row, i)])
-                .fold(a[(row, 0)], |m, v| m.max(v));
-            let mut sum = T::zero();
+            let mut top = 0;
+            for i in 1..k {
+                if a[(row, i)] > a[(row, top)] {
+                    top = i;
+                }
+            }
+            let max = a[(row, top)];
+            // Σ_j exp(a_j − max) = 1 + (the others): ln_1p keeps ln of it
+            // exact even when the other terms are tiny (a confident, right
+            // answer has a loss of 1e-10, not 0).
+            let mut others = T::zero();
             for i in 0..k {
                 let e = (a[(row, i)] - max).exp();
                 self.y[(row, i)] = e;
-                sum += e;
+                if i != top {
+                    others += e;
+                }
             }
-            let log_sum = sum.ln();
+            let log_sum = others.ln_1p();
+            let sum = T::one() + others;
             for i in 0..k {
                 self.y[(row, i)] /= sum;
                 // t · ln y, with ln y = a − max − ln Σ exp(a − max)

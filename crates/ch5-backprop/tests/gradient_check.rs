@@ -67,10 +67,12 @@ fn loss_error(loss: &mut dyn Loss<f64>, y: &DMatrix<f64>, t: &DMatrix<f64>) -> f
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
-    fn affine_backward_matches_numerical(batch in 1..6usize, n_in in 1..7usize, n_out in 1..7usize, seed: u64) {
+    fn affine_backward_matches_numerical(batch in 1..10usize, n_in in 1..10usize, n_out in 1..10usize, seed: u64) {
+        // Sizes on both sides of 5, where nalgebra switches from its own
+        // loops to matrixmultiply (and Affine from gemm_tr to a transposed view).
         let mut rng = StdRng::seed_from_u64(seed);
         let mut layer = Affine::from_parameters(random(n_in, n_out, &mut rng), random(1, n_out, &mut rng));
         assert_layer_ok(&mut layer, &random(batch, n_in, &mut rng), &random(batch, n_out, &mut rng));
@@ -97,18 +99,21 @@ proptest! {
     }
 
     #[test]
-    fn small_networks_gradients_match_numerical(batch in 1..5usize, n_in in 1..6usize, hidden in 1..6usize, k in 2..5usize, seed: u64) {
+    fn small_networks_gradients_match_numerical(batch in 1..9usize, n_in in 1..9usize, hidden in 1..9usize, k in 2..9usize, seed: u64) {
         let mut rng = StdRng::seed_from_u64(seed);
         let x = random(batch, n_in, &mut rng);
         let t = one_hot(batch, k, &mut rng);
         for activation in [Activation::Sigmoid, Activation::Tanh, Activation::Relu] {
-            // Weights of size 1 so that the gradients are not tiny.
-            let first = Affine::from_parameters(random(n_in, hidden, &mut rng), random(1, hidden, &mut rng));
-            // A ReLU input within the step h of its kink would make the
+            // Weights in [−1, 1): large enough that the gradients are not
+            // tiny, small enough that the softmax rarely saturates (where
+            // the loss falls like exp(−c·θ), the central difference's own
+            // error grows like (c·h)²/6).
+            let first = Affine::from_parameters(random(n_in, hidden, &mut rng) * 0.5, random(1, hidden, &mut rng) * 0.5);
+            // A ReLU input within the steps (±2h) of its kink would make the
             // numerical gradient wrong, not the analytic one: skip such draws.
             let pre_activation = &x * &first.w + DMatrix::from_fn(batch, hidden, |_, j| first.b[j]);
-            prop_assume!(activation != Activation::Relu || pre_activation.iter().all(|v| v.abs() > 1e-3));
-            let second = Affine::from_parameters(random(hidden, k, &mut rng), random(1, k, &mut rng));
+            prop_assume!(activation != Activation::Relu || pre_activation.iter().all(|v| v.abs() > 1e-2));
+            let second = Affine::from_parameters(random(hidden, k, &mut rng) * 0.5, random(1, k, &mut rng) * 0.5);
             let mut net = Network::<f64>::new(
                 vec![Box::new(first), activation.layer(), Box::new(second)],
                 Box::new(SoftmaxWithLoss::new()),
@@ -119,6 +124,20 @@ proptest! {
         let mut mlp = Network::<f64>::tanh_mlp(&[n_in, hidden, hidden, k], seed);
         let errors = check_network(&mut mlp, &x, &random(batch, k, &mut rng));
         prop_assert!(errors.iter().all(|&e| e < TOLERANCE), "tanh MLP: {errors:?}");
+    }
+}
+
+#[test]
+fn larger_layers_through_matrixmultiply() {
+    let mut rng = StdRng::seed_from_u64(11);
+    for (batch, n_in, n_out) in [(20, 30, 12), (1, 40, 9), (64, 17, 33)] {
+        let mut layer =
+            Affine::from_parameters(random(n_in, n_out, &mut rng), random(1, n_out, &mut rng));
+        assert_layer_ok(
+            &mut layer,
+            &random(batch, n_in, &mut rng),
+            &random(batch, n_out, &mut rng),
+        );
     }
 }
 
@@ -144,4 +163,48 @@ fn one_sample_and_a_batch_give_consistent_gradients() {
     for (b, m) in batch.iter().zip(&mean) {
         assert!((b - m).amax() < 1e-14, "batch {b} vs mean of samples {m}");
     }
+}
+
+/// A sigmoid whose backward forgets the `(1 − y)` factor: `dX = dY ⊙ y`.
+struct WrongSigmoid {
+    inner: Sigmoid<f64>,
+    y: DMatrix<f64>,
+    dx: DMatrix<f64>,
+}
+
+impl Layer<f64> for WrongSigmoid {
+    fn forward(&mut self, x: &DMatrix<f64>) -> &DMatrix<f64> {
+        self.y = self.inner.forward(x).clone();
+        &self.y
+    }
+    fn backward(&mut self, dy: &DMatrix<f64>) -> &DMatrix<f64> {
+        self.dx = dy.component_mul(&self.y);
+        &self.dx
+    }
+    fn name(&self) -> String {
+        "WrongSigmoid".into()
+    }
+}
+
+#[test]
+fn the_check_catches_a_wrong_backward() {
+    let mut rng = StdRng::seed_from_u64(5);
+    let x = random(3, 4, &mut rng);
+    let mut wrong = WrongSigmoid {
+        inner: Sigmoid::new(),
+        y: DMatrix::zeros(0, 0),
+        dx: DMatrix::zeros(0, 0),
+    };
+    let check = check_layer(&mut wrong, &x, &random(3, 4, &mut rng));
+    assert!(check.dx > 0.1, "{check:?}");
+    // And inside a network, through the parameters below it.
+    let first = Affine::from_parameters(random(4, 5, &mut rng), random(1, 5, &mut rng));
+    let second = Affine::from_parameters(random(5, 3, &mut rng), random(1, 3, &mut rng));
+    let mut net = Network::new(
+        vec![Box::new(first), Box::new(wrong), Box::new(second)],
+        Box::new(SoftmaxWithLoss::new()),
+    );
+    let errors = check_network(&mut net, &x, &one_hot(3, 3, &mut rng));
+    assert!(errors[0] > 0.01 && errors[1] > 0.01, "{errors:?}");
+    assert!(errors[2] < TOLERANCE && errors[3] < TOLERANCE, "{errors:?}");
 }

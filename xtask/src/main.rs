@@ -4,6 +4,7 @@
 //! It drives `cargo` and reads files; it does not link the stages, so it stays
 //! quick to compile.
 
+mod bench;
 mod book;
 
 use clap::{Parser, Subcommand};
@@ -21,14 +22,14 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Benchmark every stage against the one before (criterion), print a table, draw charts.
-    Bench,
+    Bench(bench::BenchArgs),
     /// Build the book (mdBook + KaTeX, fully offline) into a folder and print where it is.
     Book,
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::Bench => anyhow::bail!("`cargo xtask bench` is not written yet (issue 6)"),
+        Command::Bench(args) => bench::run(&args),
         Command::Book => book::run(),
     }
 }

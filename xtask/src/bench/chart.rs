@@ -1,0 +1,359 @@
+//! The two charts of `cargo xtask bench`, drawn with plotters (PNG or SVG by
+//! the file's extension): time per gradient by stage as bars on a log scale,
+//! and test accuracy against seconds of training for every stage's run on one
+//! log-time chart. Text is rendered in pure Rust with the font train-cli
+//! ships, so no system font library is needed.
+
+use std::path::Path;
+use std::sync::Once;
+
+use anyhow::{Context, Result, anyhow};
+use plotters::coord::Shift;
+use plotters::coord::ranged1d::SegmentValue;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use super::table::format_time;
+
+static FONT: &[u8] = include_bytes!("../../../crates/train-cli/assets/DejaVuSans.ttf");
+
+fn register_font() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        for style in [FontStyle::Normal, FontStyle::Bold] {
+            // The font is compiled in; failing to parse it is a build defect.
+            plotters::style::register_font("sans-serif", style, FONT)
+                .map_err(|_| ())
+                .expect("the shipped DejaVuSans.ttf is a valid font");
+        }
+    });
+}
+
+/// One colour per stage (stage 1 is the first), the palette of train-cli's charts.
+const STAGE_COLOURS: [RGBColor; 6] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+];
+
+fn stage_colour(stage: usize) -> RGBColor {
+    STAGE_COLOURS[stage.saturating_sub(1) % STAGE_COLOURS.len()]
+}
+
+/// One bar of the gradient chart.
+#[derive(Clone, Debug)]
+pub struct Bar {
+    pub stage: usize,
+    /// Short label under the bar, e.g. "1 naive".
+    pub label: String,
+    /// Median and its interval, in nanoseconds.
+    pub median: f64,
+    pub lower: f64,
+    pub upper: f64,
+}
+
+/// One stage's training run for the accuracy chart.
+#[derive(Clone, Debug)]
+pub struct Curve {
+    pub stage: usize,
+    pub name: String,
+    /// (seconds of training, test accuracy in %) at each evaluation.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// A figure that can be drawn on any plotters backend.
+trait Figure {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>
+    where
+        DB::ErrorType: 'static;
+}
+
+/// Draws `figure` into `path`, PNG or SVG by its extension.
+fn save(path: &Path, size: (u32, u32), figure: &impl Figure) -> Result<()> {
+    register_font();
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let ext = path.extension().and_then(|e| e.to_str());
+    match ext {
+        Some("png") => {
+            let root = BitMapBackend::new(path, size).into_drawing_area();
+            figure.draw(&root)?;
+            root.present()
+                .map_err(|e| anyhow!("cannot write {}: {e}", path.display()))
+        }
+        Some("svg") => {
+            let root = SVGBackend::new(path, size).into_drawing_area();
+            figure.draw(&root)?;
+            root.present()
+                .map_err(|e| anyhow!("cannot write {}: {e}", path.display()))
+        }
+        _ => Err(anyhow!(
+            "{}: expected a .png or .svg file name",
+            path.display()
+        )),
+    }
+}
+
+/// The bar chart: one bar per measured gradient, log time axis, each bar
+/// labelled with its median and marked with criterion's interval.
+pub fn draw_gradient_bars(path: &Path, title: &str, bars: &[Bar]) -> Result<()> {
+    struct Bars<'a> {
+        title: &'a str,
+        bars: &'a [Bar],
+    }
+    impl Figure for Bars<'_> {
+        fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>
+        where
+            DB::ErrorType: 'static,
+        {
+            let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("{e:?}");
+            root.fill(&WHITE).map_err(err)?;
+            let bars = self.bars;
+            let n = bars.len().max(1);
+            let (lo, hi) = bars.iter().fold((f64::MAX, f64::MIN), |(lo, hi), b| {
+                (lo.min(b.lower.min(b.median)), hi.max(b.upper.max(b.median)))
+            });
+            // Seconds on the axis; room below the shortest bar and above the tallest label.
+            let (lo, hi) = if lo <= hi && lo > 0.0 {
+                (lo * 1e-9 / 4.0, hi * 1e-9 * 6.0)
+            } else {
+                (1e-6, 1.0)
+            };
+            let mut chart = ChartBuilder::on(root)
+                .caption(self.title, ("sans-serif", 22))
+                .margin(14)
+                .x_label_area_size(40)
+                .y_label_area_size(80)
+                .build_cartesian_2d((0..n).into_segmented(), (lo..hi).log_scale())
+                .map_err(err)?;
+            let label = |v: &SegmentValue<usize>| match v {
+                SegmentValue::CenterOf(i) => {
+                    bars.get(*i).map_or(String::new(), |b| b.label.clone())
+                }
+                _ => String::new(),
+            };
+            chart
+                .configure_mesh()
+                .disable_x_mesh()
+                .x_labels(n + 1)
+                .x_label_formatter(&label)
+                .x_label_style(("sans-serif", 15))
+                .y_desc("time per gradient (log scale)")
+                .y_label_formatter(&|s| format_time(s * 1e9))
+                .draw()
+                .map_err(err)?;
+            for (i, b) in bars.iter().enumerate() {
+                let colour = stage_colour(b.stage);
+                let mut rect = Rectangle::new(
+                    [
+                        (SegmentValue::Exact(i), lo),
+                        (SegmentValue::Exact(i + 1), b.median * 1e-9),
+                    ],
+                    colour.mix(0.85).filled(),
+                );
+                rect.set_margin(0, 0, 12, 12);
+                chart.draw_series(std::iter::once(rect)).map_err(err)?;
+                chart
+                    .draw_series(std::iter::once(ErrorBar::new_vertical(
+                        SegmentValue::CenterOf(i),
+                        b.lower * 1e-9,
+                        b.median * 1e-9,
+                        b.upper * 1e-9,
+                        BLACK.stroke_width(1),
+                        10,
+                    )))
+                    .map_err(err)?;
+                let style = TextStyle::from(("sans-serif", 15).into_font())
+                    .pos(Pos::new(HPos::Center, VPos::Bottom));
+                chart
+                    .draw_series(std::iter::once(Text::new(
+                        format_time(b.median),
+                        (
+                            SegmentValue::CenterOf(i),
+                            b.upper.max(b.median) * 1e-9 * 1.25,
+                        ),
+                        style,
+                    )))
+                    .map_err(err)?;
+            }
+            Ok(())
+        }
+    }
+    save(path, (960, 560), &Bars { title, bars })
+}
+
+/// The accuracy chart: test accuracy (%) against seconds of training on a log
+/// axis, one line per stage, with thin lines at the `targets` (in %).
+pub fn draw_accuracy(path: &Path, title: &str, curves: &[Curve], targets: &[f64]) -> Result<()> {
+    struct Accuracy<'a> {
+        title: &'a str,
+        curves: &'a [Curve],
+        targets: &'a [f64],
+    }
+    impl Figure for Accuracy<'_> {
+        fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>
+        where
+            DB::ErrorType: 'static,
+        {
+            let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("{e:?}");
+            root.fill(&WHITE).map_err(err)?;
+            // Log axis: only points after some training (seconds > 0) can be drawn.
+            let points = || {
+                self.curves
+                    .iter()
+                    .flat_map(|c| c.points.iter())
+                    .filter(|p| p.0 > 0.0 && p.0.is_finite() && p.1.is_finite())
+            };
+            let (mut x0, mut x1, mut y0) = (f64::MAX, f64::MIN, 100.0f64);
+            for &(x, y) in points() {
+                (x0, x1, y0) = (x0.min(x), x1.max(x), y0.min(y));
+            }
+            if x0 > x1 {
+                (x0, x1) = (0.1, 10.0);
+            }
+            let (x0, x1) = (x0 / 1.5, x1 * 1.5);
+            let y0 = ((y0 - 5.0) / 10.0).floor().clamp(0.0, 9.0) * 10.0;
+            let mut chart = ChartBuilder::on(root)
+                .caption(self.title, ("sans-serif", 22))
+                .margin(14)
+                .x_label_area_size(45)
+                .y_label_area_size(60)
+                .build_cartesian_2d((x0..x1).log_scale(), y0..100.0)
+                .map_err(err)?;
+            chart
+                .configure_mesh()
+                .x_desc("seconds of training (log scale)")
+                .y_desc("test accuracy (%)")
+                .x_label_formatter(&|s| format_time(s * 1e9))
+                .draw()
+                .map_err(err)?;
+            for &t in self.targets {
+                if t > y0 {
+                    chart
+                        .draw_series(LineSeries::new(
+                            [(x0, t), (x1, t)],
+                            BLACK.mix(0.4).stroke_width(1),
+                        ))
+                        .map_err(err)?;
+                    chart
+                        .draw_series(std::iter::once(Text::new(
+                            format!("{t:.0}%"),
+                            (x0 * 1.05, t + 0.4),
+                            ("sans-serif", 14).into_font().color(&BLACK.mix(0.6)),
+                        )))
+                        .map_err(err)?;
+                }
+            }
+            for c in self.curves {
+                let colour = stage_colour(c.stage);
+                let pts: Vec<(f64, f64)> = c
+                    .points
+                    .iter()
+                    .copied()
+                    .filter(|p| p.0 > 0.0 && p.0.is_finite() && p.1.is_finite())
+                    .collect();
+                chart
+                    .draw_series(LineSeries::new(pts.iter().copied(), colour.stroke_width(2)))
+                    .map_err(err)?
+                    .label(&c.name)
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
+                    });
+                chart
+                    .draw_series(pts.iter().map(|&p| Circle::new(p, 3, colour.filled())))
+                    .map_err(err)?;
+            }
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.9))
+                .border_style(BLACK)
+                .label_font(("sans-serif", 15))
+                .position(SeriesLabelPosition::LowerRight)
+                .draw()
+                .map_err(err)?;
+            Ok(())
+        }
+    }
+    save(
+        path,
+        (960, 600),
+        &Accuracy {
+            title,
+            curves,
+            targets,
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_charts_draw_to_png_and_svg() {
+        let dir = tempfile::tempdir().unwrap();
+        let bars = [
+            Bar {
+                stage: 1,
+                label: "1 naive".into(),
+                median: 1e9,
+                lower: 0.9e9,
+                upper: 1.1e9,
+            },
+            Bar {
+                stage: 1,
+                label: "1 fast".into(),
+                median: 2e6,
+                lower: 1.9e6,
+                upper: 2.2e6,
+            },
+            Bar {
+                stage: 3,
+                label: "3 backprop".into(),
+                median: 4e5,
+                lower: 3.9e5,
+                upper: 4.2e5,
+            },
+        ];
+        let curves = [
+            Curve {
+                stage: 1,
+                name: "stage 1".into(),
+                points: vec![(0.5, 80.0), (5.0, 90.0)],
+            },
+            // A zero time cannot sit on a log axis: it must be skipped, not fail.
+            Curve {
+                stage: 3,
+                name: "stage 3".into(),
+                points: vec![(0.0, 10.0), (0.2, 95.0), (2.0, 97.5)],
+            },
+        ];
+        for ext in ["png", "svg"] {
+            let bar_path = dir.path().join(format!("bars.{ext}"));
+            draw_gradient_bars(&bar_path, "one gradient", &bars).unwrap();
+            let acc_path = dir.path().join(format!("acc.{ext}"));
+            draw_accuracy(&acc_path, "accuracy", &curves, &[85.0, 95.0]).unwrap();
+            for p in [&bar_path, &acc_path] {
+                assert!(
+                    std::fs::metadata(p).unwrap().len() > 2000,
+                    "{} is too small",
+                    p.display()
+                );
+            }
+        }
+        let svg = std::fs::read_to_string(dir.path().join("bars.svg")).unwrap();
+        assert!(
+            svg.contains("3 backprop") && svg.contains("1.00 s"),
+            "labels missing"
+        );
+        // Empty input still draws (axes only) rather than failing.
+        draw_gradient_bars(&dir.path().join("empty.svg"), "none", &[]).unwrap();
+        draw_accuracy(&dir.path().join("empty2.svg"), "none", &[], &[85.0]).unwrap();
+        let err = draw_accuracy(&dir.path().join("x.gif"), "t", &curves, &[]).unwrap_err();
+        assert!(err.to_string().contains(".png or .svg"));
+    }
+}

@@ -206,7 +206,7 @@ impl<T: RealField + Copy> Layer<T> for Dense<T> {
         assert_eq!(x.ncols(), self.w.nrows(), "Dense: x must have n_in columns");
         // Backward needs X for dW = Xᵀ·dY: keep a copy (the trait lends x only for this call).
         fit(&mut self.x, x.nrows(), x.ncols());
-        self.x.copy_from(x);
+        self.x.as_mut_slice().copy_from_slice(x.as_slice());
         // y = b in every row, then y += x·W in place.
         fit(&mut self.y, x.nrows(), self.w.ncols());
         for (j, mut column) in self.y.column_iter_mut().enumerate() {

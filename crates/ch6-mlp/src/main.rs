@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::json;
 use train_cli::{CommonArgs, Reporter, RunInfo, Series, positive_usize};
 
@@ -80,7 +80,7 @@ struct TrainArgs {
     init: Option<Init>,
     /// Hidden layer sizes, comma-separated [default: the preset's, 100,200 or 512]
     #[arg(long, value_name = "N,N,…", value_parser = hidden_sizes)]
-    hidden: Option<Vec<usize>>,
+    hidden: Option<HiddenSizes>,
     /// Hold out the last N training images for validation, 0 for none [default: the preset's, 10000 or 0]
     #[arg(long, value_name = "N")]
     validation: Option<usize>,
@@ -106,8 +106,12 @@ struct CompareArgs {
     common: CommonArgs,
 }
 
+/// The sizes of `--hidden` (one flag value, not a list of flags).
+#[derive(Clone, Debug)]
+struct HiddenSizes(Vec<usize>);
+
 /// Value parser for `--hidden`: `100,200` → `[100, 200]`.
-fn hidden_sizes(s: &str) -> Result<Vec<usize>, String> {
+fn hidden_sizes(s: &str) -> Result<HiddenSizes, String> {
     let sizes: Vec<usize> = s
         .split(',')
         .map(|part| positive_usize(part.trim()))
@@ -116,7 +120,7 @@ fn hidden_sizes(s: &str) -> Result<Vec<usize>, String> {
     if sizes.is_empty() {
         return Err("expected at least one hidden size, such as 100".into());
     }
-    Ok(sizes)
+    Ok(HiddenSizes(sizes))
 }
 
 fn main() {
@@ -158,7 +162,7 @@ fn config(args: &TrainArgs) -> Config {
     config.learning_rate = learning_rate.unwrap_or(config.learning_rate);
     config.optimizer = optimizer.unwrap_or(config.optimizer);
     config.init = init.unwrap_or(config.init);
-    config.hidden = hidden.clone().unwrap_or(config.hidden);
+    config.hidden = hidden.clone().map_or(config.hidden, |h| h.0);
     config.validation = validation.unwrap_or(config.validation);
     config.threads = threads.unwrap_or(config.threads);
     config
@@ -241,7 +245,14 @@ fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
         lines.push(format!("Model saved to {}", path.display()));
     }
     let mut extra = serde_json::Map::new();
-    extra.insert("preset".into(), json!(format!("{:?}", args.preset)));
+    extra.insert(
+        "preset".into(),
+        json!(
+            args.preset
+                .to_possible_value()
+                .map(|v| v.get_name().to_string())
+        ),
+    );
     extra.insert("optimizer".into(), json!(config.optimizer.to_string()));
     extra.insert("init".into(), json!(config.init.to_string()));
     extra.insert("sizes".into(), json!(config.sizes()));

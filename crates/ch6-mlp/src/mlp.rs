@@ -119,11 +119,19 @@ impl<T: RealField + Copy> Mlp<T> {
             self.x = DMatrix::zeros(n, IMAGE_SIZE);
             self.t = DMatrix::zeros(n, CLASSES);
         }
-        // Column-major: entry (row r, pixel c) lives at c·n + r.
+        // Column-major: entry (row r, pixel c) lives at c·n + r. Eight images at
+        // a time, so each pixel column is written in runs of eight neighbours
+        // rather than one number per cache line.
         let x = self.x.as_mut_slice();
-        for (r, &i) in indices.iter().enumerate() {
-            for (c, &p) in data.image(i).iter().enumerate() {
-                x[c * n + r] = self.pixel[p as usize];
+        for (block, rows) in indices.chunks(8).enumerate() {
+            let images: [&[u8]; 8] =
+                std::array::from_fn(|k| data.image(rows[k.min(rows.len() - 1)]));
+            let r0 = 8 * block;
+            for c in 0..IMAGE_SIZE {
+                let run = &mut x[c * n + r0..c * n + r0 + rows.len()];
+                for (v, image) in run.iter_mut().zip(&images) {
+                    *v = self.pixel[image[c] as usize];
+                }
             }
         }
         self.t.fill(T::zero());

@@ -1,0 +1,148 @@
+//! Stage 4's binary as a learner types it: a short training run that saves a
+//! model, then `evaluate` and `predict` on that model, and the errors for bad
+//! input. Runs on the real MNIST files of the repository, on a small subset.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn ch6(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ch6-mlp"))
+        .args(args)
+        .output()
+        .expect("the ch6-mlp binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Trains 784-100-10 for one epoch on 4,000 images (validated on 1,000 more) and saves it.
+fn train_small(model: &Path) -> serde_json::Value {
+    let out = ch6(&[
+        "--train-size",
+        "5000",
+        "--validation",
+        "1000",
+        "--epochs",
+        "1",
+        "--hidden",
+        "100",
+        "--save",
+        model.to_str().unwrap(),
+        "--quiet",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("--json prints one JSON object")
+}
+
+#[test]
+fn train_save_evaluate_and_predict() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("small.safetensors");
+    let summary = train_small(&model);
+    // One epoch of 125 SGD steps already gets most digits right (86.6% when written).
+    let test = summary["test_accuracy"].as_f64().unwrap();
+    let validation = summary["validation_accuracy"].as_f64().unwrap();
+    assert!(test > 0.8, "test accuracy {test}");
+    assert!(validation > 0.8, "validation accuracy {validation}");
+    assert_eq!(summary["steps_done"], 125);
+    assert_eq!(summary["sizes"], serde_json::json!([784, 100, 10]));
+
+    let out = ch6(&["evaluate", "--model", model.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report = text(&out.stdout);
+    // evaluate measures the saved model on the same test set: the same accuracy.
+    assert!(
+        report.contains(&format!("Test accuracy: {:.2}%", 100.0 * test)),
+        "{report}"
+    );
+    assert!(report.contains("true\\predicted"), "{report}");
+    assert_eq!(
+        report
+            .lines()
+            .filter(|l| l.trim_end().ends_with('%'))
+            .count(),
+        10,
+        "{report}"
+    );
+
+    let out = ch6(&[
+        "predict",
+        "--model",
+        model.to_str().unwrap(),
+        "--index",
+        "0",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    let lines: Vec<&str> = shown.lines().collect();
+    assert!(lines[..28].iter().all(|l| l.len() == 56), "{shown}");
+    // Test image 0 is a 7.
+    assert!(
+        lines[28].starts_with("Test image 0: label 7, predicted"),
+        "{shown}"
+    );
+    assert_eq!(lines[29..].len(), 3, "top 3: {shown}");
+}
+
+#[test]
+fn a_bad_model_file_or_index_gives_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("broken.safetensors");
+    std::fs::write(&model, b"not a model at all").unwrap();
+    let out = ch6(&["evaluate", "--model", model.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("broken.safetensors") && err.contains("not a valid safetensors file"),
+        "{err}"
+    );
+
+    let missing = dir.path().join("missing.safetensors");
+    let out = ch6(&[
+        "predict",
+        "--model",
+        missing.to_str().unwrap(),
+        "--index",
+        "3",
+    ]);
+    assert!(text(&out.stderr).contains("cannot read the model file"));
+
+    let out = ch6(&["--train-size", "100", "--validation", "100"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("--validation 100 leaves no training images"));
+
+    let out = ch6(&["--hidden", "100,zero"]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("expected sizes such as 100,200"));
+}
+
+#[test]
+fn an_index_past_the_test_set_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("tiny.safetensors");
+    let out = ch6(&[
+        "--train-size",
+        "200",
+        "--validation",
+        "0",
+        "--epochs",
+        "1",
+        "--hidden",
+        "8",
+        "--save",
+        model.to_str().unwrap(),
+        "-q",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = ch6(&[
+        "predict",
+        "--model",
+        model.to_str().unwrap(),
+        "--index",
+        "10000",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("--index 10000 is out of range"));
+}

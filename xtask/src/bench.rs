@@ -436,8 +436,14 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             "bench-gradient.md",
             table::gradient_table(&gradient_lines, &TARGETS),
         ),
-        ("bench-epoch.md", table::epoch_table(&epoch_lines)),
-        ("bench-runs.md", table::runs_table(&runs, &TARGETS)),
+        (
+            "bench-epoch.md",
+            or_none(&epoch_lines, table::epoch_table(&epoch_lines)),
+        ),
+        (
+            "bench-runs.md",
+            or_none(&runs, table::runs_table(&runs, &TARGETS)),
+        ),
         ("bench-about.md", about(args.quick)),
     ];
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
@@ -482,6 +488,15 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     Ok(())
 }
 
+/// A table, or a sentence saying it has no rows (the stages measured have none).
+fn or_none<T>(rows: &[T], table: String) -> String {
+    if rows.is_empty() {
+        "Nothing measured here in the stages of this run.\n".into()
+    } else {
+        table
+    }
+}
+
 /// criterion's filter (a regex on `group/function`) for the ladder's
 /// benchmarks of `stage`, so other benchmarks in the same files are not run.
 fn ladder_filter(stage: usize) -> String {
@@ -510,9 +525,12 @@ fn run_bench(
         // measurement time (one iteration for the slowest benches).
         cmd.arg("--quick");
     }
+    // criterion reports on stdout: send it to stderr with the other progress,
+    // so that stdout carries only the tables.
     cmd.arg(filter)
         .env("CRITERION_HOME", home)
-        .current_dir(root);
+        .current_dir(root)
+        .stdout(Stdio::from(std::io::stderr()));
     let status = cmd
         .status()
         .with_context(|| format!("cannot run `cargo bench -p {krate} --bench {bench}`"))?;
@@ -633,8 +651,6 @@ fn draw_charts(out: &Path, gradients: &[Line], runs: &[Run]) -> Result<()> {
                 stage: l.stage,
                 label: format!("{} {kind}{method}", l.stage),
                 median: t.point,
-                lower: t.lower,
-                upper: t.upper,
             })
         })
         .collect();

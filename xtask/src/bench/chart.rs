@@ -49,10 +49,8 @@ pub struct Bar {
     pub stage: usize,
     /// Short label under the bar, e.g. "1 naive".
     pub label: String,
-    /// Median and its interval, in nanoseconds.
+    /// Median time, in nanoseconds.
     pub median: f64,
-    pub lower: f64,
-    pub upper: f64,
 }
 
 /// One stage's training run for the accuracy chart.
@@ -99,7 +97,7 @@ fn save(path: &Path, size: (u32, u32), figure: &impl Figure) -> Result<()> {
 }
 
 /// The bar chart: one bar per measured gradient, log time axis, each bar
-/// labelled with its median and marked with criterion's interval.
+/// labelled with its median (the intervals, narrow on this scale, are in the table).
 pub fn draw_gradient_bars(path: &Path, title: &str, bars: &[Bar]) -> Result<()> {
     struct Bars<'a> {
         title: &'a str,
@@ -115,7 +113,7 @@ pub fn draw_gradient_bars(path: &Path, title: &str, bars: &[Bar]) -> Result<()> 
             let bars = self.bars;
             let n = bars.len().max(1);
             let (lo, hi) = bars.iter().fold((f64::MAX, f64::MIN), |(lo, hi), b| {
-                (lo.min(b.lower.min(b.median)), hi.max(b.upper.max(b.median)))
+                (lo.min(b.median), hi.max(b.median))
             });
             // Seconds on the axis; room below the shortest bar and above the tallest label.
             let (lo, hi) = if lo <= hi && lo > 0.0 {
@@ -128,7 +126,7 @@ pub fn draw_gradient_bars(path: &Path, title: &str, bars: &[Bar]) -> Result<()> 
                 .margin(14)
                 .x_label_area_size(40)
                 .y_label_area_size(80)
-                .build_cartesian_2d((0..n).into_segmented(), (lo..hi).log_scale())
+                .build_cartesian_2d((0..n - 1).into_segmented(), (lo..hi).log_scale())
                 .map_err(err)?;
             let label = |v: &SegmentValue<usize>| match v {
                 SegmentValue::CenterOf(i) => {
@@ -144,38 +142,34 @@ pub fn draw_gradient_bars(path: &Path, title: &str, bars: &[Bar]) -> Result<()> 
                 .x_label_style(("sans-serif", 15))
                 .y_desc("time per gradient (log scale)")
                 .y_label_formatter(&|s| format_time(s * 1e9))
+                .y_label_style(("sans-serif", 14))
                 .draw()
                 .map_err(err)?;
+            // Segment i spans Exact(i)..Exact(i + 1); the last one ends at `Last`.
+            let right_edge = |i: usize| {
+                if i + 1 < n {
+                    SegmentValue::Exact(i + 1)
+                } else {
+                    SegmentValue::Last
+                }
+            };
             for (i, b) in bars.iter().enumerate() {
                 let colour = stage_colour(b.stage);
                 let mut rect = Rectangle::new(
                     [
                         (SegmentValue::Exact(i), lo),
-                        (SegmentValue::Exact(i + 1), b.median * 1e-9),
+                        (right_edge(i), b.median * 1e-9),
                     ],
                     colour.mix(0.85).filled(),
                 );
                 rect.set_margin(0, 0, 12, 12);
                 chart.draw_series(std::iter::once(rect)).map_err(err)?;
-                chart
-                    .draw_series(std::iter::once(ErrorBar::new_vertical(
-                        SegmentValue::CenterOf(i),
-                        b.lower * 1e-9,
-                        b.median * 1e-9,
-                        b.upper * 1e-9,
-                        BLACK.stroke_width(1),
-                        10,
-                    )))
-                    .map_err(err)?;
                 let style = TextStyle::from(("sans-serif", 15).into_font())
                     .pos(Pos::new(HPos::Center, VPos::Bottom));
                 chart
                     .draw_series(std::iter::once(Text::new(
                         format_time(b.median),
-                        (
-                            SegmentValue::CenterOf(i),
-                            b.upper.max(b.median) * 1e-9 * 1.25,
-                        ),
+                        (SegmentValue::CenterOf(i), b.median * 1e-9 * 1.2),
                         style,
                     )))
                     .map_err(err)?;
@@ -228,6 +222,8 @@ pub fn draw_accuracy(path: &Path, title: &str, curves: &[Curve], targets: &[f64]
                 .configure_mesh()
                 .x_desc("seconds of training (log scale)")
                 .y_desc("test accuracy (%)")
+                .y_label_formatter(&|a| format!("{a:.0}"))
+                .label_style(("sans-serif", 14))
                 .x_label_formatter(&|s| format_time(s * 1e9))
                 .draw()
                 .map_err(err)?;
@@ -301,22 +297,16 @@ mod tests {
                 stage: 1,
                 label: "1 naive".into(),
                 median: 1e9,
-                lower: 0.9e9,
-                upper: 1.1e9,
             },
             Bar {
                 stage: 1,
                 label: "1 fast".into(),
                 median: 2e6,
-                lower: 1.9e6,
-                upper: 2.2e6,
             },
             Bar {
                 stage: 3,
                 label: "3 backprop".into(),
                 median: 4e5,
-                lower: 3.9e5,
-                upper: 4.2e5,
             },
         ];
         let curves = [

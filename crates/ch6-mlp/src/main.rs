@@ -361,7 +361,8 @@ fn comparison(
         },
     )
     .map_err(|e| anyhow::anyhow!("{e}. Try a smaller learning rate or fewer --iterations"))?;
-    let window = (args.iterations / 100).clamp(1, 20);
+    // At most 100 points a line: trends, not noise.
+    let window = args.iterations.div_ceil(100);
     let mut out = format!(
         "{:<24} {:>22} {:>14}\n",
         "",
@@ -392,7 +393,7 @@ fn comparison(
     if let Some(path) = &args.common.plot {
         let series: Vec<Series> = curves.iter().map(|c| train::smoothed(c, window)).collect();
         let chart_title = format!(
-            "{title} ({sizes}, batch {}, mean of {window} iterations)",
+            "{title} · batch {} · means of {window} steps",
             args.batch_size
         );
         train_cli::draw_line_chart(
@@ -430,10 +431,6 @@ fn compare_init(args: &CompareArgs) -> anyhow::Result<()> {
         .into_iter()
         .map(|init| (init.to_string(), init, OptimizerKind::Sgd, 0.01))
         .collect();
-    comparison(
-        "Weight initialisation on MNIST (SGD, η = 0.01)",
-        &runs,
-        args,
-    )
+    comparison("Initial weights, SGD η = 0.01", &runs, args)
 }
 // ANCHOR_END: compare_runs

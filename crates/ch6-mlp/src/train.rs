@@ -249,15 +249,21 @@ pub fn tail_mean(values: &[f64], window: usize) -> f64 {
     tail.iter().sum::<f64>() / tail.len().max(1) as f64
 }
 
-/// A curve smoothed by the mean of each `window` consecutive values, as
-/// points `(iteration, loss)`, for a chart that shows trends rather than noise.
+/// A curve as the mean loss of each block of `window` iterations, one
+/// point `(last iteration of the block, mean)` per block: a chart of trends
+/// rather than noise.
 pub fn smoothed(curve: &Curve, window: usize) -> Series {
     let window = window.max(1);
     let points = curve
         .losses
-        .windows(window.min(curve.losses.len()).max(1))
+        .chunks(window)
         .enumerate()
-        .map(|(i, w)| ((i + w.len()) as f64, w.iter().sum::<f64>() / w.len() as f64))
+        .map(|(i, w)| {
+            (
+                (i * window + w.len()) as f64,
+                w.iter().sum::<f64>() / w.len() as f64,
+            )
+        })
         .collect();
     Series {
         name: curve.name.clone(),
@@ -300,10 +306,8 @@ mod tests {
             losses: vec![4.0, 2.0, 0.0, 2.0],
             test_accuracy: 0.0,
         };
-        assert_eq!(
-            smoothed(&curve, 2).points,
-            vec![(2.0, 3.0), (3.0, 1.0), (4.0, 1.0)]
-        );
+        assert_eq!(smoothed(&curve, 2).points, vec![(2.0, 3.0), (4.0, 1.0)]);
+        assert_eq!(smoothed(&curve, 3).points, vec![(3.0, 2.0), (4.0, 2.0)]);
         assert_eq!(smoothed(&curve, 10).points, vec![(4.0, 2.0)]);
         assert_eq!(tail_mean(&curve.losses, 2), 1.0);
         assert_eq!(tail_mean(&curve.losses, 100), 2.0);

@@ -1,8 +1,9 @@
 //! # `cargo run -p ch6-mlp`: stage 4's command line
 //!
-//! Stage 4 of the course (chapter 6). With no subcommand it trains (by
-//! default the `numpy-mlp` preset: 784-100-200-10, SGD, 25 epochs); flags
-//! change the preset's settings. `predict` and `evaluate` use a saved model;
+//! Stage 4 of the course (chapter 6). With no subcommand it trains: by
+//! default the `numpy-mlp` settings (784-100-200-10, SGD, 25 epochs) on all
+//! 60,000 training images; `--preset` picks a tutorial's exact settings and
+//! the other flags change them. `predict` and `evaluate` use a saved model;
 //! `compare-optimizers` and `compare-init` redo the book's chapter 6 figures.
 
 use std::path::{Path, PathBuf};
@@ -60,9 +61,9 @@ enum Command {
 
 #[derive(Args, Debug, Clone)]
 struct TrainArgs {
-    /// Start from a tutorial's settings; the flags below override them
-    #[arg(long, value_enum, default_value = "numpy-mlp")]
-    preset: Preset,
+    /// Start from a tutorial's settings; the flags below override them [default: numpy-mlp's settings on all 60000 images, no validation split]
+    #[arg(long, value_enum)]
+    preset: Option<Preset>,
     /// Passes over the training set [default: the preset's, 25 or 5]
     #[arg(long, value_name = "N", value_parser = positive_usize)]
     epochs: Option<usize>,
@@ -145,7 +146,7 @@ fn main() {
 
 /// The preset's settings with the flags' overrides.
 fn config(args: &TrainArgs) -> Config {
-    let mut config = args.preset.config();
+    let mut config = args.preset.map_or_else(Config::default_run, Preset::config);
     let TrainArgs {
         epochs,
         batch_size,
@@ -249,7 +250,7 @@ fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
         "preset".into(),
         json!(
             args.preset
-                .to_possible_value()
+                .and_then(|p| p.to_possible_value())
                 .map(|v| v.get_name().to_string())
         ),
     );

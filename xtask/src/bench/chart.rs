@@ -43,6 +43,33 @@ fn stage_colour(stage: usize) -> RGBColor {
     STAGE_COLOURS[stage.saturating_sub(1) % STAGE_COLOURS.len()]
 }
 
+/// Tick label of a log time axis (value in seconds): only at 1, 2 and 5
+/// times a power of ten, so labels do not crowd; short: "500 ms", "2 s".
+fn log_tick(seconds: f64) -> String {
+    if !(seconds > 0.0 && seconds.is_finite()) {
+        return String::new();
+    }
+    let power = 10f64.powf(seconds.log10().floor());
+    let mantissa = seconds / power;
+    if ![1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .any(|m| (mantissa - m).abs() < 0.01 * m)
+    {
+        return String::new();
+    }
+    let (value, unit) = if seconds >= 0.9995 {
+        (seconds, "s")
+    } else if seconds >= 0.9995e-3 {
+        (seconds * 1e3, "ms")
+    } else if seconds >= 0.9995e-6 {
+        (seconds * 1e6, "µs")
+    } else {
+        (seconds * 1e9, "ns")
+    };
+    // Round away the float noise of 10^k (0.30000000000000004 and the like).
+    format!("{} {unit}", (value * 1000.0).round() / 1000.0)
+}
+
 /// One bar of the gradient chart.
 #[derive(Clone, Debug)]
 pub struct Bar {
@@ -141,7 +168,7 @@ pub fn draw_gradient_bars(path: &Path, title: &str, bars: &[Bar]) -> Result<()> 
                 .x_label_formatter(&label)
                 .x_label_style(("sans-serif", 15))
                 .y_desc("time per gradient (log scale)")
-                .y_label_formatter(&|s| format_time(s * 1e9))
+                .y_label_formatter(&|s| log_tick(*s))
                 .y_label_style(("sans-serif", 14))
                 .draw()
                 .map_err(err)?;
@@ -195,15 +222,19 @@ pub fn draw_accuracy(path: &Path, title: &str, curves: &[Curve], targets: &[f64]
         {
             let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("{e:?}");
             root.fill(&WHITE).map_err(err)?;
+            // The legend goes below the chart, where it cannot hide a curve.
+            let legend_height = 16 + 26 * self.curves.len() as u32;
+            let (width, height) = root.dim_in_pixel();
+            let (plot, legend) = root.split_vertically(height.saturating_sub(legend_height));
             // Log axis: only points after some training (seconds > 0) can be drawn.
-            let points = || {
-                self.curves
-                    .iter()
-                    .flat_map(|c| c.points.iter())
-                    .filter(|p| p.0 > 0.0 && p.0.is_finite() && p.1.is_finite())
-            };
+            let drawable = |p: &&(f64, f64)| p.0 > 0.0 && p.0.is_finite() && p.1.is_finite();
             let (mut x0, mut x1, mut y0) = (f64::MAX, f64::MIN, 100.0f64);
-            for &(x, y) in points() {
+            for &(x, y) in self
+                .curves
+                .iter()
+                .flat_map(|c| c.points.iter())
+                .filter(drawable)
+            {
                 (x0, x1, y0) = (x0.min(x), x1.max(x), y0.min(y));
             }
             if x0 > x1 {
@@ -211,7 +242,7 @@ pub fn draw_accuracy(path: &Path, title: &str, curves: &[Curve], targets: &[f64]
             }
             let (x0, x1) = (x0 / 1.5, x1 * 1.5);
             let y0 = ((y0 - 5.0) / 10.0).floor().clamp(0.0, 9.0) * 10.0;
-            let mut chart = ChartBuilder::on(root)
+            let mut chart = ChartBuilder::on(&plot)
                 .caption(self.title, ("sans-serif", 22))
                 .margin(14)
                 .x_label_area_size(45)
@@ -224,7 +255,7 @@ pub fn draw_accuracy(path: &Path, title: &str, curves: &[Curve], targets: &[f64]
                 .y_desc("test accuracy (%)")
                 .y_label_formatter(&|a| format!("{a:.0}"))
                 .label_style(("sans-serif", 14))
-                .x_label_formatter(&|s| format_time(s * 1e9))
+                .x_label_formatter(&|s| log_tick(*s))
                 .draw()
                 .map_err(err)?;
             for &t in self.targets {
@@ -244,39 +275,33 @@ pub fn draw_accuracy(path: &Path, title: &str, curves: &[Curve], targets: &[f64]
                         .map_err(err)?;
                 }
             }
-            for c in self.curves {
+            for (i, c) in self.curves.iter().enumerate() {
                 let colour = stage_colour(c.stage);
-                let pts: Vec<(f64, f64)> = c
-                    .points
-                    .iter()
-                    .copied()
-                    .filter(|p| p.0 > 0.0 && p.0.is_finite() && p.1.is_finite())
-                    .collect();
+                let pts: Vec<(f64, f64)> = c.points.iter().filter(drawable).copied().collect();
                 chart
                     .draw_series(LineSeries::new(pts.iter().copied(), colour.stroke_width(2)))
-                    .map_err(err)?
-                    .label(&c.name)
-                    .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
-                    });
+                    .map_err(err)?;
                 chart
                     .draw_series(pts.iter().map(|&p| Circle::new(p, 3, colour.filled())))
                     .map_err(err)?;
+                let y = 12 + 26 * i as i32;
+                let x = (width as i32 / 10).min(80);
+                legend
+                    .draw(&PathElement::new(
+                        vec![(x, y + 8), (x + 28, y + 8)],
+                        colour.stroke_width(3),
+                    ))
+                    .map_err(err)?;
+                legend
+                    .draw(&Text::new(c.name.clone(), (x + 38, y), ("sans-serif", 16)))
+                    .map_err(err)?;
             }
-            chart
-                .configure_series_labels()
-                .background_style(WHITE.mix(0.9))
-                .border_style(BLACK)
-                .label_font(("sans-serif", 15))
-                .position(SeriesLabelPosition::LowerRight)
-                .draw()
-                .map_err(err)?;
             Ok(())
         }
     }
     save(
         path,
-        (960, 600),
+        (960, 560 + 16 + 26 * curves.len() as u32),
         &Accuracy {
             title,
             curves,
@@ -288,6 +313,17 @@ pub fn draw_accuracy(path: &Path, title: &str, curves: &[Curve], targets: &[f64]
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_ticks_only_at_one_two_five() {
+        assert_eq!(log_tick(1.0), "1 s");
+        assert_eq!(log_tick(20.0), "20 s");
+        assert_eq!(log_tick(0.5), "500 ms");
+        assert_eq!(log_tick(2e-4), "200 µs");
+        assert_eq!(log_tick(1e-3), "1 ms");
+        assert_eq!(log_tick(3.0), "");
+        assert_eq!(log_tick(0.0), "");
+    }
 
     #[test]
     fn both_charts_draw_to_png_and_svg() {

@@ -93,7 +93,8 @@ pub fn gradient_table(lines: &[Line], targets: &[f64]) -> String {
 }
 
 /// The epochs: stage, what was trained, network, time per epoch with its
-/// interval, images per second, speed-up over the previous measured row.
+/// interval, images per second, and the speed-up in images per second over
+/// the previous measured row (epochs differ in size: 50,000 or 60,000 images).
 pub fn epoch_table(lines: &[Line]) -> String {
     let headers = [
         "stage",
@@ -101,24 +102,29 @@ pub fn epoch_table(lines: &[Line]) -> String {
         "network",
         "time per epoch: median [95% interval]",
         "images per second",
-        "speed-up over previous row",
+        "speed-up over previous row (images per second)",
     ]
     .map(String::from);
-    let speedups = speedups(&times(lines));
+    let rates: Vec<Option<f64>> = lines
+        .iter()
+        .map(|line| match (&line.time, line.elements) {
+            (Ok(t), Some(n)) => Some(n as f64 / (t.point * 1e-9)),
+            _ => None,
+        })
+        .collect();
+    // Seconds per image play the part of the time.
+    let per_image: Vec<Option<f64>> = rates.iter().map(|r| r.map(|r| 1.0 / r)).collect();
     let rows = lines
         .iter()
-        .zip(speedups)
-        .map(|(line, speedup)| {
-            let rate = match (&line.time, line.elements) {
-                (Ok(t), Some(n)) => thousands((n as f64 / (t.point * 1e-9)).round() as usize),
-                _ => "—".into(),
-            };
+        .zip(rates)
+        .zip(speedups(&per_image))
+        .map(|((line, rate), speedup)| {
             vec![
                 stage_cell(line),
                 or_dash(&line.work),
                 or_dash(&line.network),
                 time_cell(&line.time),
-                rate,
+                rate.map_or("—".into(), |r| thousands(r.round() as usize)),
                 speedup.map_or("—".into(), format_speedup),
             ]
         })
@@ -434,9 +440,14 @@ mod tests {
     fn epoch_table_shows_images_per_second() {
         let mut per_sample = line(3, "per-sample SGD", Ok(6e9));
         per_sample.elements = Some(60_000);
-        let t = epoch_table(&[per_sample, line(4, "mini-batch SGD", Ok(3e8))]);
+        let mut mini_batch = line(4, "mini-batch SGD", Ok(3e8));
+        mini_batch.elements = Some(50_000);
+        let t = epoch_table(&[per_sample, line(4, "no images given", Ok(1e8)), mini_batch]);
         assert!(t.contains("| 10,000 "), "{t}");
-        assert!(t.contains("20× faster"), "{t}");
+        assert!(t.contains("| 166,667 "), "{t}");
+        // 166,667 / 10,000 images per second, skipping the row without a rate.
+        assert!(t.contains("17× faster"), "{t}");
+        assert_eq!(t.matches("faster").count(), 1, "{t}");
     }
 
     #[test]

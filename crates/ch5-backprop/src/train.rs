@@ -23,11 +23,48 @@ pub fn to_f64<T: RealField + Copy>(x: T) -> f64 {
 
 /// The accuracy of `network` on all of `data`, in chunks of 1,000 images.
 pub fn accuracy<T: RealField + Copy + From<u8>>(network: &mut Network<T>, data: &Dataset) -> f64 {
+    let (mut x, mut t) = (DMatrix::zeros(0, 0), DMatrix::zeros(0, 0));
     let mut correct = 0.0;
-    for (x, labels) in data.chunks::<T>(1000) {
+    for start in (0..data.len()).step_by(1000) {
+        let indices: Vec<usize> = (start..data.len().min(start + 1000)).collect();
+        load_batch(data, &indices, &mut x, &mut t);
+        let labels = &data.labels()[start..start + indices.len()];
         correct += network.accuracy(&x, labels) * labels.len() as f64;
     }
     correct / data.len().max(1) as f64
+}
+
+/// Writes the images at `indices` into `x: N × 784` (pixel / 255) and their
+/// one-hot labels into `t: N × 10`, reusing both matrices (resized only when
+/// `N` changes). The same numbers as `Dataset::batch_images` and
+/// `batch_one_hot`, without allocating them anew at every step.
+pub fn load_batch<T: RealField + Copy + From<u8>>(
+    data: &Dataset,
+    indices: &[usize],
+    x: &mut DMatrix<T>,
+    t: &mut DMatrix<T>,
+) {
+    let n = indices.len();
+    if x.shape() != (n, IMAGE_SIZE) {
+        *x = DMatrix::zeros(n, IMAGE_SIZE);
+    }
+    if t.shape() != (n, CLASSES) {
+        *t = DMatrix::zeros(n, CLASSES);
+    }
+    // 256 divisions instead of one per pixel.
+    let scale = T::from(255u8);
+    let value: [T; 256] = std::array::from_fn(|p| T::from(p as u8) / scale);
+    // Column by column, in nalgebra's storage order: pixel c of every image.
+    let images: Vec<&[u8]> = indices.iter().map(|&i| data.image(i)).collect();
+    for (c, column) in x.as_mut_slice().chunks_exact_mut(n.max(1)).enumerate() {
+        for (x, image) in column.iter_mut().zip(&images) {
+            *x = value[image[c] as usize];
+        }
+    }
+    t.fill(T::zero());
+    for (row, &i) in indices.iter().enumerate() {
+        t[(row, data.labels()[i] as usize)] = T::one();
+    }
 }
 
 /// Settings of the mini-batch recipe.
@@ -55,10 +92,10 @@ pub fn train_minibatch<T: RealField + Copy + From<u8>>(
     let sgd = Sgd::new(nalgebra::convert::<f64, T>(config.learning_rate));
     let mut sampler = BatchSampler::new(train.len(), config.seed);
     let steps_per_epoch = (train.len() / config.batch_size).max(1);
+    let (mut x, mut t) = (DMatrix::zeros(0, 0), DMatrix::zeros(0, 0));
     for step in 1..=config.steps {
         let batch = sampler.sample(config.batch_size);
-        let x = train.batch_images::<T>(&batch);
-        let t = train.batch_one_hot::<T>(&batch);
+        load_batch(train, &batch, &mut x, &mut t);
         let loss = network.gradient(&x, &t);
         sgd.update(network);
         reporter.step(to_f64(loss))?;
@@ -157,3 +194,27 @@ pub fn train_xor<T: RealField + Copy>(
     mean_loss
 }
 // ANCHOR_END: xor
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn load_batch_gives_the_datasets_own_numbers() {
+        let pixels = (0..4 * IMAGE_SIZE).map(|i| (i * 7 % 256) as u8).collect();
+        let data = Dataset::from_parts(pixels, vec![3, 1, 4, 1]);
+        let (mut x, mut t) = (DMatrix::<f64>::zeros(0, 0), DMatrix::zeros(0, 0));
+        for indices in [vec![2, 0, 3], vec![1], vec![3, 3, 0]] {
+            load_batch(&data, &indices, &mut x, &mut t);
+            assert_eq!(x, data.batch_images::<f64>(&indices));
+            assert_eq!(t, data.batch_one_hot::<f64>(&indices));
+        }
+        let (mut x1, mut t1) = (
+            DMatrix::<f32>::zeros(1, IMAGE_SIZE),
+            DMatrix::zeros(1, CLASSES),
+        );
+        load_sample(&data, 2, &mut x1, &mut t1);
+        assert_eq!(x1, data.batch_images::<f32>(&[2]));
+        assert_eq!(t1, data.batch_one_hot::<f32>(&[2]));
+    }
+}

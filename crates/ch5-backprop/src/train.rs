@@ -10,6 +10,8 @@
 //! They report through `train_cli::Reporter` (progress, divergence stop,
 //! summary, `--json`, `--plot`).
 
+use std::time::{Duration, Instant};
+
 use mnist::{BatchSampler, CLASSES, Dataset, IMAGE_SIZE};
 use nalgebra::{DMatrix, RealField};
 use train_cli::{Accuracies, Reporter, TrainError};
@@ -81,22 +83,26 @@ pub struct MinibatchConfig {
 /// The book's chapter 5 training loop: draw `batch_size` random images
 /// (with replacement), one forward and one backward pass for the gradient,
 /// one SGD step; measure training and test accuracy once per epoch
-/// (`train.len() / batch_size` steps) and at the end.
+/// (`train.len() / batch_size` steps) and at the end. Returns the time spent
+/// in `Network::gradient`.
 pub fn train_minibatch<T: RealField + Copy + From<u8>>(
     network: &mut Network<T>,
     train: &Dataset,
     test: &Dataset,
     config: MinibatchConfig,
     reporter: &mut Reporter,
-) -> Result<(), TrainError> {
+) -> Result<Duration, TrainError> {
     let sgd = Sgd::new(nalgebra::convert::<f64, T>(config.learning_rate));
     let mut sampler = BatchSampler::new(train.len(), config.seed);
     let steps_per_epoch = (train.len() / config.batch_size).max(1);
     let (mut x, mut t) = (DMatrix::zeros(0, 0), DMatrix::zeros(0, 0));
+    let mut gradient_time = Duration::ZERO;
     for step in 1..=config.steps {
         let batch = sampler.sample(config.batch_size);
         load_batch(train, &batch, &mut x, &mut t);
+        let started = Instant::now();
         let loss = network.gradient(&x, &t);
+        gradient_time += started.elapsed();
         sgd.update(network);
         reporter.step(to_f64(loss))?;
         if step % steps_per_epoch == 0 || step == config.steps {
@@ -107,7 +113,7 @@ pub fn train_minibatch<T: RealField + Copy + From<u8>>(
             });
         }
     }
-    Ok(())
+    Ok(gradient_time)
 }
 // ANCHOR_END: train_minibatch
 

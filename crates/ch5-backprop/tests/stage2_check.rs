@@ -115,6 +115,7 @@ fn both_stages_start_from_the_same_weights() {
     assert_eq!(params[3], as_matrix(&stage2.b2));
 }
 
+// ANCHOR: stage2_check
 #[test]
 fn backprop_equals_stage_2s_numerical_gradient() {
     // Stage 2's fast numerical gradient: the same finite differences as its
@@ -133,6 +134,7 @@ fn backprop_equals_stage_2s_numerical_gradient() {
         assert!(error < 1e-6, "{name}: max relative error {error:e}");
     }
 }
+// ANCHOR_END: stage2_check
 
 #[test]
 fn softmax_with_loss_differs_from_stage_2_only_by_the_books_delta() {

@@ -4,12 +4,16 @@
 //! real MNIST data, in f32:
 //! - group `epoch`: one full training epoch of each preset (`numpy-mlp`:
 //!   784-100-200-10, SGD, batch 32, 50,000 images, one thread; `keras`:
-//!   784-512-10, RMSprop, batch 128, 60,000 images, two threads and one);
-//!   and the `numpy-mlp` epoch with stage 3's `Affine` layers instead of `Dense`;
+//!   784-512-10, RMSprop, batch 128, 60,000 images, two threads, and
+//!   `keras-1-thread`), and the `numpy-mlp` epoch with stage 3's `Affine`
+//!   layers instead of `Dense` (`numpy-mlp-stage3-affine`);
 //! - group `gemm`: only the matrix products those epochs make, same shapes,
-//!   same count, same transpositions, same threads, with `Dense`'s product
-//!   (the `gemm` crate) and with nalgebra's (stage 3's). Epoch ÷ gemm is the
-//!   cost of the glue (copies, bias, ReLU, softmax, optimizer, shuffling);
+//!   same count, same transpositions, same threads. Epoch ÷ gemm is the cost
+//!   of the glue (copies, bias, ReLU, softmax, optimizer, shuffling);
+//! - group `cpu-time`: the one-thread cases again, timed by the CPU time of
+//!   the bench thread (Linux; wall time elsewhere), so that other programs
+//!   sharing the machine do not inflate them; with the products also run on
+//!   nalgebra's `gemm` (stage 3's), to choose the backend with numbers;
 //! - group `gradient`: one backprop gradient of the stage 2 network
 //!   (784-50-10 sigmoid, batch 100), as stages 2 and 3 measure it.
 //!
@@ -19,18 +23,20 @@
 //! Every sample is one whole epoch, so sample_size is 10 (criterion's
 //! minimum) and sampling is flat.
 
-use std::time::Duration;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
 
 use ch5_backprop::{Activation, Affine, Layer, Network, Relu, Sigmoid, SoftmaxWithLoss};
 use ch6_mlp::dense::{Operand, matmul};
 use ch6_mlp::train::{Config, Preset, epoch};
-use ch6_mlp::{Dense, Mlp, Optimizer};
-use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
+use ch6_mlp::{Dense, Mlp};
+use criterion::{
+    BenchmarkGroup, Criterion, SamplingMode, criterion_group, criterion_main, measurement::WallTime,
+};
 use mnist::{BatchSampler, Dataset, Mnist};
 use nalgebra::{DMatrix, DMatrixView, Dyn};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use std::hint::black_box;
 
 fn data() -> Mnist {
     Mnist::load_from(None).expect("MNIST data (data/mnist/ or $MNIST_DIR)")
@@ -41,85 +47,50 @@ fn training_set(mnist: &Mnist, config: &Config) -> Dataset {
     mnist.train.first(mnist.train.len() - config.validation)
 }
 
-/// A network, optimizer and sampler for `config`, ready to run epochs.
-fn setup(config: &Config, train: &Dataset) -> (Mlp<f32>, Box<dyn Optimizer<f32>>, BatchSampler) {
-    let mlp = Mlp::<f32>::new(&config.sizes(), config.init, 42, config.threads);
-    let optimizer = config.optimizer.build::<f32>(config.learning_rate);
-    (mlp, optimizer, BatchSampler::new(train.len(), 43))
-}
-
-fn bench_epochs(c: &mut Criterion) {
-    let mnist = data();
-    let mut group = c.benchmark_group("epoch");
-    group
-        .sample_size(10)
-        .sampling_mode(SamplingMode::Flat)
-        .measurement_time(Duration::from_secs(10));
-    let keras_1t = Config {
+fn keras_1_thread() -> Config {
+    Config {
         threads: 1,
         ..Preset::Keras.config()
-    };
-    for (name, config) in [
-        ("numpy-mlp", Preset::NumpyMlp.config()),
-        ("keras", Preset::Keras.config()),
-        ("keras-1-thread", keras_1t),
-    ] {
-        let train = training_set(&mnist, &config);
-        let (mut mlp, mut optimizer, mut sampler) = setup(&config, &train);
-        group.bench_function(name, |b| {
-            b.iter(|| {
-                epoch(
-                    &mut mlp,
-                    &train,
-                    &mut sampler,
-                    config.batch_size,
-                    optimizer.as_mut(),
-                    |loss| {
-                        black_box(loss);
-                        Ok(())
-                    },
-                )
-                .unwrap()
-            })
-        });
     }
+}
 
-    // The same numpy-mlp epoch with stage 3's layers: Affine (nalgebra's gemm) instead of Dense.
-    let config = Preset::NumpyMlp.config();
-    let train = training_set(&mnist, &config);
-    let (mut mlp, mut optimizer, mut sampler) = setup(&config, &train);
-    let mut rng = StdRng::seed_from_u64(42);
-    let mut layers: Vec<Box<dyn Layer<f32>>> = Vec::new();
-    let sizes = config.sizes();
-    for (i, pair) in sizes.windows(2).enumerate() {
-        layers.push(Box::new(Affine::normal(
-            pair[0],
-            pair[1],
-            config.init.std(pair[0], pair[1]),
-            &mut rng,
-        )));
-        if i + 2 < sizes.len() {
-            layers.push(Box::new(Relu::new()));
+/// A piece of work to time: one call is one epoch (or its products).
+type Work = Box<dyn FnMut()>;
+
+/// One training epoch of `config` (from seed 42), on `Dense` layers or, with
+/// `stage3_layers`, on stage 3's `Affine` layers. Each call trains on.
+fn training_epoch(mnist: &Mnist, config: Config, stage3_layers: bool) -> Work {
+    let train = training_set(mnist, &config);
+    let mut mlp = Mlp::<f32>::new(&config.sizes(), config.init, 42, config.threads);
+    if stage3_layers {
+        let mut rng = StdRng::seed_from_u64(42);
+        let sizes = config.sizes();
+        let mut layers: Vec<Box<dyn Layer<f32>>> = Vec::new();
+        for (i, pair) in sizes.windows(2).enumerate() {
+            let std = config.init.std(pair[0], pair[1]);
+            layers.push(Box::new(Affine::normal(pair[0], pair[1], std, &mut rng)));
+            if i + 2 < sizes.len() {
+                layers.push(Box::new(Relu::new()));
+            }
         }
+        mlp.network = Network::new(layers, Box::new(SoftmaxWithLoss::new()));
     }
-    mlp.network = Network::new(layers, Box::new(SoftmaxWithLoss::new()));
-    group.bench_function("numpy-mlp-stage3-affine", |b| {
-        b.iter(|| {
-            epoch(
-                &mut mlp,
-                &train,
-                &mut sampler,
-                config.batch_size,
-                optimizer.as_mut(),
-                |loss| {
-                    black_box(loss);
-                    Ok(())
-                },
-            )
-            .unwrap()
-        })
-    });
-    group.finish();
+    let mut optimizer = config.optimizer.build::<f32>(config.learning_rate);
+    let mut sampler = BatchSampler::new(train.len(), 43);
+    Box::new(move || {
+        epoch(
+            &mut mlp,
+            &train,
+            &mut sampler,
+            config.batch_size,
+            optimizer.as_mut(),
+            |loss| {
+                black_box(loss);
+                Ok(())
+            },
+        )
+        .unwrap()
+    })
 }
 
 /// One matrix product of a training step: `out (m × n) = a · b`, with `a`
@@ -206,55 +177,135 @@ fn view(m: &DMatrix<f32>, transposed: bool) -> DMatrixView<'_, f32, Dyn, Dyn> {
     }
 }
 
-fn bench_gemm(c: &mut Criterion) {
-    let mnist = data();
-    let mut group = c.benchmark_group("gemm");
+/// The matrix products of one training epoch of `config`, on `Dense`'s
+/// `matmul` (the `gemm` crate) or, with `nalgebra`, on nalgebra's `gemm` as
+/// stage 3's `Affine` calls it.
+fn epoch_gemms(mnist: &Mnist, config: Config, nalgebra: bool) -> Work {
+    let images = training_set(mnist, &config).len();
+    let mut parts = epoch_products(&config, images);
+    Box::new(move || {
+        for (products, count) in parts.iter_mut() {
+            for _ in 0..*count {
+                for p in products.iter_mut() {
+                    if nalgebra {
+                        let beta = if p.accumulate { 1.0 } else { 0.0 };
+                        p.out.gemm(
+                            1.0,
+                            &view(&p.a, p.a_transposed),
+                            &view(&p.b, p.b_transposed),
+                            beta,
+                        );
+                    } else {
+                        let (a, b) = (operand(&p.a, p.a_transposed), operand(&p.b, p.b_transposed));
+                        matmul(&mut p.out, a, b, p.accumulate, config.threads);
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// CPU time the calling thread has run (`/proc/thread-self/schedstat`, Linux).
+fn thread_cpu_time() -> Option<Duration> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let nanos = text.split_whitespace().next()?.parse::<u64>().ok()?;
+    Some(Duration::from_nanos(nanos))
+}
+
+fn slow_group<'a>(c: &'a mut Criterion, name: &str, seconds: u64) -> BenchmarkGroup<'a, WallTime> {
+    let mut group = c.benchmark_group(name);
     group
         .sample_size(10)
         .sampling_mode(SamplingMode::Flat)
-        .measurement_time(Duration::from_secs(5));
-    let keras_1t = Config {
-        threads: 1,
-        ..Preset::Keras.config()
-    };
-    for (name, config) in [
-        ("numpy-mlp", Preset::NumpyMlp.config()),
-        ("keras", Preset::Keras.config()),
-        ("keras-1-thread", keras_1t),
-    ] {
-        let images = training_set(&mnist, &config).len();
-        let mut parts = epoch_products(&config, images);
+        .measurement_time(Duration::from_secs(seconds));
+    group
+}
+
+fn bench_epochs(c: &mut Criterion) {
+    let mnist = data();
+    let mut group = slow_group(c, "epoch", 10);
+    let runs = [
+        (
+            "numpy-mlp",
+            training_epoch(&mnist, Preset::NumpyMlp.config(), false),
+        ),
+        (
+            "keras",
+            training_epoch(&mnist, Preset::Keras.config(), false),
+        ),
+        (
+            "keras-1-thread",
+            training_epoch(&mnist, keras_1_thread(), false),
+        ),
+        (
+            "numpy-mlp-stage3-affine",
+            training_epoch(&mnist, Preset::NumpyMlp.config(), true),
+        ),
+    ];
+    for (name, mut work) in runs {
+        group.bench_function(name, |b| b.iter(&mut work));
+    }
+    group.finish();
+}
+
+fn bench_gemm(c: &mut Criterion) {
+    let mnist = data();
+    let mut group = slow_group(c, "gemm", 5);
+    let runs = [
+        (
+            "numpy-mlp",
+            epoch_gemms(&mnist, Preset::NumpyMlp.config(), false),
+        ),
+        ("keras", epoch_gemms(&mnist, Preset::Keras.config(), false)),
+        (
+            "keras-1-thread",
+            epoch_gemms(&mnist, keras_1_thread(), false),
+        ),
+    ];
+    for (name, mut work) in runs {
+        group.bench_function(name, |b| b.iter(&mut work));
+    }
+    group.finish();
+}
+
+fn bench_cpu_time(c: &mut Criterion) {
+    let mnist = data();
+    let mut group = slow_group(c, "cpu-time", 10);
+    let numpy = || Preset::NumpyMlp.config();
+    let runs = [
+        ("epoch/numpy-mlp", training_epoch(&mnist, numpy(), false)),
+        ("gemm/numpy-mlp", epoch_gemms(&mnist, numpy(), false)),
+        (
+            "gemm/numpy-mlp-nalgebra",
+            epoch_gemms(&mnist, numpy(), true),
+        ),
+        (
+            "epoch/numpy-mlp-stage3-affine",
+            training_epoch(&mnist, numpy(), true),
+        ),
+        (
+            "epoch/keras-1-thread",
+            training_epoch(&mnist, keras_1_thread(), false),
+        ),
+        (
+            "gemm/keras-1-thread",
+            epoch_gemms(&mnist, keras_1_thread(), false),
+        ),
+        (
+            "gemm/keras-1-thread-nalgebra",
+            epoch_gemms(&mnist, keras_1_thread(), true),
+        ),
+    ];
+    for (name, mut work) in runs {
         group.bench_function(name, |b| {
-            b.iter(|| {
-                for (products, count) in parts.iter_mut() {
-                    for _ in 0..*count {
-                        for p in products.iter_mut() {
-                            let (a, b) =
-                                (operand(&p.a, p.a_transposed), operand(&p.b, p.b_transposed));
-                            matmul(&mut p.out, a, b, p.accumulate, config.threads);
-                        }
-                    }
+            b.iter_custom(|iters| {
+                let (wall, cpu) = (Instant::now(), thread_cpu_time());
+                for _ in 0..iters {
+                    work();
                 }
-            })
-        });
-        if config.threads > 1 {
-            continue;
-        }
-        // The same products with nalgebra's gemm (matrixmultiply), as stage 3's Affine makes them.
-        group.bench_function(format!("{name}-nalgebra"), |b| {
-            b.iter(|| {
-                for (products, count) in parts.iter_mut() {
-                    for _ in 0..*count {
-                        for p in products.iter_mut() {
-                            let beta = if p.accumulate { 1.0 } else { 0.0 };
-                            p.out.gemm(
-                                1.0,
-                                &view(&p.a, p.a_transposed),
-                                &view(&p.b, p.b_transposed),
-                                beta,
-                            );
-                        }
-                    }
+                match (cpu, thread_cpu_time()) {
+                    (Some(start), Some(end)) => end - start,
+                    _ => wall.elapsed(),
                 }
             })
         });
@@ -284,5 +335,11 @@ fn bench_gradient(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_epochs, bench_gemm, bench_gradient);
+criterion_group!(
+    benches,
+    bench_epochs,
+    bench_gemm,
+    bench_cpu_time,
+    bench_gradient
+);
 criterion_main!(benches);

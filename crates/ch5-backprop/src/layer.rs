@@ -9,13 +9,13 @@
 //! Every layer here is generic over the scalar `T` (f32 or f64): the gradient
 //! checks run them in f64, the fast training of stage 4 (`ch6-mlp`) in f32.
 //! Each layer owns its output and gradient buffers and only reallocates them
-//! when the batch size changes, so a training step allocates nothing.
+//! when the batch size changes, so a training step allocates nothing of its
+//! own (`matrixmultiply`, behind nalgebra's `gemm`, takes one packing buffer
+//! per matrix product; `tests/allocations.rs` counts).
 
 use nalgebra::{DMatrix, DMatrixView, Dyn, RealField};
 use rand::Rng;
 use rand::RngExt;
-#[cfg(test)]
-use rand::SeedableRng;
 use rand_distr::{Distribution, Normal};
 
 // ANCHOR: layer
@@ -109,7 +109,9 @@ fn dot<T: RealField + Copy>(a: &[T], b: &[T]) -> T {
 /// - `∂E/∂b[j] = Σ_n dY[n, j]`: `b` reached every row, so its gradient sums
 ///   the rows of `dY` (`1 × n_out`).
 ///
-/// The same code serves one sample (`N = 1`) and a batch.
+/// The same layer serves a batch and one sample (`N = 1`). For one sample
+/// the products are written as dot products and `axpy` loops, because
+/// nalgebra's `gemm` has no fast path for a single row.
 pub struct Affine<T: RealField + Copy> {
     /// Weights `W: n_in × n_out`.
     pub w: DMatrix<T>,
@@ -408,6 +410,7 @@ impl<T: RealField + Copy> Default for Tanh<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::SeedableRng;
 
     #[test]
     fn affine_forward_and_backward_by_hand() {

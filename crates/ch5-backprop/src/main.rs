@@ -171,6 +171,11 @@ fn train_in<T: RealField + Copy + From<u8>>(args: &TrainArgs) -> Result<()> {
         seed,
     };
     let mut reporter = Reporter::start(info, &args.common);
+    reporter.note(&format!(
+        "Gradient by backpropagation in {}; train accuracy on the first {} training images.",
+        format!("{:?}", args.precision).to_lowercase(),
+        train::TRAIN_EVAL_IMAGES.min(train_set.len())
+    ));
     let config = MinibatchConfig {
         steps: args.steps,
         batch_size: args.batch_size,

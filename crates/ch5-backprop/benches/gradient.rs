@@ -5,16 +5,20 @@
 //! backprop beside stage 2's naive and fast numerical gradients.
 //!
 //! `ch5-backprop/backprop` is f64, as stage 2; `ch5-backprop/backprop-f32`
-//! is the same code in f32.
+//! is the same code in f32. Group `cpu-time` repeats both timed by the CPU
+//! time of the benchmarking thread, which other programs on a shared machine
+//! inflate less than the wall clock.
+
+use std::time::{Duration, Instant};
 
 use ch5_backprop::{Activation, Network};
 use criterion::{Criterion, criterion_group, criterion_main};
-use nalgebra::RealField;
+use nalgebra::{DMatrix, RealField};
 
 /// The stage 2 network and batch in `T`: `(network, x: 100 × 784, t: 100 × 10)`.
 fn setup<T: RealField + Copy + From<u8>>(
     data: &mnist::Mnist,
-) -> (Network<T>, nalgebra::DMatrix<T>, nalgebra::DMatrix<T>) {
+) -> (Network<T>, DMatrix<T>, DMatrix<T>) {
     let batch: Vec<usize> = (0..100).collect();
     let network = Network::two_layer(784, 50, 10, Activation::Sigmoid, 0.01, 42);
     (
@@ -24,14 +28,53 @@ fn setup<T: RealField + Copy + From<u8>>(
     )
 }
 
+/// CPU time the calling thread has run (`/proc/thread-self/schedstat`, Linux).
+fn thread_cpu_time() -> Option<Duration> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let nanos = text.split_whitespace().next()?.parse::<u64>().ok()?;
+    Some(Duration::from_nanos(nanos))
+}
+
+/// `iters` runs of `work`, timed in CPU time when the system tells it, else wall time.
+fn cpu_timed(iters: u64, mut work: impl FnMut()) -> Duration {
+    let (wall, cpu) = (Instant::now(), thread_cpu_time());
+    for _ in 0..iters {
+        work();
+    }
+    match (cpu, thread_cpu_time()) {
+        (Some(start), Some(end)) => end - start,
+        _ => wall.elapsed(),
+    }
+}
+
 fn gradient(c: &mut Criterion) {
     let data = mnist::Mnist::load_from(None).expect("data/mnist");
+    let (mut net64, x64, t64) = setup::<f64>(&data);
+    let (mut net32, x32, t32) = setup::<f32>(&data);
+
     let mut group = c.benchmark_group("gradient");
-    let (mut net, x, t) = setup::<f64>(&data);
-    group.bench_function("ch5-backprop/backprop", |b| b.iter(|| net.gradient(&x, &t)));
-    let (mut net, x, t) = setup::<f32>(&data);
+    group.bench_function("ch5-backprop/backprop", |b| {
+        b.iter(|| net64.gradient(&x64, &t64))
+    });
     group.bench_function("ch5-backprop/backprop-f32", |b| {
-        b.iter(|| net.gradient(&x, &t))
+        b.iter(|| net32.gradient(&x32, &t32))
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("cpu-time");
+    group.bench_function("gradient/ch5-backprop/backprop", |b| {
+        b.iter_custom(|iters| {
+            cpu_timed(iters, || {
+                std::hint::black_box(net64.gradient(&x64, &t64));
+            })
+        })
+    });
+    group.bench_function("gradient/ch5-backprop/backprop-f32", |b| {
+        b.iter_custom(|iters| {
+            cpu_timed(iters, || {
+                std::hint::black_box(net32.gradient(&x32, &t32));
+            })
+        })
     });
     group.finish();
 }

@@ -4,13 +4,18 @@
 //! little glue, so the product decides the speed. Stage 3's
 //! [`ch5_backprop::Affine`] calls nalgebra's `gemm` (the `matrixmultiply`
 //! crate). This layer is the same layer, with the same formulas and the same
-//! [`Layer`] trait, but its three products go to the `gemm` crate, whose
-//! AVX-512 kernels (feature `x86-v4`, chosen at run time, so the binary still
-//! runs on older CPUs) are the fastest measured on this machine
-//! (`benches/epoch.rs`, group `gemm-backend`, and /work/shared/PERFORMANCE.md).
-//! It can also split large products over threads (the `keras` preset's
-//! `128 × 784 × 512`); small batch-32 products stay on one thread, where
-//! threads only cost.
+//! [`Layer`] trait, but its three products go to the `gemm` crate, which
+//! picks its kernels for the CPU at run time (AVX-512 with the `x86-v4`
+//! feature where the CPU has it, AVX2 and FMA otherwise).
+//!
+//! Why, in numbers (`cargo bench -p ch6-mlp`, group `cpu-time`: the products
+//! of one epoch, one thread, CPU time; an AMD EPYC with AVX2 and no AVX-512,
+//! shared with other builds): `numpy-mlp`'s products take 385 ms with the
+//! `gemm` crate against 404 ms with nalgebra's, `keras`'s 1.45 s against
+//! 1.61 s. On CPUs with AVX-512 the gap is wider (149 against 131 GFLOP/s
+//! for `128 × 784 × 512`, measured on such a machine). The `gemm` crate can
+//! also split one large product over two threads (the `keras` preset's
+//! `128 × 784 × 512`), while small batch-32 products stay on one thread.
 //!
 //! [`matmul`] takes its operands as strided views, so `Xᵀ` and `Wᵀ` are read
 //! in place, never copied.
@@ -66,10 +71,10 @@ impl<'a, T: RealField + Copy> Operand<'a, T> {
     }
 }
 
-/// Products with fewer multiply-adds than this run on one thread: below it,
-/// waking a second thread costs more than it saves (batch-32 products of the
-/// `numpy-mlp` preset are 2.5 M; the `keras` preset's are 51 M). Measured with
-/// `benches/epoch.rs`.
+/// Products with fewer multiply-adds than this run on one thread: threads
+/// make batch-32 products slower (2.7× for `32 × 784 × 100` with
+/// matrixmultiply, measured on a 2-core AVX-512 machine). The `numpy-mlp` preset's
+/// largest product has 2.5 M multiply-adds, the `keras` preset's 51 M.
 const THREAD_THRESHOLD: usize = 8_000_000;
 
 // ANCHOR: matmul

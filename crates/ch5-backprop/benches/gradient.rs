@@ -12,7 +12,7 @@
 use std::time::{Duration, Instant};
 
 use ch5_backprop::{Activation, Network};
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 use nalgebra::{DMatrix, RealField};
 
 /// The stage 2 network and batch in `T`: `(network, x: 100 × 784, t: 100 × 10)`.
@@ -61,7 +61,10 @@ fn gradient(c: &mut Criterion) {
     });
     group.finish();
 
+    // The kernel updates a thread's CPU time at scheduler ticks, so every
+    // sample must run many gradients: flat sampling, 20 samples.
     let mut group = c.benchmark_group("cpu-time");
+    group.sample_size(20).sampling_mode(SamplingMode::Flat);
     group.bench_function("gradient/ch5-backprop/backprop", |b| {
         b.iter_custom(|iters| {
             cpu_timed(iters, || {

@@ -30,7 +30,7 @@ pub struct Mlp<T: RealField + Copy> {
     x: DMatrix<T>,
     t: DMatrix<T>,
     /// `pixel[p] = p / 255`, so a batch is filled by lookup.
-    pixel: Vec<T>,
+    pixel: [T; 256],
 }
 // ANCHOR_END: mlp
 
@@ -79,9 +79,7 @@ impl<T: RealField + Copy> Mlp<T> {
             network: Network::new(layers, Box::new(SoftmaxWithLoss::new())),
             x: DMatrix::zeros(0, sizes[0]),
             t: DMatrix::zeros(0, sizes[sizes.len() - 1]),
-            pixel: (0..=255u8)
-                .map(|p| nalgebra::convert(p as f64 / 255.0))
-                .collect(),
+            pixel: std::array::from_fn(|p| nalgebra::convert(p as f64 / 255.0)),
         }
     }
 
@@ -122,10 +120,13 @@ impl<T: RealField + Copy> Mlp<T> {
         // Column-major: entry (row r, pixel c) lives at c·n + r. Eight images at
         // a time, so each pixel column is written in runs of eight neighbours
         // rather than one number per cache line.
+        // (Fixed-size arrays let the compiler drop the bounds checks.)
         let x = self.x.as_mut_slice();
         for (block, rows) in indices.chunks(8).enumerate() {
-            let images: [&[u8]; 8] =
-                std::array::from_fn(|k| data.image(rows[k.min(rows.len() - 1)]));
+            let images: [&[u8; IMAGE_SIZE]; 8] = std::array::from_fn(|k| {
+                let image = data.image(rows[k.min(rows.len() - 1)]);
+                image.try_into().expect("784 pixels per image")
+            });
             let r0 = 8 * block;
             for c in 0..IMAGE_SIZE {
                 let run = &mut x[c * n + r0..c * n + r0 + rows.len()];

@@ -32,7 +32,8 @@ struct Args {
     #[arg(long, default_value_t = 100, value_parser = positive_usize)]
     batch_size: usize,
 
-    /// Step size η of gradient descent: θ ← θ − η·∂E/∂θ. The book uses 0.1 for 10,000 steps;
+    /// Step size η of gradient descent: θ ← θ − η·∂E/∂θ. The book uses 0.1 for 10,000 steps
+    /// (`--learning-rate 0.1 --steps 10000`, a long run);
     /// 1.0 learns within the few hundred steps a one-minute run affords
     #[arg(long, default_value_t = 1.0, value_parser = learning_rate)]
     learning_rate: f64,

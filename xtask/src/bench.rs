@@ -330,6 +330,7 @@ fn progress(line: &str) {
 /// `cargo xtask bench`.
 pub fn run(args: &BenchArgs) -> Result<()> {
     let started = Instant::now();
+    let load_at_start = load_average();
     let root = workspace_root();
     let ws = read_workspace(&root)?;
     let out = ws.target.join("xtask");
@@ -443,7 +444,14 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             "bench-runs.md",
             or_none(&runs, table::runs_table(&runs, &TARGETS)),
         ),
-        ("bench-about.md", about(args.quick)),
+        (
+            "bench-about.md",
+            about(
+                args.quick,
+                started.elapsed().as_secs_f64() / 60.0,
+                load_at_start.zip(load_average()),
+            ),
+        ),
     ];
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
     for (name, text) in &tables {
@@ -683,7 +691,7 @@ fn draw_charts(out: &Path, gradients: &[Line], runs: &[Run]) -> Result<()> {
 }
 
 /// One paragraph saying how and where the numbers were measured.
-fn about(quick: bool) -> String {
+fn about(quick: bool, minutes: f64, load: Option<(f64, f64)>) -> String {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -702,14 +710,42 @@ fn about(quick: bool) -> String {
         "Measured by `cargo xtask bench{}` on {y:04}-{m:02}-{d:02} ({cpu}{cores} cores available to the process). \
          Times per gradient and per epoch are criterion's medians with their 95% confidence interval \
          ({}); training times are the programs' own clocks, evaluations not counted, \
-         release build.\n",
+         release build. The run took {minutes:.1} min.{}\n",
         if quick { " --quick" } else { "" },
         if quick {
             "criterion's --quick mode: few samples, wide intervals"
         } else {
             "each bench's own sample count"
+        },
+        load_note(load, cores)
+    )
+}
+
+/// The load average (1 minute) at the start and end of the run, with a warning
+/// when other work was competing for the cores: times measured then are longer.
+fn load_note(load: Option<(f64, f64)>, cores: usize) -> String {
+    let Some((start, end)) = load else {
+        return String::new();
+    };
+    let busy = start.max(end) > cores as f64;
+    format!(
+        " Load average (1 minute): {start:.1} at the start, {end:.1} at the end{}",
+        if busy {
+            ": more than the cores, so other work shared them and these times are longer than on a quiet machine."
+        } else {
+            "."
         }
     )
+}
+
+/// The 1-minute load average, where the system reports one (Linux).
+fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// Year, month, day of the date `days` after 1970-01-01 (proleptic Gregorian;
@@ -802,6 +838,17 @@ mod tests {
             problems[0].contains("gradient/ch4-numerical/naive"),
             "{}",
             problems[0]
+        );
+    }
+
+    #[test]
+    fn a_busy_machine_is_said_to_be_busy() {
+        assert_eq!(load_note(None, 2), "");
+        assert!(load_note(Some((1.5, 0.8)), 2).ends_with("at the end."));
+        let busy = load_note(Some((6.2, 4.4)), 2);
+        assert!(
+            busy.contains("6.2 at the start, 4.4 at the end") && busy.contains("longer"),
+            "{busy}"
         );
     }
 

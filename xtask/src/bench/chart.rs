@@ -255,6 +255,9 @@ pub fn draw_accuracy(path: &Path, title: &str, curves: &[Curve], targets: &[f64]
                 .y_desc("test accuracy (%)")
                 .y_label_formatter(&|a| format!("{a:.0}"))
                 .label_style(("sans-serif", 14))
+                // Many candidate ticks; log_tick keeps only 1, 2 and 5 times 10^k.
+                .x_labels(40)
+                .light_line_style(BLACK.mix(0.04))
                 .x_label_formatter(&|s| log_tick(*s))
                 .draw()
                 .map_err(err)?;

@@ -262,8 +262,9 @@ impl Reporter {
                 100.0 * test_accuracy
             ),
             format!(
-                "Training: {} steps of batch {} in {:.1} s ({:.1} steps/s), final loss {:.4}",
+                "Training: {} step{} of batch {} in {:.1} s ({:.1} steps/s), final loss {:.4}",
                 thousands(summary.steps_done),
+                if summary.steps_done == 1 { "" } else { "s" },
                 summary.info.batch_size,
                 seconds,
                 summary.steps_per_second,

@@ -114,10 +114,10 @@ fn main() -> Result<()> {
         net.update(&grads, args.learning_rate);
         if step == 1 {
             report.note(&format!(
-                "First {} gradient: {}; {} steps at this pace: {}",
+                "First {} gradient: {}; {} at this pace: {}",
                 args.gradient.name(),
                 duration(gradient_time.as_secs_f64()),
-                thousands(args.steps),
+                steps(args.steps),
                 duration(gradient_time.as_secs_f64() * args.steps as f64),
             ));
         }
@@ -136,11 +136,11 @@ fn main() -> Result<()> {
     let test_accuracy = report.history().last().map_or(0.0, |e| e.test_accuracy);
     let per_gradient_ms = 1e3 * gradient_time.as_secs_f64() / args.steps as f64;
     let lines = [format!(
-        "Time per {} numerical gradient: {} (batch {}, mean of {} steps)",
+        "Time per {} numerical gradient: {} (batch {}, mean of {})",
         args.gradient.name(),
         duration(per_gradient_ms / 1e3),
         args.batch_size,
-        thousands(args.steps),
+        steps(args.steps),
     )];
     let mut extra = serde_json::Map::new();
     extra.insert("gradient_method".into(), args.gradient.name().into());
@@ -200,4 +200,12 @@ fn thousands(n: usize) -> String {
         out.push(c);
     }
     out
+}
+
+/// `1 step`, `200 steps`, `10,000 steps`.
+fn steps(n: usize) -> String {
+    match n {
+        1 => "1 step".into(),
+        n => format!("{} steps", thousands(n)),
+    }
 }

@@ -267,13 +267,7 @@ struct Workspace {
     benches: HashMap<String, Vec<String>>,
 }
 
-/// The workspace root (xtask lives one folder below it).
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask sits inside the workspace")
-        .to_path_buf()
-}
+use crate::workspace_root;
 
 fn cargo() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))

@@ -16,7 +16,6 @@ mod includes;
 mod offsite;
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -26,13 +25,7 @@ use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context as LayerContext, SubscriberExt};
 use tracing_subscriber::{Layer, filter::LevelFilter};
 
-/// The workspace root (xtask lives one folder below it).
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask sits inside the workspace")
-        .to_path_buf()
-}
+use crate::workspace_root;
 
 /// Counts log events at WARN or ERROR, from any thread (KaTeX renders on
 /// rayon's threads, so the subscriber must be global, not scoped).

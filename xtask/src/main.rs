@@ -7,7 +7,23 @@
 mod bench;
 mod book;
 
+use std::path::{Path, PathBuf};
+
 use clap::{Parser, Subcommand};
+
+/// The workspace root (xtask lives one folder below it). `cargo run` sets
+/// `CARGO_MANIFEST_DIR` for the program it runs, so the checkout the command
+/// is run in wins over the one this binary was compiled in (they differ when
+/// two checkouts share a target directory).
+pub fn workspace_root() -> PathBuf {
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    manifest_dir
+        .parent()
+        .map(Path::to_path_buf)
+        .expect("xtask sits inside the workspace")
+}
 
 #[derive(Parser)]
 #[command(

@@ -24,15 +24,17 @@ use crate::mlp::Mlp;
 /// Everything that can be wrong with a model file.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
-    #[error("{}: cannot read the model file: {source}", .path.display())]
+    // `cause`, not `source`: the message already says it, and a source would
+    // be printed a second time by the error chain.
+    #[error("{}: cannot read the model file: {cause}", .path.display())]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
-    #[error("{}: cannot write the model file: {source}", .path.display())]
+    #[error("{}: cannot write the model file: {cause}", .path.display())]
     Write {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("{}: not a valid safetensors file ({reason}); is it corrupted or truncated? Save a model with `--save FILE`", .path.display())]
     Corrupted { path: PathBuf, reason: String },
@@ -129,11 +131,11 @@ pub fn save(mlp: &mut Mlp<f32>, path: &Path) -> Result<(), ModelError> {
     ]);
     let bytes = safetensors::serialize(views, Some(metadata)).map_err(|e| ModelError::Write {
         path: path.to_path_buf(),
-        source: std::io::Error::other(e.to_string()),
+        cause: std::io::Error::other(e.to_string()),
     })?;
-    std::fs::write(path, bytes).map_err(|source| ModelError::Write {
+    std::fs::write(path, bytes).map_err(|cause| ModelError::Write {
         path: path.to_path_buf(),
-        source,
+        cause,
     })
 }
 // ANCHOR_END: save
@@ -142,9 +144,9 @@ pub fn save(mlp: &mut Mlp<f32>, path: &Path) -> Result<(), ModelError> {
 /// Reads a network saved by [`save`], checking every tensor against the
 /// sizes in the metadata. Its products may use `threads` threads.
 pub fn load(path: &Path, threads: usize) -> Result<Mlp<f32>, ModelError> {
-    let bytes = std::fs::read(path).map_err(|source| ModelError::Read {
+    let bytes = std::fs::read(path).map_err(|cause| ModelError::Read {
         path: path.to_path_buf(),
-        source,
+        cause,
     })?;
     let file = SafeTensors::deserialize(&bytes).map_err(|e| ModelError::Corrupted {
         path: path.to_path_buf(),

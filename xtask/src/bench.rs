@@ -29,6 +29,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 
+use crate::workspace_root;
+
 use self::chart::{Bar, Curve};
 use self::criterion::Measurement;
 use self::table::{Line, Reached, Run};
@@ -266,8 +268,6 @@ struct Workspace {
     target: PathBuf,
     benches: HashMap<String, Vec<String>>,
 }
-
-use crate::workspace_root;
 
 fn cargo() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))

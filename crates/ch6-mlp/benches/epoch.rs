@@ -67,8 +67,11 @@ fn training_epoch(mnist: &Mnist, config: Config, stage3_layers: bool) -> Work {
         let sizes = config.sizes();
         let mut layers: Vec<Box<dyn Layer<f32>>> = Vec::new();
         for (i, pair) in sizes.windows(2).enumerate() {
-            let std = config.init.std(pair[0], pair[1]);
-            layers.push(Box::new(Affine::normal(pair[0], pair[1], std, &mut rng)));
+            let w = config.init.weights(pair[0], pair[1], &mut rng);
+            layers.push(Box::new(Affine::from_parameters(
+                w,
+                DMatrix::zeros(1, pair[1]),
+            )));
             if i + 2 < sizes.len() {
                 layers.push(Box::new(Relu::new()));
             }
@@ -82,7 +85,7 @@ fn training_epoch(mnist: &Mnist, config: Config, stage3_layers: bool) -> Work {
             &mut mlp,
             &train,
             &mut sampler,
-            config.batch_size,
+            &config,
             optimizer.as_mut(),
             |loss| {
                 black_box(loss);
@@ -154,7 +157,7 @@ fn epoch_products(config: &Config, images: usize) -> Vec<(Vec<Product>, usize)> 
     let sizes = config.sizes();
     let (full, rest) = (images / config.batch_size, images % config.batch_size);
     let mut parts = vec![(step_products(&sizes, config.batch_size), full)];
-    if rest > 0 {
+    if rest > 0 && !config.drop_last {
         parts.push((step_products(&sizes, rest), 1));
     }
     parts

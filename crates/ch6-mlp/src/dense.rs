@@ -22,8 +22,6 @@
 
 use ch5_backprop::Layer;
 use nalgebra::{DMatrix, RealField};
-use rand::Rng;
-use rand_distr::{Distribution, Normal};
 use std::any::TypeId;
 
 /// A matrix operand read in place: `rows × cols` numbers of `data`, entry
@@ -195,14 +193,6 @@ impl<T: RealField + Copy> Dense<T> {
             b,
         }
     }
-
-    /// `W ~ N(0, std²)` entry by entry, `b = 0`. Drawn in f64 and converted,
-    /// so an f32 and an f64 network from the same seed start alike.
-    pub fn normal(n_in: usize, n_out: usize, std: f64, rng: &mut impl Rng) -> Dense<T> {
-        let normal = Normal::new(0.0, std).expect("std must be finite and non-negative");
-        let w = DMatrix::from_fn(n_in, n_out, |_, _| nalgebra::convert(normal.sample(rng)));
-        Dense::from_parameters(w, DMatrix::zeros(1, n_out))
-    }
 }
 
 impl<T: RealField + Copy> Layer<T> for Dense<T> {
@@ -285,6 +275,7 @@ mod tests {
     use ch5_backprop::gradient_check::check_layer;
     use rand::SeedableRng;
     use rand::rngs::StdRng;
+    use rand_distr::{Distribution, Normal};
 
     fn random(rows: usize, cols: usize, rng: &mut StdRng) -> DMatrix<f64> {
         let normal = Normal::new(0.0, 1.0).unwrap();
@@ -324,8 +315,8 @@ mod tests {
     fn dense_gradients_match_the_numerical_ones_in_f64() {
         let mut rng = StdRng::seed_from_u64(2);
         for (n, n_in, n_out) in [(1, 4, 3), (6, 5, 7), (3, 9, 2)] {
-            let mut layer = Dense::<f64>::normal(n_in, n_out, 1.0, &mut rng);
-            layer.b = random(1, n_out, &mut rng);
+            let mut layer =
+                Dense::from_parameters(random(n_in, n_out, &mut rng), random(1, n_out, &mut rng));
             let x = random(n, n_in, &mut rng);
             let g = random(n, n_out, &mut rng);
             let check = check_layer(&mut layer, &x, &g);

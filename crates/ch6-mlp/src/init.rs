@@ -9,10 +9,14 @@
 //! Biases start at 0 in every scheme.
 
 use clap::ValueEnum;
+use nalgebra::{DMatrix, RealField};
+use rand::Rng;
+use rand_distr::{Distribution, Normal, Uniform};
 
 // ANCHOR: init
-/// How to draw the initial weights `W ~ N(0, σ²)` of a layer with `fan_in`
-/// inputs and `fan_out` outputs.
+/// How to draw the initial weights `W: fan_in × fan_out` of a layer with
+/// `fan_in` inputs and `fan_out` outputs: `W ~ N(0, σ²)`, or uniform with
+/// the same `σ²`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Init {
     /// `σ = 0.01` whatever the size: the book's chapters 4 and 5. Fine for
@@ -22,6 +26,10 @@ pub enum Init {
     /// of activations and of gradients about constant through a linear (or
     /// tanh, sigmoid) layer.
     Xavier,
+    /// Xavier/Glorot's variance from a uniform draw: `W ~ U(−a, a)` with
+    /// `a = √(6 / (fan_in + fan_out))`, since `U(−a, a)` has variance `a²/3`.
+    /// Keras's default (`glorot_uniform`).
+    XavierUniform,
     /// He: `σ² = 2 / fan_in`. ReLU zeroes half its inputs, halving the
     /// variance; twice Xavier's `1/fan_in` makes up for it.
     He,
@@ -32,9 +40,33 @@ impl Init {
     pub fn std(self, fan_in: usize, fan_out: usize) -> f64 {
         match self {
             Init::Std => 0.01,
-            Init::Xavier => (2.0 / (fan_in + fan_out) as f64).sqrt(),
+            Init::Xavier | Init::XavierUniform => (2.0 / (fan_in + fan_out) as f64).sqrt(),
             Init::He => (2.0 / fan_in as f64).sqrt(),
         }
+    }
+
+    /// Fresh weights `W: fan_in × fan_out` with standard deviation
+    /// [`Init::std`], drawn from `rng` in f64 and converted, so that an f32
+    /// and an f64 network from the same seed start alike.
+    pub fn weights<T: RealField + Copy>(
+        self,
+        fan_in: usize,
+        fan_out: usize,
+        rng: &mut impl Rng,
+    ) -> DMatrix<T> {
+        let std = self.std(fan_in, fan_out);
+        let mut draw: Box<dyn FnMut() -> f64 + '_> = match self {
+            Init::XavierUniform => {
+                let a = 3f64.sqrt() * std;
+                let uniform = Uniform::new_inclusive(-a, a).expect("a finite, non-negative bound");
+                Box::new(move || uniform.sample(rng))
+            }
+            Init::Std | Init::Xavier | Init::He => {
+                let normal = Normal::new(0.0, std).expect("a finite, non-negative std");
+                Box::new(move || normal.sample(rng))
+            }
+        };
+        DMatrix::from_fn(fan_in, fan_out, |_, _| nalgebra::convert(draw()))
     }
 }
 // ANCHOR_END: init
@@ -44,6 +76,7 @@ impl std::fmt::Display for Init {
         f.write_str(match self {
             Init::Std => "std 0.01",
             Init::Xavier => "Xavier",
+            Init::XavierUniform => "Xavier (uniform)",
             Init::He => "He",
         })
     }
@@ -52,18 +85,17 @@ impl std::fmt::Display for Init {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dense::Dense;
     use rand::SeedableRng;
     use rand::rngs::StdRng;
 
     /// Mean and variance of the weights of a 784 → 100 layer drawn with `init`.
     fn statistics(init: Init) -> (f64, f64) {
         let mut rng = StdRng::seed_from_u64(7);
-        let layer = Dense::<f64>::normal(784, 100, init.std(784, 100), &mut rng);
-        assert!(layer.b.iter().all(|&b| b == 0.0), "biases start at 0");
-        let n = layer.w.len() as f64;
-        let mean = layer.w.sum() / n;
-        let variance = layer.w.iter().map(|w| (w - mean) * (w - mean)).sum::<f64>() / (n - 1.0);
+        let w: DMatrix<f64> = init.weights(784, 100, &mut rng);
+        assert_eq!(w.shape(), (784, 100));
+        let n = w.len() as f64;
+        let mean = w.sum() / n;
+        let variance = w.iter().map(|w| (w - mean) * (w - mean)).sum::<f64>() / (n - 1.0);
         (mean, variance)
     }
 
@@ -74,6 +106,7 @@ mod tests {
         for (init, variance) in [
             (Init::Std, 1e-4),
             (Init::Xavier, 2.0 / 884.0),
+            (Init::XavierUniform, 2.0 / 884.0),
             (Init::He, 2.0 / 784.0),
         ] {
             let (m, v) = statistics(init);
@@ -83,6 +116,16 @@ mod tests {
             );
             assert!(m.abs() < 0.02 * variance.sqrt(), "{init}: mean {m}");
         }
+    }
+
+    #[test]
+    fn xavier_uniform_stays_inside_its_bounds_and_fills_them() {
+        let mut rng = StdRng::seed_from_u64(8);
+        let w: DMatrix<f64> = Init::XavierUniform.weights(784, 100, &mut rng);
+        let a = (6.0 / 884.0f64).sqrt();
+        assert!(w.iter().all(|v| v.abs() <= a), "a draw outside ±{a}");
+        // A normal draw with the same σ = a/√3 would put 8% of the numbers beyond ±a.
+        assert!(w.max() > 0.99 * a && w.min() < -0.99 * a);
     }
 
     #[test]

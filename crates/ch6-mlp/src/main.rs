@@ -76,7 +76,7 @@ struct TrainArgs {
     /// Update rule [default: the preset's, sgd or rmsprop]
     #[arg(long, value_enum)]
     optimizer: Option<OptimizerKind>,
-    /// Initial weights [default: xavier]
+    /// Initial weights [default: the preset's, xavier or xavier-uniform]
     #[arg(long, value_enum)]
     init: Option<Init>,
     /// Hidden layer sizes, comma-separated [default: the preset's, 100,200 or 512]
@@ -182,7 +182,7 @@ fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
     }
     let (train_set, validation) = all_train.split_at(all_train.len() - config.validation);
     let validation = (config.validation > 0).then_some(&validation);
-    let steps_per_epoch = train_set.len().div_ceil(config.batch_size);
+    let steps_per_epoch = config.steps_per_epoch(train_set.len());
     let mlp_name = format!(
         "{} ReLU, {} init, {}",
         config

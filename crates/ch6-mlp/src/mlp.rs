@@ -42,9 +42,10 @@ impl<T: RealField + Copy> Mlp<T> {
         let params = sizes
             .windows(2)
             .map(|pair| {
-                let dense =
-                    Dense::<T>::normal(pair[0], pair[1], init.std(pair[0], pair[1]), &mut rng);
-                (dense.w, dense.b)
+                (
+                    init.weights(pair[0], pair[1], &mut rng),
+                    DMatrix::zeros(1, pair[1]),
+                )
             })
             .collect();
         Mlp::from_parameters(sizes, params, threads)
@@ -232,7 +233,7 @@ mod tests {
         // The very code that trains in f32, run in f64 and checked against
         // central differences: W1, b1, W2, b2, W3, b3 of 784-6-5-10.
         let data = made_up(4, 1);
-        for init in [Init::Xavier, Init::He] {
+        for init in [Init::Xavier, Init::XavierUniform, Init::He] {
             let mut mlp = Mlp::<f64>::new(&[784, 6, 5, 10], init, 3, 1);
             // Non-zero biases, so their gradients are tested away from 0 too.
             mlp.network.for_each_param(&mut |p, _| {

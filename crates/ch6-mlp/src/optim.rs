@@ -139,8 +139,10 @@ impl<T: RealField + Copy> Optimizer<T> for AdaGrad<T> {
 
 // ANCHOR: rmsprop
 /// RMSprop: AdaGrad with a fading memory, so learning never stops.
-/// `h ← ρ·h + (1 − ρ)·g⊙g`, then `W ← W − η·g / (√h + ε)`, with `ρ = 0.9`
-/// and `ε = 10⁻⁷` as in Keras, `h = 0` at first.
+/// `h ← ρ·h + (1 − ρ)·g⊙g`, then `W ← W − η·g / √(h + ε)`, with `ρ = 0.9`,
+/// `ε = 10⁻⁷` and `h = 0` at first: Keras's formula and defaults. (The book
+/// writes `√h + ε`; with ε inside the root a number whose gradients are
+/// tiny, `g² ≪ ε`, takes steps of `η·g/√ε` rather than of about `η`.)
 pub struct RmsProp<T> {
     pub learning_rate: T,
     pub rho: T,
@@ -165,7 +167,7 @@ impl<T: RealField + Copy> Optimizer<T> for RmsProp<T> {
         let h = memory(&mut self.mean_square, slot, param.len());
         for ((p, &g), h) in param.iter_mut().zip(grad).zip(h.iter_mut()) {
             *h = rho * *h + (T::one() - rho) * g * g;
-            *p -= eta * g / (h.sqrt() + eps);
+            *p -= eta * g / (*h + eps).sqrt();
         }
     }
 }
@@ -326,6 +328,18 @@ mod tests {
         let (s1, s2) = (0.1 / 0.1f64.sqrt(), 0.1 / 0.19f64.sqrt());
         let expected = [[1.0 - s1, -2.0 + s1], [1.0 - s1 - s2, -2.0 + s1 + s2]];
         assert!(close(two_steps(OptimizerKind::Rmsprop), expected));
+    }
+
+    #[test]
+    fn rmsprop_keeps_epsilon_inside_the_root_as_keras_does() {
+        // g = 10⁻⁴: h = 0.1·g² = 10⁻⁹, so the step is η·g/√(10⁻⁹ + 10⁻⁷) ≈ 0.315·η.
+        // With ε outside the root it would be η·g/(√10⁻⁹ + ε) ≈ 3.15·η.
+        let mut optimizer = OptimizerKind::Rmsprop.build::<f64>(0.1);
+        let mut w = [0.0];
+        optimizer.start_step();
+        optimizer.update(0, &mut w, &[1e-4]);
+        let expected = -0.1 * 1e-4 / (1e-9f64 + 1e-7).sqrt();
+        assert!((w[0] - expected).abs() < 1e-12, "{} vs {expected}", w[0]);
     }
 
     #[test]

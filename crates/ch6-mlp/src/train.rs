@@ -25,6 +25,8 @@ pub struct Config {
     pub optimizer: OptimizerKind,
     pub learning_rate: f64,
     pub batch_size: usize,
+    /// Skip the last batch of each epoch if it is smaller than `batch_size`.
+    pub drop_last: bool,
     pub epochs: usize,
     /// The last `validation` training images are held out to validate on (0: none).
     pub validation: usize,
@@ -46,6 +48,16 @@ impl Config {
     }
     // ANCHOR_END: default_run
 
+    /// Optimizer steps in one epoch over `images` training images (at least
+    /// one: with fewer images than a batch, the one batch is not dropped).
+    pub fn steps_per_epoch(&self, images: usize) -> usize {
+        if self.drop_last && images >= self.batch_size {
+            images / self.batch_size
+        } else {
+            images.div_ceil(self.batch_size)
+        }
+    }
+
     /// `[784, hidden…, 10]`.
     pub fn sizes(&self) -> Vec<usize> {
         let mut sizes = vec![mnist::IMAGE_SIZE];
@@ -60,7 +72,9 @@ impl Config {
 pub enum Preset {
     /// The numpy MLP tutorial: 784-100-200-10 ReLU, Xavier, SGD 0.1, batch 32,
     /// 25 epochs on the first 50,000 images, validated on the last 10,000
-    /// (it reports validation accuracy 0.9809).
+    /// (it reports validation accuracy 0.9809). Like the tutorial's
+    /// `iterate_minibatches`, each epoch skips the 16 images of the last,
+    /// incomplete batch.
     NumpyMlp,
     /// The Keras MNIST tutorial: 784-512-10 ReLU, RMSprop 0.001, batch 128,
     /// 5 epochs on all 60,000 (it reports test accuracy 0.9789).
@@ -77,6 +91,7 @@ impl Preset {
                 optimizer: OptimizerKind::Sgd,
                 learning_rate: 0.1,
                 batch_size: 32,
+                drop_last: true,
                 epochs: 25,
                 validation: 10_000,
                 // Batch-32 products are too small to share between threads.
@@ -84,11 +99,13 @@ impl Preset {
             },
             Preset::Keras => Config {
                 hidden: vec![512],
-                // Keras draws Glorot-uniform weights: the same variance as Xavier's normal.
-                init: Init::Xavier,
+                // Keras's default initialiser, `glorot_uniform`.
+                init: Init::XavierUniform,
                 optimizer: OptimizerKind::Rmsprop,
                 learning_rate: 0.001,
                 batch_size: 128,
+                // Keras's `fit` trains on the last, smaller batch too.
+                drop_last: false,
                 epochs: 5,
                 validation: 0,
                 // The 128 × 784 × 512 products are large enough for two threads.
@@ -101,18 +118,20 @@ impl Preset {
 
 // ANCHOR: epoch
 /// One epoch: a fresh shuffle of `train` from `sampler`, cut into batches of
-/// `batch_size` (the last may be smaller), one optimizer step each.
-/// `on_step` sees each batch's loss and may stop training.
+/// `config.batch_size` (the last may be smaller, or skipped with
+/// `config.drop_last`), one optimizer step each. `on_step` sees each
+/// batch's loss and may stop training.
 pub fn epoch(
     mlp: &mut Mlp<f32>,
     train: &Dataset,
     sampler: &mut BatchSampler,
-    batch_size: usize,
+    config: &Config,
     optimizer: &mut dyn Optimizer<f32>,
     mut on_step: impl FnMut(f64) -> Result<(), TrainError>,
 ) -> Result<(), TrainError> {
-    for batch in sampler.epoch(batch_size) {
-        let loss = mlp.train_step(train, &batch, optimizer);
+    let batches = sampler.epoch(config.batch_size);
+    for batch in &batches[..config.steps_per_epoch(train.len())] {
+        let loss = mlp.train_step(train, batch, optimizer);
         on_step(to_f64(loss))?;
     }
     Ok(())
@@ -151,7 +170,7 @@ pub fn train(
             &mut mlp,
             train,
             &mut sampler,
-            config.batch_size,
+            config,
             optimizer.as_mut(),
             |loss| reporter.step(loss),
         )?;
@@ -307,9 +326,13 @@ mod tests {
             (128, 5, 0)
         );
         assert_eq!(
-            (keras.optimizer, keras.learning_rate),
-            (OptimizerKind::Rmsprop, 0.001)
+            (keras.optimizer, keras.learning_rate, keras.init),
+            (OptimizerKind::Rmsprop, 0.001, Init::XavierUniform)
         );
+        // 50,000 / 32 = 1562.5: the tutorial's loop skips the half batch, Keras's does not.
+        assert_eq!(numpy.steps_per_epoch(50_000), 1562);
+        assert_eq!(keras.steps_per_epoch(60_000), 469);
+        assert_eq!(numpy.steps_per_epoch(20), 1);
     }
 
     #[test]

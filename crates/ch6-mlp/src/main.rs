@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use mnist::Dataset;
 use serde_json::json;
 use train_cli::{CommonArgs, Reporter, RunInfo, Series, positive_usize};
 
@@ -52,6 +53,14 @@ enum Command {
         /// Directory with the four MNIST .gz files [default: $MNIST_DIR if set, else the repository's data/mnist/]
         #[arg(long, value_name = "DIR")]
         data_dir: Option<PathBuf>,
+    },
+    /// Train the same settings once per seed (--seed, --seed + 1, …) and show how much the accuracies vary
+    Seeds {
+        /// How many seeds (networks) to train
+        #[arg(long, value_name = "N", default_value_t = 5, value_parser = positive_usize)]
+        count: usize,
+        #[command(flatten)]
+        train: TrainArgs,
     },
     /// SGD, Momentum, AdaGrad, RMSprop and Adam side by side: loss against iterations
     CompareOptimizers(CompareArgs),
@@ -135,6 +144,7 @@ fn main() {
             data_dir,
         }) => predict(&model, index, data_dir.as_deref()),
         Some(Command::Evaluate { model, data_dir }) => evaluate(&model, data_dir.as_deref()),
+        Some(Command::Seeds { count, train }) => run_seeds(count, &train),
         Some(Command::CompareOptimizers(args)) => compare_optimizers(&args),
         Some(Command::CompareInit(args)) => compare_init(&args),
     };
@@ -169,10 +179,16 @@ fn config(args: &TrainArgs) -> Config {
     config
 }
 
-// ANCHOR: run_train
-fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
-    let config = config(args);
-    let (all_train, test) = train_cli::load_data(&args.common)?;
+/// The images a run of `config` learns from, validates on and is tested on.
+struct Data {
+    train: Dataset,
+    validation: Option<Dataset>,
+    test: Dataset,
+}
+
+/// Loads MNIST and holds out the last `config.validation` training images.
+fn load_split(config: &Config, common: &CommonArgs) -> anyhow::Result<Data> {
+    let (all_train, test) = train_cli::load_data(common)?;
     if config.validation >= all_train.len() {
         bail!(
             "--validation {} leaves no training images: the training set has {} (see --train-size); use a smaller --validation or 0",
@@ -180,9 +196,16 @@ fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
             all_train.len()
         );
     }
-    let (train_set, validation) = all_train.split_at(all_train.len() - config.validation);
-    let validation = (config.validation > 0).then_some(&validation);
-    let steps_per_epoch = config.steps_per_epoch(train_set.len());
+    let (train, validation) = all_train.split_at(all_train.len() - config.validation);
+    Ok(Data {
+        train,
+        validation: (config.validation > 0).then_some(validation),
+        test,
+    })
+}
+
+/// What the reporter shows of a run of `config` on `data` from `seed`.
+fn run_info(config: &Config, data: &Data, seed: u64) -> RunInfo {
     let mlp_name = format!(
         "{} ReLU, {} init, {}",
         config
@@ -194,26 +217,29 @@ fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
         config.init,
         config.optimizer
     );
-    let parameters = config.sizes().windows(2).map(|p| (p[0] + 1) * p[1]).sum();
-    let mut reporter = Reporter::start(
-        RunInfo {
-            stage: "ch6-mlp".into(),
-            network: mlp_name,
-            parameters,
-            steps: config.epochs * steps_per_epoch,
-            batch_size: config.batch_size,
-            learning_rate: config.learning_rate,
-            train_size: train_set.len(),
-            seed: args.common.seed,
-        },
-        &args.common,
-    );
+    RunInfo {
+        stage: "ch6-mlp".into(),
+        network: mlp_name,
+        parameters: config.sizes().windows(2).map(|p| (p[0] + 1) * p[1]).sum(),
+        steps: config.epochs * config.steps_per_epoch(data.train.len()),
+        batch_size: config.batch_size,
+        learning_rate: config.learning_rate,
+        train_size: data.train.len(),
+        seed,
+    }
+}
+
+// ANCHOR: run_train
+fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
+    let config = config(args);
+    let data = load_split(&config, &args.common)?;
+    let mut reporter = Reporter::start(run_info(&config, &data, args.common.seed), &args.common);
     reporter.note(&format!(
         "Training on {} images, {} epochs of {} mini-batches{}",
-        train_set.len(),
+        data.train.len(),
         config.epochs,
-        steps_per_epoch,
-        validation.map_or(String::new(), |v| format!(
+        config.steps_per_epoch(data.train.len()),
+        data.validation.as_ref().map_or(String::new(), |v| format!(
             ", validating on the last {}",
             v.len()
         ))
@@ -221,9 +247,9 @@ fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
     let mut trained = train::train(
         &config,
         args.common.seed,
-        &train_set,
-        validation,
-        &test,
+        &data.train,
+        data.validation.as_ref(),
+        &data.test,
         &mut reporter,
     )?;
 
@@ -246,14 +272,7 @@ fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
         lines.push(format!("Model saved to {}", path.display()));
     }
     let mut extra = serde_json::Map::new();
-    extra.insert(
-        "preset".into(),
-        json!(
-            args.preset
-                .and_then(|p| p.to_possible_value())
-                .map(|v| v.get_name().to_string())
-        ),
-    );
+    extra.insert("preset".into(), json!(preset_name(args)));
     extra.insert("optimizer".into(), json!(config.optimizer.to_string()));
     extra.insert("init".into(), json!(config.init.to_string()));
     extra.insert("sizes".into(), json!(config.sizes()));
@@ -268,6 +287,111 @@ fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
     Ok(())
 }
 // ANCHOR_END: run_train
+
+// ANCHOR: run_seeds
+/// Trains `count` networks of the same settings, seeds `--seed`, `--seed + 1`,
+/// …, and prints each one's accuracies and their spread: how far apart two
+/// runs that differ only by chance land.
+fn run_seeds(count: usize, args: &TrainArgs) -> anyhow::Result<()> {
+    if args.save.is_some() || args.common.plot.is_some() {
+        bail!(
+            "--save and --plot are for one network, and `seeds` trains {count}: train the seed you want with `--seed S --save FILE` or `--plot FILE`"
+        );
+    }
+    let config = config(args);
+    let data = load_split(&config, &args.common)?;
+    let silent = CommonArgs {
+        quiet: true,
+        json: false,
+        ..args.common.clone()
+    };
+    let seeds: Vec<u64> = (0..count as u64)
+        .map(|i| args.common.seed.wrapping_add(i))
+        .collect();
+    let info = run_info(&config, &data, args.common.seed);
+    // With --json, stdout carries only the JSON object.
+    let say = |line: String| {
+        if args.common.json {
+            eprintln!("{line}")
+        } else {
+            println!("{line}")
+        }
+    };
+    if !args.common.quiet {
+        eprintln!(
+            "{}: {count} runs of {} steps, seeds {} to {}",
+            info.network,
+            info.steps,
+            seeds[0],
+            seeds[count - 1]
+        );
+    }
+    let (mut tests, mut validations, mut rows) = (Vec::new(), Vec::new(), Vec::new());
+    for &seed in &seeds {
+        let mut reporter = Reporter::start(run_info(&config, &data, seed), &silent);
+        let trained = train::train(
+            &config,
+            seed,
+            &data.train,
+            data.validation.as_ref(),
+            &data.test,
+            &mut reporter,
+        )
+        .with_context(|| format!("seed {seed}"))?;
+        let validation = trained.validation_accuracy;
+        say(format!(
+            "seed {seed:>5}: {}test {:.2}%  ({:.1} s of training)",
+            validation.map_or(String::new(), |v| format!("validation {:.2}%, ", 100.0 * v)),
+            100.0 * trained.test_accuracy,
+            reporter.training_seconds()
+        ));
+        tests.push(trained.test_accuracy);
+        validations.extend(validation);
+        rows.push(json!({"seed": seed, "validation_accuracy": validation, "test_accuracy": trained.test_accuracy}));
+    }
+    let describe = |name: &str, values: &[f64]| {
+        let s = train::Spread::of(values);
+        format!(
+            "{name} accuracy over {count} seeds: mean {:.2}%, standard deviation {:.2} points, from {:.2}% to {:.2}%",
+            100.0 * s.mean,
+            100.0 * s.sd,
+            100.0 * s.min,
+            100.0 * s.max
+        )
+    };
+    if !validations.is_empty() {
+        say(describe("Validation", &validations));
+    }
+    say(describe("Test", &tests));
+    if args.common.json {
+        let spread = |values: &[f64]| {
+            (!values.is_empty()).then(|| {
+                let s = train::Spread::of(values);
+                json!({"mean": s.mean, "sd": s.sd, "min": s.min, "max": s.max})
+            })
+        };
+        println!(
+            "{}",
+            json!({
+                "stage": "ch6-mlp",
+                "network": info.network,
+                "preset": preset_name(args),
+                "runs": rows,
+                "test_accuracy": spread(&tests),
+                "validation_accuracy": spread(&validations),
+            })
+        );
+    }
+    Ok(())
+}
+// ANCHOR_END: run_seeds
+
+/// `--preset`'s value as typed (`numpy-mlp`), if one was given.
+fn preset_name(args: &TrainArgs) -> Option<String> {
+    args.preset
+        .and_then(|p| p.to_possible_value())
+        .map(|v| v.get_name().to_string())
+}
 
 fn test_set(data_dir: Option<&Path>) -> anyhow::Result<mnist::Dataset> {
     Ok(mnist::Mnist::load_from(data_dir)?.test)

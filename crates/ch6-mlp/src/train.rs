@@ -275,6 +275,38 @@ pub fn compare(
     Ok(curves)
 }
 
+// ANCHOR: spread
+/// How much a number varies between runs: mean, sample standard deviation
+/// `s = √(Σ (xᵢ − x̄)² / (n − 1))` (0 for one run), smallest and largest.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Spread {
+    pub mean: f64,
+    pub sd: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+impl Spread {
+    /// The spread of `values` (at least one).
+    pub fn of(values: &[f64]) -> Spread {
+        assert!(!values.is_empty(), "a spread needs at least one value");
+        let n = values.len() as f64;
+        let mean = values.iter().sum::<f64>() / n;
+        let squares: f64 = values.iter().map(|v| (v - mean) * (v - mean)).sum();
+        Spread {
+            mean,
+            sd: if values.len() > 1 {
+                (squares / (n - 1.0)).sqrt()
+            } else {
+                0.0
+            },
+            min: values.iter().copied().fold(f64::INFINITY, f64::min),
+            max: values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        }
+    }
+}
+// ANCHOR_END: spread
+
 /// The mean of the last `window` values: a steadier "final loss" than the last one.
 pub fn tail_mean(values: &[f64], window: usize) -> f64 {
     let tail = &values[values.len().saturating_sub(window)..];
@@ -333,6 +365,15 @@ mod tests {
         assert_eq!(numpy.steps_per_epoch(50_000), 1562);
         assert_eq!(keras.steps_per_epoch(60_000), 469);
         assert_eq!(numpy.steps_per_epoch(20), 1);
+    }
+
+    #[test]
+    fn spread_of_runs() {
+        let s = Spread::of(&[0.97, 0.98, 0.99]);
+        assert!((s.mean - 0.98).abs() < 1e-12);
+        assert!((s.sd - 0.01).abs() < 1e-12, "sample sd divides by n − 1");
+        assert_eq!((s.min, s.max), (0.97, 0.99));
+        assert_eq!(Spread::of(&[0.5]).sd, 0.0);
     }
 
     #[test]

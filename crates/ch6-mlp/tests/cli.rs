@@ -146,3 +146,51 @@ fn an_index_past_the_test_set_is_refused() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("--index 10000 is out of range"));
 }
+
+#[test]
+fn seeds_trains_one_network_per_seed_and_reports_their_spread() {
+    let small = [
+        "--train-size",
+        "1500",
+        "--validation",
+        "500",
+        "--epochs",
+        "1",
+        "--hidden",
+        "16",
+    ];
+    let out = ch6(&[
+        &["seeds", "--count", "3", "--seed", "7", "--json"],
+        &small[..],
+    ]
+    .concat());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    let runs = report["runs"].as_array().unwrap();
+    let seeds: Vec<u64> = runs.iter().map(|r| r["seed"].as_u64().unwrap()).collect();
+    assert_eq!(seeds, [7, 8, 9]);
+    let tests: Vec<f64> = runs
+        .iter()
+        .map(|r| r["test_accuracy"].as_f64().unwrap())
+        .collect();
+    let mean = tests.iter().sum::<f64>() / 3.0;
+    assert!((report["test_accuracy"]["mean"].as_f64().unwrap() - mean).abs() < 1e-12);
+    let min = tests.iter().copied().fold(1.0, f64::min);
+    assert_eq!(report["test_accuracy"]["min"].as_f64().unwrap(), min);
+    assert!(report["validation_accuracy"]["sd"].as_f64().unwrap() >= 0.0);
+
+    // Seed 8 of the series is the very run `--seed 8` trains on its own.
+    let out = ch6(&[&["--seed", "8", "--json", "-q"], &small[..]].concat());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let single: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(single["test_accuracy"], runs[1]["test_accuracy"]);
+    assert_eq!(
+        single["validation_accuracy"],
+        runs[1]["validation_accuracy"]
+    );
+
+    // One network's flags are refused, naming them.
+    let out = ch6(&["seeds", "--save", "model.safetensors"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("--save and --plot are for one network"));
+}

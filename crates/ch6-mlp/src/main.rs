@@ -257,8 +257,12 @@ fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
     let mean = seconds.iter().sum::<f64>() / seconds.len() as f64;
     let fastest = seconds.iter().copied().fold(f64::INFINITY, f64::min);
     let mut lines = vec![format!(
-        "Seconds per epoch: {mean:.3} mean, {fastest:.3} fastest ({} threads at most)",
-        config.threads
+        "Seconds per epoch: {mean:.3} mean, {fastest:.3} fastest ({} at most)",
+        if config.threads == 1 {
+            "1 thread".to_string()
+        } else {
+            format!("{} threads", config.threads)
+        }
     )];
     if let Some(v) = trained.validation_accuracy {
         lines.push(format!(

@@ -159,18 +159,19 @@ const EPOCHS: &[Rung] = &[
     Rung {
         stage: 4,
         id: "epoch/numpy-mlp-stage3-affine",
-        work: "mini-batch SGD (batch 32), stage 3's layers, 50,000 images, f32",
+        work: "mini-batch SGD (batch 32), stage 3's layers, 1,562 batches of 50,000 images, f32",
         network: "784-100-200-10 ReLU",
         layers: &[784, 100, 200, 10],
-        images: 50_000,
+        // The preset skips the last 16 images of each shuffle, as its tutorial does.
+        images: 1_562 * 32,
     },
     Rung {
         stage: 4,
         id: "epoch/numpy-mlp",
-        work: "mini-batch SGD (batch 32), 50,000 images, f32, 1 thread",
+        work: "mini-batch SGD (batch 32), 1,562 batches of 50,000 images, f32, 1 thread",
         network: "784-100-200-10 ReLU",
         layers: &[784, 100, 200, 10],
-        images: 50_000,
+        images: 1_562 * 32,
     },
     Rung {
         stage: 4,

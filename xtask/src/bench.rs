@@ -158,6 +158,14 @@ const EPOCHS: &[Rung] = &[
     },
     Rung {
         stage: 4,
+        id: "epoch/stage3-network-batch-32",
+        work: "mini-batch SGD (batch 32), stage 3's network and layers, 60,000 images, f32",
+        network: "784-100-50-10 tanh",
+        layers: &[784, 100, 50, 10],
+        images: 60_000,
+    },
+    Rung {
+        stage: 4,
         id: "epoch/numpy-mlp-stage3-affine",
         work: "mini-batch SGD (batch 32), stage 3's layers, 1,562 batches of 50,000 images, f32",
         network: "784-100-200-10 ReLU",

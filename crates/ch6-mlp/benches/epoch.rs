@@ -6,7 +6,9 @@
 //!   784-100-200-10, SGD, batch 32, 50,000 images, one thread; `keras`:
 //!   784-512-10, RMSprop, batch 128, 60,000 images, two threads, and
 //!   `keras-1-thread`), and the `numpy-mlp` epoch with stage 3's `Affine`
-//!   layers instead of `Dense` (`numpy-mlp-stage3-affine`);
+//!   layers instead of `Dense` (`numpy-mlp-stage3-affine`), and stage 3's
+//!   own per-sample network (784-100-50-10 tanh, mean squared error) in
+//!   batches of 32 (`stage3-network-batch-32`);
 //! - group `gemm`: only the matrix products those epochs make, same shapes,
 //!   same count, same transpositions, same threads. Epoch ÷ gemm is the cost
 //!   of the glue (copies, bias, ReLU, softmax, optimizer, shuffling);
@@ -28,6 +30,7 @@ use std::time::{Duration, Instant};
 
 use ch5_backprop::{Activation, Affine, Layer, Network, Relu, Sigmoid, SoftmaxWithLoss};
 use ch6_mlp::dense::{Operand, matmul};
+use ch6_mlp::optim::OptimizerKind;
 use ch6_mlp::train::{Config, Preset, epoch};
 use ch6_mlp::{Dense, Mlp};
 use criterion::{
@@ -78,6 +81,32 @@ fn training_epoch(mnist: &Mnist, config: Config, stage3_layers: bool) -> Work {
         }
         mlp.network = Network::new(layers, Box::new(SoftmaxWithLoss::new()));
     }
+    epoch_work(train, mlp, config)
+}
+
+/// Stage 3's per-sample network (`Network::tanh_mlp`: 784-100-50-10 tanh,
+/// mean squared error, stage 3's `Affine` layers, seed 42) trained with SGD,
+/// η = 0.1, in mini-batches of 32 over all 60,000 images: the work of
+/// `crates/ch5-backprop/benches/per_sample_epoch.rs`'s f32 epoch, 32 images
+/// per product instead of one. Their ratio is the chapter's lesson.
+fn stage3_network_epoch(mnist: &Mnist) -> Work {
+    let config = Config {
+        hidden: vec![100, 50],
+        optimizer: OptimizerKind::Sgd,
+        learning_rate: 0.1,
+        batch_size: 32,
+        drop_last: false,
+        validation: 0,
+        threads: 1,
+        ..Preset::NumpyMlp.config()
+    };
+    let mut mlp = Mlp::<f32>::new(&config.sizes(), config.init, 42, 1);
+    mlp.network = Network::tanh_mlp(&config.sizes(), 42);
+    epoch_work(training_set(mnist, &config), mlp, config)
+}
+
+/// Each call trains `mlp` one more epoch of `config` on `train`.
+fn epoch_work(train: Dataset, mut mlp: Mlp<f32>, config: Config) -> Work {
     let mut optimizer = config.optimizer.build::<f32>(config.learning_rate);
     let mut sampler = BatchSampler::new(train.len(), 43);
     Box::new(move || {
@@ -244,6 +273,7 @@ fn bench_epochs(c: &mut Criterion) {
             "numpy-mlp-stage3-affine",
             training_epoch(&mnist, Preset::NumpyMlp.config(), true),
         ),
+        ("stage3-network-batch-32", stage3_network_epoch(&mnist)),
     ];
     for (name, mut work) in runs {
         group.bench_function(name, |b| b.iter(&mut work));
@@ -285,6 +315,10 @@ fn bench_cpu_time(c: &mut Criterion) {
         (
             "epoch/numpy-mlp-stage3-affine",
             training_epoch(&mnist, numpy(), true),
+        ),
+        (
+            "epoch/stage3-network-batch-32",
+            stage3_network_epoch(&mnist),
         ),
         (
             "epoch/keras-1-thread",

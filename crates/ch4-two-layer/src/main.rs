@@ -11,7 +11,9 @@ use anyhow::Result;
 use ch4_two_layer::{GradientMethod, TwoLayerNet};
 use clap::{Parser, ValueEnum};
 use mnist::{BatchSampler, CLASSES, IMAGE_SIZE};
-use train_cli::{Accuracies, CommonArgs, Reporter, RunInfo, learning_rate, positive_usize};
+use train_cli::{
+    Accuracies, CommonArgs, Reporter, RunInfo, count, learning_rate, positive_usize, thousands,
+};
 
 /// Stage 2: a two-layer network (784 → hidden sigmoid units → 10) learns
 /// MNIST from numerical gradients, and shows why they do not scale: every
@@ -117,7 +119,7 @@ fn main() -> Result<()> {
                 "First {} gradient: {}; {} at this pace: {}",
                 args.gradient.name(),
                 duration(gradient_time.as_secs_f64()),
-                steps(args.steps),
+                count(args.steps, "step"),
                 duration(gradient_time.as_secs_f64() * args.steps as f64),
             ));
         }
@@ -140,7 +142,7 @@ fn main() -> Result<()> {
         args.gradient.name(),
         duration(per_gradient_ms / 1e3),
         args.batch_size,
-        steps(args.steps),
+        count(args.steps, "step"),
     )];
     let mut extra = serde_json::Map::new();
     extra.insert("gradient_method".into(), args.gradient.name().into());
@@ -186,26 +188,5 @@ fn duration(seconds: f64) -> String {
         s if s < 120.0 => format!("{s:.1} s"),
         s if s < 7200.0 => format!("{:.1} min", s / 60.0),
         s => format!("{:.1} h", s / 3600.0),
-    }
-}
-
-/// `39760` → `39,760`.
-fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// `1 step`, `200 steps`, `10,000 steps`.
-fn steps(n: usize) -> String {
-    match n {
-        1 => "1 step".into(),
-        n => format!("{} steps", thousands(n)),
     }
 }

@@ -258,11 +258,7 @@ fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
     let fastest = seconds.iter().copied().fold(f64::INFINITY, f64::min);
     let mut lines = vec![format!(
         "Seconds per epoch: {mean:.3} mean, {fastest:.3} fastest ({} at most)",
-        if config.threads == 1 {
-            "1 thread".to_string()
-        } else {
-            format!("{} threads", config.threads)
-        }
+        train_cli::count(config.threads, "thread")
     )];
     if let Some(v) = trained.validation_accuracy {
         lines.push(format!(

@@ -16,7 +16,9 @@ mod report;
 use std::path::PathBuf;
 
 pub use plot::{Series, draw_line_chart, draw_training_curves};
-pub use report::{Accuracies, Evaluation, Reporter, RunInfo, Summary, TrainError};
+pub use report::{
+    Accuracies, Evaluation, Reporter, RunInfo, Summary, TrainError, count, thousands,
+};
 
 /// The flags every stage has. A stage adds its own (`--steps`,
 /// `--batch-size`, `--learning-rate`, ...) with its own defaults and

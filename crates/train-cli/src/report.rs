@@ -262,9 +262,8 @@ impl Reporter {
                 100.0 * test_accuracy
             ),
             format!(
-                "Training: {} step{} of batch {} in {:.1} s ({:.1} steps/s), final loss {:.4}",
-                thousands(summary.steps_done),
-                if summary.steps_done == 1 { "" } else { "s" },
+                "Training: {} of batch {} in {:.1} s ({:.1} steps/s), final loss {:.4}",
+                count(summary.steps_done, "step"),
                 summary.info.batch_size,
                 seconds,
                 summary.steps_per_second,
@@ -321,7 +320,7 @@ fn describe(eval: &Evaluation, total: usize) -> String {
 }
 
 /// `12345` → `12,345`.
-pub(crate) fn thousands(n: usize) -> String {
+pub fn thousands(n: usize) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
@@ -331,6 +330,14 @@ pub(crate) fn thousands(n: usize) -> String {
         out.push(c);
     }
     out
+}
+
+/// `n` of `noun`, in words: `1 step`, `200 steps`, `10,000 steps`.
+pub fn count(n: usize, noun: &str) -> String {
+    match n {
+        1 => format!("1 {noun}"),
+        n => format!("{} {noun}s", thousands(n)),
+    }
 }
 
 #[cfg(test)]
@@ -414,5 +421,8 @@ mod tests {
         assert_eq!(thousands(7), "7");
         assert_eq!(thousands(7850), "7,850");
         assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(count(1, "step"), "1 step");
+        assert_eq!(count(10_000, "step"), "10,000 steps");
+        assert_eq!(count(0, "thread"), "0 threads");
     }
 }

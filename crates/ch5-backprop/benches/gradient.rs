@@ -9,11 +9,10 @@
 //! time of the benchmarking thread, which other programs on a shared machine
 //! inflate less than the wall clock.
 
-use std::time::{Duration, Instant};
-
 use ch5_backprop::{Activation, Network};
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 use nalgebra::{DMatrix, RealField};
+use train_cli::cpu_timed;
 
 /// The stage 2 network and batch in `T`: `(network, x: 100 × 784, t: 100 × 10)`.
 fn setup<T: RealField + Copy + From<u8>>(
@@ -26,25 +25,6 @@ fn setup<T: RealField + Copy + From<u8>>(
         data.train.batch_images(&batch),
         data.train.batch_one_hot(&batch),
     )
-}
-
-/// CPU time the calling thread has run (`/proc/thread-self/schedstat`, Linux).
-fn thread_cpu_time() -> Option<Duration> {
-    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    let nanos = text.split_whitespace().next()?.parse::<u64>().ok()?;
-    Some(Duration::from_nanos(nanos))
-}
-
-/// `iters` runs of `work`, timed in CPU time when the system tells it, else wall time.
-fn cpu_timed(iters: u64, mut work: impl FnMut()) -> Duration {
-    let (wall, cpu) = (Instant::now(), thread_cpu_time());
-    for _ in 0..iters {
-        work();
-    }
-    match (cpu, thread_cpu_time()) {
-        (Some(start), Some(end)) => end - start,
-        _ => wall.elapsed(),
-    }
 }
 
 fn gradient(c: &mut Criterion) {

@@ -10,12 +10,13 @@
 //! by the CPU time of the benchmarking thread (less inflated than the wall
 //! clock by other programs on a shared machine).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ch5_backprop::train::load_sample;
 use ch5_backprop::{Network, Sgd};
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 use nalgebra::{DMatrix, RealField};
+use train_cli::cpu_timed;
 
 fn epoch<T: RealField + Copy + From<u8>>(
     network: &mut Network<T>,
@@ -31,13 +32,6 @@ fn epoch<T: RealField + Copy + From<u8>>(
         sgd.update(network);
     }
     total
-}
-
-/// CPU time the calling thread has run (`/proc/thread-self/schedstat`, Linux).
-fn thread_cpu_time() -> Option<Duration> {
-    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    let nanos = text.split_whitespace().next()?.parse::<u64>().ok()?;
-    Some(Duration::from_nanos(nanos))
 }
 
 fn per_sample_epoch(c: &mut Criterion) {
@@ -66,14 +60,9 @@ fn per_sample_epoch(c: &mut Criterion) {
     group.measurement_time(Duration::from_secs(1));
     group.bench_function("per_sample_epoch/ch5-backprop/tanh-784-100-50-10", |b| {
         b.iter_custom(|iters| {
-            let (wall, cpu) = (Instant::now(), thread_cpu_time());
-            for _ in 0..iters {
+            cpu_timed(iters, || {
                 std::hint::black_box(epoch(&mut net64, &data.train, &sgd64));
-            }
-            match (cpu, thread_cpu_time()) {
-                (Some(start), Some(end)) => end - start,
-                _ => wall.elapsed(),
-            }
+            })
         })
     });
     group.finish();

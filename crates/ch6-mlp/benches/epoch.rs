@@ -26,7 +26,7 @@
 //! minimum) and sampling is flat.
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ch5_backprop::{Activation, Affine, Layer, Network, Relu, Sigmoid, SoftmaxWithLoss};
 use ch6_mlp::dense::{Operand, matmul};
@@ -40,6 +40,7 @@ use mnist::{BatchSampler, Dataset, Mnist};
 use nalgebra::{DMatrix, DMatrixView, Dyn};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
+use train_cli::cpu_timed;
 
 fn data() -> Mnist {
     Mnist::load_from(None).expect("MNIST data (data/mnist/ or $MNIST_DIR)")
@@ -237,13 +238,6 @@ fn epoch_gemms(mnist: &Mnist, config: Config, nalgebra: bool) -> Work {
     })
 }
 
-/// CPU time the calling thread has run (`/proc/thread-self/schedstat`, Linux).
-fn thread_cpu_time() -> Option<Duration> {
-    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    let nanos = text.split_whitespace().next()?.parse::<u64>().ok()?;
-    Some(Duration::from_nanos(nanos))
-}
-
 fn slow_group<'a>(c: &'a mut Criterion, name: &str, seconds: u64) -> BenchmarkGroup<'a, WallTime> {
     let mut group = c.benchmark_group(name);
     group
@@ -334,18 +328,7 @@ fn bench_cpu_time(c: &mut Criterion) {
         ),
     ];
     for (name, mut work) in runs {
-        group.bench_function(name, |b| {
-            b.iter_custom(|iters| {
-                let (wall, cpu) = (Instant::now(), thread_cpu_time());
-                for _ in 0..iters {
-                    work();
-                }
-                match (cpu, thread_cpu_time()) {
-                    (Some(start), Some(end)) => end - start,
-                    _ => wall.elapsed(),
-                }
-            })
-        });
+        group.bench_function(name, |b| b.iter_custom(|iters| cpu_timed(iters, &mut work)));
     }
     group.finish();
 }

@@ -10,11 +10,13 @@
 //! This crate knows nothing about any particular network: a stage hands it
 //! losses and accuracies, and gets the reporting back.
 
+mod cpu_time;
 mod plot;
 mod report;
 
 use std::path::PathBuf;
 
+pub use cpu_time::{cpu_timed, thread_cpu_time};
 pub use plot::{Series, draw_line_chart, draw_training_curves};
 pub use report::{
     Accuracies, Evaluation, Reporter, RunInfo, Summary, TrainError, count, thousands,

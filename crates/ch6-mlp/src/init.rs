@@ -55,21 +55,32 @@ impl Init {
         rng: &mut impl Rng,
     ) -> DMatrix<T> {
         let std = self.std(fan_in, fan_out);
-        let mut draw: Box<dyn FnMut() -> f64 + '_> = match self {
+        match self {
             Init::XavierUniform => {
                 let a = 3f64.sqrt() * std;
                 let uniform = Uniform::new_inclusive(-a, a).expect("a finite, non-negative bound");
-                Box::new(move || uniform.sample(rng))
+                draw(fan_in, fan_out, uniform, rng)
             }
             Init::Std | Init::Xavier | Init::He => {
                 let normal = Normal::new(0.0, std).expect("a finite, non-negative std");
-                Box::new(move || normal.sample(rng))
+                draw(fan_in, fan_out, normal, rng)
             }
-        };
-        DMatrix::from_fn(fan_in, fan_out, |_, _| nalgebra::convert(draw()))
+        }
     }
 }
 // ANCHOR_END: init
+
+/// A `rows × cols` matrix of draws from `distribution`, converted to `T`.
+fn draw<T: RealField + Copy>(
+    rows: usize,
+    cols: usize,
+    distribution: impl Distribution<f64>,
+    rng: &mut impl Rng,
+) -> DMatrix<T> {
+    DMatrix::from_fn(rows, cols, |_, _| {
+        nalgebra::convert(distribution.sample(rng))
+    })
+}
 
 impl std::fmt::Display for Init {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -349,8 +349,9 @@ fn run_seeds(count: usize, args: &TrainArgs) -> anyhow::Result<()> {
         validations.extend(validation);
         rows.push(json!({"seed": seed, "validation_accuracy": validation, "test_accuracy": trained.test_accuracy}));
     }
-    let describe = |name: &str, values: &[f64]| {
-        let s = train::Spread::of(values);
+    let tests = train::Spread::of(&tests);
+    let validations = (!validations.is_empty()).then(|| train::Spread::of(&validations));
+    let describe = |name: &str, s: &train::Spread| {
         format!(
             "{name} accuracy over {count} seeds: mean {:.2}%, standard deviation {:.2} points, from {:.2}% to {:.2}%",
             100.0 * s.mean,
@@ -359,17 +360,11 @@ fn run_seeds(count: usize, args: &TrainArgs) -> anyhow::Result<()> {
             100.0 * s.max
         )
     };
-    if !validations.is_empty() {
-        say(describe("Validation", &validations));
+    if let Some(v) = &validations {
+        say(describe("Validation", v));
     }
     say(describe("Test", &tests));
     if args.common.json {
-        let spread = |values: &[f64]| {
-            (!values.is_empty()).then(|| {
-                let s = train::Spread::of(values);
-                json!({"mean": s.mean, "sd": s.sd, "min": s.min, "max": s.max})
-            })
-        };
         println!(
             "{}",
             json!({
@@ -377,8 +372,8 @@ fn run_seeds(count: usize, args: &TrainArgs) -> anyhow::Result<()> {
                 "network": info.network,
                 "preset": preset_name(args),
                 "runs": rows,
-                "test_accuracy": spread(&tests),
-                "validation_accuracy": spread(&validations),
+                "test_accuracy": tests,
+                "validation_accuracy": validations,
             })
         );
     }

@@ -278,7 +278,7 @@ pub fn compare(
 // ANCHOR: spread
 /// How much a number varies between runs: mean, sample standard deviation
 /// `s = √(Σ (xᵢ − x̄)² / (n − 1))` (0 for one run), smallest and largest.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
 pub struct Spread {
     pub mean: f64,
     pub sd: f64,

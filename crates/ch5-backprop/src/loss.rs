@@ -224,6 +224,14 @@ mod tests {
         let t = DMatrix::from_row_slice(1, 2, &[0.0, 1.0]);
         assert_eq!(loss.forward(&a, &t), 2000.0);
         assert_eq!(loss.backward().as_slice(), &[1.0, -1.0]);
+
+        // In f32, which stage 4 trains in, softmax([100, −100]) is already exactly
+        // [1, 0]: ln 0 would be −∞. From the logits by log-sum-exp, the loss is the exact 200.
+        let mut loss = SoftmaxWithLoss::<f32>::new();
+        let logits = DMatrix::from_row_slice(1, 2, &[100.0, -100.0]);
+        let wrong = DMatrix::from_row_slice(1, 2, &[0.0, 1.0]);
+        assert_eq!(loss.forward(&logits, &wrong), 200.0);
+        assert_eq!(loss.backward().as_slice(), &[1.0, -1.0]);
     }
 
     #[test]

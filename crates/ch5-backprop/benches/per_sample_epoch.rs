@@ -12,10 +12,9 @@
 
 use std::time::Duration;
 
-use ch5_backprop::train::load_sample;
 use ch5_backprop::{Network, Sgd};
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
-use nalgebra::{DMatrix, RealField};
+use nalgebra::RealField;
 use train_cli::cpu_timed;
 
 fn epoch<T: RealField + Copy + From<u8>>(
@@ -23,11 +22,9 @@ fn epoch<T: RealField + Copy + From<u8>>(
     train: &mnist::Dataset,
     sgd: &Sgd<T>,
 ) -> T {
-    let mut x = DMatrix::zeros(1, mnist::IMAGE_SIZE);
-    let mut t = DMatrix::zeros(1, mnist::CLASSES);
     let mut total = T::zero();
     for i in 0..train.len() {
-        load_sample(train, i, &mut x, &mut t);
+        let (x, t) = (train.batch_images(&[i]), train.batch_one_hot(&[i]));
         total += network.gradient(&x, &t);
         sgd.update(network);
     }

@@ -107,14 +107,14 @@ fn weighted_sum(g: &DMatrix<f64>, y: &DMatrix<f64>) -> f64 {
 pub fn check_layer(layer: &mut dyn Layer<f64>, x: &DMatrix<f64>, g: &DMatrix<f64>) -> LayerCheck {
     // Analytic: one forward, one backward.
     layer.forward(x);
-    let mut analytic = vec![layer.backward(g).clone()];
+    let mut analytic = vec![layer.backward(g)];
     layer.for_each_param(&mut |_, grad| analytic.push(grad.clone()));
 
     // Numerical with respect to the input...
     let mut x_nudged = x.clone();
     let mut numerical = vec![numerical_gradient(x.nrows(), x.ncols(), |i, d| {
         x_nudged[i] = x[i] + d;
-        let e = weighted_sum(g, layer.forward(&x_nudged));
+        let e = weighted_sum(g, &layer.forward(&x_nudged));
         x_nudged[i] = x[i];
         e
     })];
@@ -122,7 +122,7 @@ pub fn check_layer(layer: &mut dyn Layer<f64>, x: &DMatrix<f64>, g: &DMatrix<f64
     for (k, grad) in analytic.iter().skip(1).enumerate() {
         numerical.push(numerical_gradient(grad.nrows(), grad.ncols(), |i, d| {
             let original = nudge_param(layer, k, i, d);
-            let e = weighted_sum(g, layer.forward(x));
+            let e = weighted_sum(g, &layer.forward(x));
             set_param(layer, k, i, original);
             e
         }));

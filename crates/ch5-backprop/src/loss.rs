@@ -18,49 +18,95 @@ pub trait Loss<T: RealField + Copy> {
     fn forward(&mut self, y: &DMatrix<T>, t: &DMatrix<T>) -> T;
 
     /// `∂E/∂y` (`N × k`) for the last `forward`.
-    fn backward(&mut self) -> &DMatrix<T>;
+    fn backward(&mut self) -> DMatrix<T>;
 
     /// A short description, e.g. `SoftmaxWithLoss`.
     fn name(&self) -> String;
 }
 // ANCHOR_END: loss
 
-fn fit<T: RealField + Copy>(buffer: &mut DMatrix<T>, rows: usize, cols: usize) {
-    if buffer.shape() != (rows, cols) {
-        *buffer = DMatrix::zeros(rows, cols);
-    }
+/// The batch size `N` as a scalar, to divide by.
+fn count<T: RealField + Copy>(n: usize) -> T {
+    nalgebra::convert(n as f64)
 }
 
+// ANCHOR: softmax
+/// Row by row, `y[n, i] = exp(a[n, i] − m) / Σ_j exp(a[n, j] − m)`, with `m`
+/// the row's largest score (`a: N × k`). Subtracting `m` changes nothing
+/// mathematically and keeps `exp` from overflowing.
+pub fn softmax<T: RealField + Copy>(a: &DMatrix<T>) -> DMatrix<T> {
+    let mut y = a.clone();
+    for mut row in y.row_iter_mut() {
+        let m = row.max();
+        row.apply(|v| *v = (*v - m).exp());
+        let sum = row.sum();
+        row /= sum;
+    }
+    y
+}
+
+/// Row by row, `ln Σ_j exp(a[n, j]) = m + ln(1 + Σ_{j ≠ top} exp(a[n, j] − m))`
+/// (log-sum-exp, `m = a[n, top]` the largest): an `N × 1` column. `ln_1p`
+/// keeps the tiny sum of a confident row exact (its loss is 1e-10, not 0).
+pub fn log_sum_exp<T: RealField + Copy>(a: &DMatrix<T>) -> DMatrix<T> {
+    DMatrix::from_fn(a.nrows(), 1, |n, _| {
+        let row = a.row(n);
+        let top = row.transpose().argmax().0;
+        let m = row[top];
+        let others = (0..row.len())
+            .filter(|&j| j != top)
+            .fold(T::zero(), |s, j| s + (row[j] - m).exp());
+        m + others.ln_1p()
+    })
+}
+
+/// The mean cross-entropy of `softmax(a)` against targets `t` (both `N × k`):
+/// `E = −(1/N) Σ_n Σ_i t[n, i] ln y[n, i]`, with `ln y[n, i] = a[n, i] − ln Σ_j exp(a[n, j])`
+/// taken from the scores, so `ln` never sees a 0 and needs no small δ inside
+/// (unlike the book's `log(y + 1e-7)`).
+pub fn cross_entropy<T: RealField + Copy>(a: &DMatrix<T>, t: &DMatrix<T>) -> T {
+    let lse = log_sum_exp(a);
+    let ln_y = DMatrix::from_fn(a.nrows(), a.ncols(), |n, i| a[(n, i)] - lse[n]);
+    -t.dot(&ln_y) / count(a.nrows())
+}
+// ANCHOR_END: softmax
+
 // ANCHOR: softmax_with_loss
-/// Softmax and cross-entropy in one layer.
-///
-/// Forward, row by row (`a: N × k` scores, `t: N × k` targets whose rows sum
-/// to 1, e.g. one-hot):
-/// - `y[n, i] = exp(a[n, i]) / Σ_j exp(a[n, j])` (softmax);
-/// - `E = −(1/N) Σ_n Σ_i t[n, i] ln y[n, i]` (mean cross-entropy).
-///
-/// The logarithm is taken of the softmax in closed form,
-/// `ln y[n, i] = a[n, i] − m − ln Σ_j exp(a[n, j] − m)` with `m` the row's
-/// maximum (log-sum-exp), so it never sees 0 and needs no small δ inside
-/// `ln`, unlike the book's `log(y + 1e-7)`; `backward` below is then the
-/// exact gradient of the loss computed here.
+/// Softmax and cross-entropy in one layer: `y = softmax(a)`, `E = cross_entropy(a, t)`.
 ///
 /// Backward: with `s = Σ_j exp a_j`, `∂ ln y_i/∂a_j = [i = j] − y_j`, so
-/// `∂E/∂a_j = −(1/N) Σ_i t_i ([i = j] − y_j) = (y_j − t_j)/N`, using `Σ_i t_i = 1`:
-/// `dA = (y − t)/N`. Fusing the two layers is what makes it this simple.
+/// `∂E/∂a_j = −(1/N) Σ_i t_i ([i = j] − y_j) = (y_j − t_j)/N`, using `Σ_i t_i = 1`
+/// (rows of `t` sum to 1, e.g. one-hot): `dA = (y − t)/N`. Fusing the two
+/// layers is what makes it this simple.
 pub struct SoftmaxWithLoss<T: RealField + Copy> {
     y: DMatrix<T>,
     t: DMatrix<T>,
-    dx: DMatrix<T>,
 }
 
+impl<T: RealField + Copy> Loss<T> for SoftmaxWithLoss<T> {
+    fn forward(&mut self, a: &DMatrix<T>, t: &DMatrix<T>) -> T {
+        assert_eq!(a.shape(), t.shape(), "scores and targets differ in shape");
+        self.y = softmax(a);
+        self.t = t.clone();
+        cross_entropy(a, t)
+    }
+
+    fn backward(&mut self) -> DMatrix<T> {
+        (&self.y - &self.t) / count::<T>(self.y.nrows())
+    }
+
+    fn name(&self) -> String {
+        "SoftmaxWithLoss".into()
+    }
+}
+// ANCHOR_END: softmax_with_loss
+
 impl<T: RealField + Copy> SoftmaxWithLoss<T> {
-    /// A fresh loss layer; the first forward sizes its buffers.
+    /// A fresh loss layer.
     pub fn new() -> SoftmaxWithLoss<T> {
         SoftmaxWithLoss {
             y: DMatrix::zeros(0, 0),
             t: DMatrix::zeros(0, 0),
-            dx: DMatrix::zeros(0, 0),
         }
     }
 
@@ -76,65 +122,6 @@ impl<T: RealField + Copy> Default for SoftmaxWithLoss<T> {
     }
 }
 
-impl<T: RealField + Copy> Loss<T> for SoftmaxWithLoss<T> {
-    fn forward(&mut self, a: &DMatrix<T>, t: &DMatrix<T>) -> T {
-        assert_eq!(
-            a.shape(),
-            t.shape(),
-            "SoftmaxWithLoss: scores and targets must have the same shape"
-        );
-        let (n, k) = a.shape();
-        fit(&mut self.y, n, k);
-        fit(&mut self.t, n, k);
-        self.t.copy_from(t);
-        let mut total = T::zero();
-        for row in 0..n {
-            let mut top = 0;
-            for i in 1..k {
-                if a[(row, i)] > a[(row, top)] {
-                    top = i;
-                }
-            }
-            let max = a[(row, top)];
-            // Σ_j exp(a_j − max) = 1 + (the others): ln_1p keeps ln of it
-            // exact even when the other terms are tiny (a confident, right
-            // answer has a loss of 1e-10, not 0).
-            let mut others = T::zero();
-            for i in 0..k {
-                let e = (a[(row, i)] - max).exp();
-                self.y[(row, i)] = e;
-                if i != top {
-                    others += e;
-                }
-            }
-            let log_sum = others.ln_1p();
-            let sum = T::one() + others;
-            for i in 0..k {
-                self.y[(row, i)] /= sum;
-                // t · ln y, with ln y = a − max − ln Σ exp(a − max)
-                total -= t[(row, i)] * (a[(row, i)] - max - log_sum);
-            }
-        }
-        total / nalgebra::convert(n as f64)
-    }
-
-    fn backward(&mut self) -> &DMatrix<T> {
-        let (n, k) = self.y.shape();
-        fit(&mut self.dx, n, k);
-        let batch: T = nalgebra::convert(n as f64);
-        let pairs = self.y.as_slice().iter().zip(self.t.as_slice());
-        for (dx, (&y, &t)) in self.dx.as_mut_slice().iter_mut().zip(pairs) {
-            *dx = (y - t) / batch;
-        }
-        &self.dx
-    }
-
-    fn name(&self) -> String {
-        "SoftmaxWithLoss".into()
-    }
-}
-// ANCHOR_END: softmax_with_loss
-
 // ANCHOR: mean_squared_error
 /// Mean squared error over every entry: `E = (1/m) Σ (y − y*)²`, with
 /// `y, y*: N × k` and `m = N·k` the number of entries.
@@ -143,15 +130,34 @@ impl<T: RealField + Copy> Loss<T> for SoftmaxWithLoss<T> {
 /// This is the layer tutorial's `mse` and `mse_prime`.
 pub struct MeanSquaredError<T: RealField + Copy> {
     diff: DMatrix<T>,
-    dx: DMatrix<T>,
 }
 
+impl<T: RealField + Copy> Loss<T> for MeanSquaredError<T> {
+    fn forward(&mut self, y: &DMatrix<T>, target: &DMatrix<T>) -> T {
+        assert_eq!(
+            y.shape(),
+            target.shape(),
+            "output and target differ in shape"
+        );
+        self.diff = y - target;
+        self.diff.norm_squared() / count(y.len())
+    }
+
+    fn backward(&mut self) -> DMatrix<T> {
+        &self.diff * (count::<T>(2) / count(self.diff.len()))
+    }
+
+    fn name(&self) -> String {
+        "MeanSquaredError".into()
+    }
+}
+// ANCHOR_END: mean_squared_error
+
 impl<T: RealField + Copy> MeanSquaredError<T> {
-    /// A fresh loss layer; the first forward sizes its buffers.
+    /// A fresh loss layer.
     pub fn new() -> MeanSquaredError<T> {
         MeanSquaredError {
             diff: DMatrix::zeros(0, 0),
-            dx: DMatrix::zeros(0, 0),
         }
     }
 }
@@ -161,38 +167,6 @@ impl<T: RealField + Copy> Default for MeanSquaredError<T> {
         MeanSquaredError::new()
     }
 }
-
-impl<T: RealField + Copy> Loss<T> for MeanSquaredError<T> {
-    fn forward(&mut self, y: &DMatrix<T>, target: &DMatrix<T>) -> T {
-        assert_eq!(
-            y.shape(),
-            target.shape(),
-            "MeanSquaredError: output and target must have the same shape"
-        );
-        fit(&mut self.diff, y.nrows(), y.ncols());
-        let mut total = T::zero();
-        let pairs = y.as_slice().iter().zip(target.as_slice());
-        for (d, (&y, &target)) in self.diff.as_mut_slice().iter_mut().zip(pairs) {
-            *d = y - target;
-            total += *d * *d;
-        }
-        total / nalgebra::convert(y.len() as f64)
-    }
-
-    fn backward(&mut self) -> &DMatrix<T> {
-        fit(&mut self.dx, self.diff.nrows(), self.diff.ncols());
-        let scale: T = nalgebra::convert(2.0 / self.diff.len() as f64);
-        for (dx, &d) in self.dx.as_mut_slice().iter_mut().zip(self.diff.as_slice()) {
-            *dx = scale * d;
-        }
-        &self.dx
-    }
-
-    fn name(&self) -> String {
-        "MeanSquaredError".into()
-    }
-}
-// ANCHOR_END: mean_squared_error
 
 #[cfg(test)]
 mod tests {
@@ -244,7 +218,7 @@ mod tests {
         // 2(y − t)/4
         assert_eq!(
             loss.backward(),
-            &DMatrix::from_row_slice(2, 2, &[0.0, 1.0, 0.0, -0.5])
+            DMatrix::from_row_slice(2, 2, &[0.0, 1.0, 0.0, -0.5])
         );
     }
 }

@@ -13,7 +13,7 @@
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use nalgebra::RealField;
-use train_cli::{CommonArgs, Reporter, RunInfo, learning_rate, positive_usize};
+use train_cli::{CommonArgs, Reporter, RunInfo, learning_rate, positive_usize, thousands};
 
 use ch5_backprop::train::{self, MinibatchConfig};
 use ch5_backprop::{Activation, Network};
@@ -171,10 +171,10 @@ fn train_in<T: RealField + Copy + From<u8>>(args: &TrainArgs) -> Result<()> {
         seed,
     };
     let mut reporter = Reporter::start(info, &args.common);
+    let precision = format!("{:?}", args.precision).to_lowercase();
     reporter.note(&format!(
-        "Gradient by backpropagation in {}; train accuracy on the first {} training images.",
-        format!("{:?}", args.precision).to_lowercase(),
-        train::TRAIN_EVAL_IMAGES.min(train_set.len())
+        "Gradient by backpropagation in {precision}; train accuracy on the first {} training images.",
+        thousands(mnist::TRAIN_EVAL_IMAGES.min(train_set.len()))
     ));
     let config = MinibatchConfig {
         steps: args.steps,
@@ -183,26 +183,31 @@ fn train_in<T: RealField + Copy + From<u8>>(args: &TrainArgs) -> Result<()> {
         // The sampler's stream differs from the initialisation's.
         seed: seed.wrapping_add(1),
     };
-    let gradient_time =
-        train::train_minibatch(&mut network, &train_set, &test_set, config, &mut reporter)?;
+    train::train_minibatch(&mut network, &train_set, &test_set, config, |event| {
+        reporter.record(event)
+    })?;
+    let ms_per_step = 1000.0 * reporter.training_seconds() / reporter.steps_done().max(1) as f64;
+    let mut extra = serde_json::Map::new();
+    extra.insert("gradient_method".into(), "backprop".into());
+    extra.insert("precision".into(), precision.clone().into());
+    extra.insert("ms_per_step".into(), ms_per_step.into());
+    let lines = [format!(
+        "Backpropagation ({precision}): {ms_per_step:.3} ms per step (batch loading, gradient and SGD update)"
+    )];
+    finish(reporter, &lines, extra)
+}
+
+/// Prints the summary with the last evaluation's test accuracy.
+fn finish(
+    reporter: Reporter,
+    lines: &[String],
+    extra: serde_json::Map<String, serde_json::Value>,
+) -> Result<()> {
     let test_accuracy = reporter
         .history()
         .last()
         .map_or(f64::NAN, |e| e.test_accuracy);
-    let steps = reporter.steps_done().max(1) as f64;
-    let ms_per_gradient = 1000.0 * gradient_time.as_secs_f64() / steps;
-    let ms_per_step = 1000.0 * reporter.training_seconds() / steps;
-    let precision = format!("{:?}", args.precision).to_lowercase();
-    let mut extra = serde_json::Map::new();
-    extra.insert("gradient_method".into(), "backprop".into());
-    extra.insert("precision".into(), precision.clone().into());
-    extra.insert("ms_per_gradient".into(), ms_per_gradient.into());
-    extra.insert("ms_per_step".into(), ms_per_step.into());
-    let lines = [format!(
-        "Gradient by backpropagation ({precision}): {ms_per_gradient:.3} ms per gradient, \
-         {ms_per_step:.3} ms per step with batch loading and the SGD update"
-    )];
-    reporter.finish(test_accuracy, &lines, extra)?;
+    reporter.finish(test_accuracy, lines, extra)?;
     Ok(())
 }
 
@@ -272,12 +277,8 @@ fn per_sample_in<T: RealField + Copy + From<u8>>(args: &PerSampleArgs) -> Result
         args.epochs,
         args.learning_rate,
         args.evaluate_every,
-        &mut reporter,
+        |event| reporter.record(event),
     )?;
-    let test_accuracy = reporter
-        .history()
-        .last()
-        .map_or(f64::NAN, |e| e.test_accuracy);
     let seconds_per_epoch = reporter.training_seconds() / args.epochs as f64;
     let mut extra = serde_json::Map::new();
     extra.insert("gradient_method".into(), "backprop".into());
@@ -290,6 +291,5 @@ fn per_sample_in<T: RealField + Copy + From<u8>>(args: &PerSampleArgs) -> Result
         "Per-sample SGD: {seconds_per_epoch:.2} s per epoch of {} images",
         train_set.len()
     )];
-    reporter.finish(test_accuracy, &lines, extra)?;
-    Ok(())
+    finish(reporter, &lines, extra)
 }

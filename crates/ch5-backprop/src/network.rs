@@ -46,38 +46,29 @@ impl<T: RealField + Copy> Network<T> {
 
     /// The network's output for `x: N × n_in`: every layer's forward in
     /// turn, without the loss (scores before softmax, for example).
-    pub fn predict<'a>(&'a mut self, x: &'a DMatrix<T>) -> &'a DMatrix<T> {
-        let mut y = x;
+    pub fn predict(&mut self, x: &DMatrix<T>) -> DMatrix<T> {
+        let mut y = x.clone();
         for layer in &mut self.layers {
-            y = layer.forward(y);
+            y = layer.forward(&y);
         }
         y
     }
 
     /// The loss `E` for inputs `x: N × n_in` and targets `t: N × n_out`.
     pub fn loss(&mut self, x: &DMatrix<T>, t: &DMatrix<T>) -> T {
-        let Network { layers, loss } = self;
-        let mut y = x;
-        for layer in layers.iter_mut() {
-            y = layer.forward(y);
-        }
-        loss.forward(y, t)
+        let y = self.predict(x);
+        self.loss.forward(&y, t)
     }
 
     /// One forward and one backward pass: afterwards every layer holds
     /// `∂E/∂W` and `∂E/∂b` for this batch. Returns the loss `E`.
     pub fn gradient(&mut self, x: &DMatrix<T>, t: &DMatrix<T>) -> T {
         let e = self.loss(x, t);
-        let Network { layers, loss } = self;
         // ∂E/∂E = 1: the loss layer starts the chain with ∂E/∂y.
-        let mut dy = loss.backward();
-        let (first, rest) = layers
-            .split_first_mut()
-            .expect("a network has at least one layer");
-        for layer in rest.iter_mut().rev() {
-            dy = layer.backward(dy);
+        let mut dy = self.loss.backward();
+        for layer in self.layers.iter_mut().rev() {
+            dy = layer.backward(&dy);
         }
-        first.backward_params(dy);
         e
     }
 
@@ -93,12 +84,7 @@ impl<T: RealField + Copy> Network<T> {
 impl<T: RealField + Copy> Network<T> {
     /// The fraction of rows of `x` whose largest output is at the label.
     pub fn accuracy(&mut self, x: &DMatrix<T>, labels: &[u8]) -> f64 {
-        let y = self.predict(x);
-        assert_eq!(y.nrows(), labels.len(), "one label per row of x");
-        let correct = (0..y.nrows())
-            .filter(|&n| argmax_row(y, n) == labels[n] as usize)
-            .count();
-        correct as f64 / labels.len().max(1) as f64
+        mnist::accuracy(&self.predict(x), labels)
     }
 
     /// Number of trainable numbers.
@@ -155,17 +141,6 @@ impl<T: RealField + Copy> Network<T> {
         Network::new(layers, Box::new(MeanSquaredError::new()))
     }
     // ANCHOR_END: tanh_mlp
-}
-
-/// Column of the largest entry in row `n` (the first one on ties).
-pub fn argmax_row<T: RealField + Copy>(y: &DMatrix<T>, n: usize) -> usize {
-    let mut best = 0;
-    for j in 1..y.ncols() {
-        if y[(n, j)] > y[(n, best)] {
-            best = j;
-        }
-    }
-    best
 }
 
 // ANCHOR: sgd

@@ -77,7 +77,7 @@ fn json_reports_the_run_and_the_same_seed_repeats_it() {
     assert_eq!(a["parameters"], 39_760);
     assert_eq!(a["steps_done"], 40);
     assert_eq!(a["gradient_method"], "backprop");
-    assert!(a["ms_per_gradient"].as_f64().unwrap() > 0.0);
+    assert!(a["ms_per_step"].as_f64().unwrap() > 0.0);
     // 2,000 images in batches of 100: an evaluation every 20 steps.
     assert_eq!(a["history"].as_array().unwrap().len(), 2);
     let accuracy = a["test_accuracy"].as_f64().unwrap();

@@ -13,6 +13,7 @@
 //! a second test measures the δ effect on `SoftmaxWithLoss` itself.
 
 use ch4_two_layer::TwoLayerNet;
+use ch5_backprop::by_hand::two_layer_gradient;
 use ch5_backprop::gradient_check::{parameter_gradients, relative_error};
 use ch5_backprop::{Activation, Affine, Layer, Loss, Network, Sigmoid, SoftmaxWithLoss};
 use nalgebra::{DMatrix, RowDVector};
@@ -28,7 +29,6 @@ const DELTA: f64 = ch4_numerical::DELTA;
 struct BookSoftmaxWithLoss {
     inner: SoftmaxWithLoss<f64>,
     t: DMatrix<f64>,
-    dx: DMatrix<f64>,
 }
 
 impl Loss<f64> for BookSoftmaxWithLoss {
@@ -42,16 +42,16 @@ impl Loss<f64> for BookSoftmaxWithLoss {
         total / y.nrows() as f64
     }
 
-    fn backward(&mut self) -> &DMatrix<f64> {
+    fn backward(&mut self) -> DMatrix<f64> {
         let y = self.inner.probabilities();
         let batch = y.nrows() as f64;
-        self.dx = y - &self.t;
+        let mut dx = y - &self.t;
         for n in 0..y.nrows() {
             let y_t = y.row(n).dot(&self.t.row(n));
             let r = y_t / (y_t + DELTA);
-            self.dx.row_mut(n).apply(|d| *d *= r / batch);
+            dx.row_mut(n).apply(|d| *d *= r / batch);
         }
-        &self.dx
+        dx
     }
 
     fn name(&self) -> String {
@@ -99,7 +99,6 @@ fn book_loss() -> Box<dyn Loss<f64>> {
     Box::new(BookSoftmaxWithLoss {
         inner: SoftmaxWithLoss::new(),
         t: DMatrix::zeros(0, 0),
-        dx: DMatrix::zeros(0, 0),
     })
 }
 
@@ -168,3 +167,27 @@ fn softmax_with_loss_differs_from_stage_2_only_by_the_books_delta() {
         );
     }
 }
+
+// ANCHOR: by_hand_check
+#[test]
+fn the_backward_pass_by_hand_is_stage_2s_gradient() {
+    // The handful of matrix lines of `by_hand`, against the layers (the same
+    // gradient, to rounding) and against stage 2's numerical gradient (the
+    // same but for the book's δ, as the test above measures).
+    let (x, labels, t) = first_images(100);
+    let stage2 = TwoLayerNet::new(784, 50, 10, 42);
+    let (b1, b2) = (as_matrix(&stage2.b1), as_matrix(&stage2.b2));
+    let g = two_layer_gradient(&x, &t, (&stage2.w1, &b1), (&stage2.w2, &b2));
+    let by_hand = [g.w1, g.b1, g.w2, g.b2];
+    let mut layers = as_layers(&stage2, Box::new(SoftmaxWithLoss::new()));
+    let backprop = parameter_gradients(&mut layers, &x, &t);
+    let numerical = stage2_gradient(stage2.numerical_gradient_fast(&x, &labels));
+    for (k, name) in ["W1", "b1", "W2", "b2"].iter().enumerate() {
+        let vs_layers = relative_error(&by_hand[k], &backprop[k]);
+        let vs_stage2 = relative_error(&by_hand[k], &numerical[k]);
+        eprintln!("by hand: {name} {vs_layers:e} from the layers, {vs_stage2:e} from stage 2");
+        assert!(vs_layers < 1e-12, "{name}: {vs_layers:e} from the layers");
+        assert!(vs_stage2 < 1e-5, "{name}: {vs_stage2:e} from stage 2");
+    }
+}
+// ANCHOR_END: by_hand_check

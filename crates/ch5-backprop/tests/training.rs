@@ -73,7 +73,10 @@ fn minibatch_run(seed: u64, steps: usize) -> (Vec<f64>, f64) {
         learning_rate: 0.1,
         seed: seed + 1,
     };
-    train::train_minibatch(&mut net, &train_set, &test_set, config, &mut reporter).unwrap();
+    train::train_minibatch(&mut net, &train_set, &test_set, config, |e| {
+        reporter.record(e)
+    })
+    .unwrap();
     let losses = reporter.history().iter().map(|e| e.loss).collect();
     (losses, train::accuracy(&mut net, &test_set))
 }
@@ -104,15 +107,9 @@ fn per_sample_sgd_learns_on_a_slice_of_mnist() {
     let test_set = data().test.first(2_000);
     let mut net = Network::<f32>::tanh_mlp(&[784, 100, 50, 10], 42);
     let mut reporter = reporter(5_000, 0.1);
-    train::train_per_sample(
-        &mut net,
-        &train_set,
-        &test_set,
-        1,
-        0.1,
-        2_500,
-        &mut reporter,
-    )
+    train::train_per_sample(&mut net, &train_set, &test_set, 1, 0.1, 2_500, |e| {
+        reporter.record(e)
+    })
     .unwrap();
     let history = reporter.history();
     assert_eq!(history.len(), 2);
@@ -139,8 +136,10 @@ fn a_huge_learning_rate_stops_with_a_message() {
         learning_rate: 1e100,
         seed: 2,
     };
-    let err =
-        train::train_minibatch(&mut net, &train_set, &test_set, config, &mut reporter).unwrap_err();
+    let err = train::train_minibatch(&mut net, &train_set, &test_set, config, |e| {
+        reporter.record(e)
+    })
+    .unwrap_err();
     let message = err.to_string();
     assert!(message.contains("smaller --learning-rate"), "{message}");
     let TrainError::Diverged { step, .. } = err;

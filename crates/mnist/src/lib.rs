@@ -11,7 +11,9 @@
 //! - [`Dataset::one_hot`]: targets `t` as `n × 10` rows with a single 1;
 //! - [`Dataset::first`] and [`Dataset::split_at`]: quick runs and the
 //!   validation split;
-//! - [`BatchSampler`]: deterministic random mini-batches from a seed.
+//! - [`BatchSampler`]: deterministic random mini-batches from a seed;
+//! - [`accuracy`], [`Accuracies`] and [`TrainEvent`]: what a training loop
+//!   measures and reports, the same for every stage.
 //!
 //! Bad files give an [`MnistError`] naming the file and what was wrong.
 
@@ -327,6 +329,26 @@ pub fn accuracy<T: RealField + Copy>(y: &DMatrix<T>, labels: &[u8]) -> f64 {
         .filter(|(p, t)| p == t)
         .count();
     correct as f64 / labels.len().max(1) as f64
+}
+
+/// Accuracies measured at one evaluation, as fractions in `[0, 1]`: on
+/// (the first [`TRAIN_EVAL_IMAGES`] of) the training images, on a held-out
+/// validation split, and on the test set.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Accuracies {
+    pub train: Option<f64>,
+    pub validation: Option<f64>,
+    pub test: f64,
+}
+
+/// What a stage's training loop reports as it happens, through a callback
+/// (the stage's command line turns these into progress and a summary).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum TrainEvent {
+    /// One parameter update done; the loss of its batch.
+    Step(f64),
+    /// Accuracies measured after the steps so far.
+    Evaluated(Accuracies),
 }
 
 /// Deterministic mini-batches: the same seed gives the same batches.

@@ -27,13 +27,7 @@ pub struct RunInfo {
     pub seed: u64,
 }
 
-/// Accuracies measured at one evaluation (fractions in `[0, 1]`).
-#[derive(Clone, Copy, Debug, Default, Serialize)]
-pub struct Accuracies {
-    pub train: Option<f64>,
-    pub validation: Option<f64>,
-    pub test: f64,
-}
+pub use mnist::{Accuracies, TrainEvent};
 
 /// One point of the evaluation history.
 #[derive(Clone, Debug, Serialize)]
@@ -95,6 +89,8 @@ pub struct Reporter {
     args: CommonArgs,
     progress: Progress,
     started: Instant,
+    /// When the last step was recorded: the time from then to an evaluation is evaluating.
+    last_step: Instant,
     evaluating: Duration,
     step: usize,
     losses: Vec<(f64, f64)>,
@@ -128,6 +124,7 @@ impl Reporter {
             args: args.clone(),
             progress,
             started: Instant::now(),
+            last_step: Instant::now(),
             evaluating: Duration::ZERO,
             step: 0,
             losses: Vec::new(),
@@ -160,6 +157,7 @@ impl Reporter {
                 suggestion: self.info.learning_rate / 10.0,
             });
         }
+        self.last_step = Instant::now();
         self.losses.push((self.step as f64, loss));
         self.loss_since_eval.0 += loss;
         self.loss_since_eval.1 += 1;
@@ -167,6 +165,18 @@ impl Reporter {
             bar.set_position(self.step as u64);
         }
         Ok(())
+    }
+
+    /// Records what a stage's training loop reports: [`Reporter::step`] for
+    /// a step, [`Reporter::evaluated`] for an evaluation.
+    pub fn record(&mut self, event: TrainEvent) -> Result<(), TrainError> {
+        match event {
+            TrainEvent::Step(loss) => self.step(loss),
+            TrainEvent::Evaluated(acc) => {
+                self.evaluated(acc);
+                Ok(())
+            }
+        }
     }
 
     /// Steps recorded so far.
@@ -182,9 +192,16 @@ impl Reporter {
     /// Runs `measure` (which computes accuracies) off the training clock and
     /// records the result in the history.
     pub fn evaluate(&mut self, measure: impl FnOnce() -> Accuracies) -> Accuracies {
-        let t0 = Instant::now();
         let acc = measure();
-        self.evaluating += t0.elapsed();
+        self.evaluated(acc);
+        acc
+    }
+
+    /// Records accuracies measured since the last step (by a stage's own
+    /// training loop): the time since that step counts as evaluating, not training.
+    pub fn evaluated(&mut self, acc: Accuracies) {
+        self.evaluating += self.last_step.elapsed();
+        self.last_step = Instant::now();
         let (sum, n) = std::mem::take(&mut self.loss_since_eval);
         let loss = if n > 0 {
             sum / n as f64
@@ -213,7 +230,6 @@ impl Reporter {
             Progress::Silent => {}
         }
         self.history.push(eval);
-        acc
     }
 
     /// The evaluations so far.

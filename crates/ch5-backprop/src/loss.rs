@@ -209,6 +209,12 @@ mod tests {
     }
 
     #[test]
+    fn softmax_of_huge_scores_stays_finite() {
+        let p = softmax(&DMatrix::from_row_slice(1, 3, &[1000.0, 1000.0, -1000.0]));
+        assert_eq!(p.as_slice(), &[0.5, 0.5, 0.0]);
+    }
+
+    #[test]
     fn mean_squared_error_by_hand() {
         let mut loss = MeanSquaredError::new();
         let y = DMatrix::from_row_slice(2, 2, &[1.0, 2.0, 3.0, 4.0]);

@@ -8,7 +8,6 @@
 //!
 //! Biases start at 0 in every scheme.
 
-use clap::ValueEnum;
 use nalgebra::{DMatrix, RealField};
 use rand::Rng;
 use rand_distr::{Distribution, Normal, Uniform};
@@ -17,7 +16,7 @@ use rand_distr::{Distribution, Normal, Uniform};
 /// How to draw the initial weights `W: fan_in × fan_out` of a layer with
 /// `fan_in` inputs and `fan_out` outputs: `W ~ N(0, σ²)`, or uniform with
 /// the same `σ²`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Init {
     /// `σ = 0.01` whatever the size: the book's chapters 4 and 5. Fine for
     /// two layers; in deeper networks the signal shrinks layer by layer.
@@ -36,6 +35,18 @@ pub enum Init {
 }
 
 impl Init {
+    pub const ALL: [Init; 4] = [Init::Std, Init::Xavier, Init::XavierUniform, Init::He];
+
+    /// The name on the command line and in files: `std`, `xavier`, `xavier-uniform`, `he`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Init::Std => "std",
+            Init::Xavier => "xavier",
+            Init::XavierUniform => "xavier-uniform",
+            Init::He => "he",
+        }
+    }
+
     /// The standard deviation `σ` of a layer's weights.
     pub fn std(self, fan_in: usize, fan_out: usize) -> f64 {
         match self {

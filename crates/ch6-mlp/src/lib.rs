@@ -3,11 +3,10 @@
 //! Chapter 6 of the book, the finale of the course. Stage 3 (`ch5-backprop`)
 //! built layers that run forwards and backwards and proved their gradients
 //! right. Here they train a real network the way every framework does:
-//! - [`mlp`]: the network, stage 3's [`Network`](ch5_backprop::Network) of
-//!   `Dense → ReLU → … → Dense → SoftmaxWithLoss` (softmax cross-entropy from
-//!   the logits, by log-sum-exp), fed whole mini-batches;
-//! - [`dense`]: stage 3's `Affine` on a faster matrix product (why: the
-//!   epoch is matrix products, and this one is the fastest measured);
+//! - [`dense`]: stage 3's `Affine`, engineered: kept buffers, transposes
+//!   read in place, the `gemm` crate's products;
+//! - [`mlp`]: stage 3's network of `Affine → ReLU → … → SoftmaxWithLoss`,
+//!   engineered the same way, fed whole mini-batches;
 //! - [`init`]: initial weights, `std 0.01`, Xavier or He;
 //! - [`optim`]: SGD, Momentum, AdaGrad, RMSprop and Adam, one update rule each;
 //! - [`train`]: shuffled mini-batch epochs, the tutorials' presets, and the
@@ -15,8 +14,10 @@
 //! - [`model_file`]: saving and loading a trained network (safetensors);
 //! - [`show`]: a digit drawn in the terminal, and a confusion matrix.
 //!
-//! Training runs in f32 for speed; the gradient checks run the very same
-//! generic code in f64 (tests in [`mlp`] and [`dense`]).
+//! This stage is the engine: every device that exists for speed lives here,
+//! each named where it is used, and the engine is checked against stage 3's
+//! plain layers. Training runs in f32 for speed; the gradient checks run the
+//! very same generic code in f64 (tests in [`mlp`] and [`dense`]).
 
 pub mod dense;
 pub mod init;

@@ -1,20 +1,24 @@
-//! # The multi-layer perceptron, fed whole mini-batches
+//! # The multi-layer perceptron: stage 3's network, engineered
 //!
-//! Stage 4 of the course (chapter 6). The network is stage 3's
-//! [`Network`]: `Dense → ReLU → … → Dense → SoftmaxWithLoss`, the ReLU and
-//! the loss (softmax and cross-entropy from the logits, by log-sum-exp) taken
-//! as they are, the affine layers swapped for [`Dense`], which computes the
-//! same thing on a faster matrix product. [`Mlp`] adds what training on
-//! MNIST needs around it: the layer sizes, and input and target buffers that
-//! a mini-batch is copied into, so that a training step allocates nothing.
+//! Stage 4 of the course (chapter 6): the engine. The network is stage 3's
+//! `Affine → ReLU → … → Affine → SoftmaxWithLoss` with the same formulas,
+//! built for speed rather than for reading:
+//! - the affine layers are [`Dense`], with kept buffers and the `gemm` crate;
+//! - ReLU runs in place on each layer's output, and its backward in place on
+//!   the gradient coming down (`y > 0` where `x > 0`, so the output is the mask);
+//! - softmax and cross-entropy are one fused pass over kept buffers;
+//! - a mini-batch is copied into kept input buffers by a lookup table,
+//!   eight images at a time ([`Mlp::load_batch`]).
+//!
+//! So a training step allocates nothing (`tests/allocations.rs` counts), and
+//! the tests below check the engine against stage 3's plain layers.
 
-use ch5_backprop::{Layer, Network, Relu, SoftmaxWithLoss};
 use mnist::{CLASSES, Dataset, IMAGE_SIZE};
 use nalgebra::{DMatrix, RealField};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
-use crate::dense::Dense;
+use crate::dense::{Dense, Kernel, fit};
 use crate::init::Init;
 use crate::optim::{self, Optimizer};
 
@@ -24,11 +28,14 @@ use crate::optim::{self, Optimizer};
 pub struct Mlp<T: RealField + Copy> {
     /// Units per layer, input first, classes last.
     pub sizes: Vec<usize>,
-    /// `Dense, ReLU, Dense, ReLU, …, Dense` and `SoftmaxWithLoss`.
-    pub network: Network<T>,
+    /// One `Dense` per pair of sizes; ReLU after each but the last.
+    pub layers: Vec<Dense<T>>,
     /// The current mini-batch: `x: batch × 784` (pixels / 255), `t: batch × 10` one-hot.
     x: DMatrix<T>,
     t: DMatrix<T>,
+    /// Softmax probabilities `batch × 10`, then `∂E/∂a = (y − t)/N` in its own buffer.
+    probabilities: DMatrix<T>,
+    dscores: DMatrix<T>,
     /// `pixel[p] = p / 255`, so a batch is filled by lookup.
     pixel: [T; 256],
 }
@@ -48,7 +55,7 @@ impl<T: RealField + Copy> Mlp<T> {
                 )
             })
             .collect();
-        Mlp::from_parameters(sizes, params, threads)
+        Mlp::from_parameters(sizes, params, Kernel::Gemm { threads })
     }
 
     /// A network with the given weights and biases, `(W, b)` per layer
@@ -56,30 +63,28 @@ impl<T: RealField + Copy> Mlp<T> {
     pub fn from_parameters(
         sizes: &[usize],
         params: Vec<(DMatrix<T>, DMatrix<T>)>,
-        threads: usize,
+        kernel: Kernel,
     ) -> Mlp<T> {
         assert!(
             sizes.len() >= 2,
             "a network needs an input and an output size"
         );
         assert_eq!(params.len(), sizes.len() - 1, "one (W, b) per layer");
-        let last = params.len() - 1;
-        let mut layers: Vec<Box<dyn Layer<T>>> = Vec::new();
-        for (i, (w, b)) in params.into_iter().enumerate() {
-            assert_eq!(w.shape(), (sizes[i], sizes[i + 1]), "W of layer {i}");
-            let mut dense = Dense::from_parameters(w, b);
-            dense.threads = threads;
-            layers.push(Box::new(dense));
-            // ReLU between layers; the last layer's output is the logits.
-            if i < last {
-                layers.push(Box::new(Relu::new()));
-            }
-        }
+        let layers = params
+            .into_iter()
+            .enumerate()
+            .map(|(i, (w, b))| {
+                assert_eq!(w.shape(), (sizes[i], sizes[i + 1]), "W of layer {i}");
+                Dense::from_parameters(w, b, kernel)
+            })
+            .collect();
         Mlp {
             sizes: sizes.to_vec(),
-            network: Network::new(layers, Box::new(SoftmaxWithLoss::new())),
+            layers,
             x: DMatrix::zeros(0, sizes[0]),
             t: DMatrix::zeros(0, sizes[sizes.len() - 1]),
+            probabilities: DMatrix::zeros(0, 0),
+            dscores: DMatrix::zeros(0, 0),
             pixel: std::array::from_fn(|p| nalgebra::convert(p as f64 / 255.0)),
         }
     }
@@ -92,20 +97,23 @@ impl<T: RealField + Copy> Mlp<T> {
 
     /// Number of trainable numbers.
     pub fn parameter_count(&self) -> usize {
-        self.network.parameter_count()
+        self.layers.iter().map(Dense::parameter_count).sum()
+    }
+
+    /// Visits every `(parameter, gradient)` pair: `W1, b1, W2, b2, …`.
+    pub fn for_each_param(&mut self, visit: &mut dyn FnMut(&mut DMatrix<T>, &DMatrix<T>)) {
+        for layer in &mut self.layers {
+            visit(&mut layer.w, &layer.grad_w);
+            visit(&mut layer.b, &layer.grad_b);
+        }
     }
 
     /// Copies of `(W, b)` for each layer.
-    pub fn parameters(&mut self) -> Vec<(DMatrix<T>, DMatrix<T>)> {
-        let mut flat = Vec::new();
-        self.network
-            .for_each_param(&mut |p, _| flat.push(p.clone()));
-        let mut pairs = Vec::new();
-        let mut it = flat.into_iter();
-        while let (Some(w), Some(b)) = (it.next(), it.next()) {
-            pairs.push((w, b));
-        }
-        pairs
+    pub fn parameters(&self) -> Vec<(DMatrix<T>, DMatrix<T>)> {
+        self.layers
+            .iter()
+            .map(|l| (l.w.clone(), l.b.clone()))
+            .collect()
     }
 
     // ANCHOR: load_batch
@@ -114,10 +122,8 @@ impl<T: RealField + Copy> Mlp<T> {
     /// batch size changes).
     pub fn load_batch(&mut self, data: &Dataset, indices: &[usize]) {
         let n = indices.len();
-        if self.x.nrows() != n {
-            self.x = DMatrix::zeros(n, IMAGE_SIZE);
-            self.t = DMatrix::zeros(n, CLASSES);
-        }
+        fit(&mut self.x, n, IMAGE_SIZE);
+        fit(&mut self.t, n, CLASSES);
         // Column-major: entry (row r, pixel c) lives at c·n + r. Eight images at
         // a time, so each pixel column is written in runs of eight neighbours
         // rather than one number per cache line.
@@ -143,6 +149,66 @@ impl<T: RealField + Copy> Mlp<T> {
     }
     // ANCHOR_END: load_batch
 
+    // ANCHOR: forward
+    /// The scores (logits) `batch × 10` of the loaded batch: each `Dense` in
+    /// turn, ReLU in place on every output but the last.
+    fn forward(&mut self) -> &DMatrix<T> {
+        let last = self.layers.len() - 1;
+        for i in 0..=last {
+            let (below, this) = self.layers.split_at_mut(i);
+            let input = below.last().map_or(&self.x, |l| &l.y);
+            let y = this[0].forward(input);
+            if i < last {
+                y.apply(|v| *v = if *v > T::zero() { *v } else { T::zero() });
+            }
+        }
+        &self.layers[last].y
+    }
+    // ANCHOR_END: forward
+
+    /// The mean loss of the loaded batch: forward, then softmax and
+    /// cross-entropy fused (see [`softmax_cross_entropy`]).
+    pub fn loss(&mut self) -> T {
+        self.forward();
+        let scores = &self.layers[self.layers.len() - 1].y;
+        softmax_cross_entropy(scores, &self.t, &mut self.probabilities)
+    }
+
+    // ANCHOR: gradient
+    /// One forward and one backward pass over the loaded batch: afterwards
+    /// every layer holds `∂E/∂W` and `∂E/∂b`. Returns the mean loss.
+    pub fn gradient(&mut self) -> T {
+        let loss = self.loss();
+        // ∂E/∂scores = (y − t)/N
+        let (batch, k) = self.probabilities.shape();
+        fit(&mut self.dscores, batch, k);
+        let n: T = nalgebra::convert(batch as f64);
+        let pairs = self.probabilities.iter().zip(self.t.iter());
+        for (d, (&y, &t)) in self.dscores.iter_mut().zip(pairs) {
+            *d = (y - t) / n;
+        }
+        // Each layer from the top: its input is the output of the one below;
+        // its dX, masked by that ReLU output (> 0 where ReLU passed), is the dY below.
+        for i in (0..self.layers.len()).rev() {
+            let (lower, upper) = self.layers.split_at_mut(i + 1);
+            let dy = upper.first().map_or(&self.dscores, |above| &above.dx);
+            let (below, this) = lower.split_at_mut(i);
+            match below.last() {
+                None => this[0].backward_params(&self.x, dy),
+                Some(input) => {
+                    let dx = this[0].backward(&input.y, dy);
+                    dx.zip_apply(&input.y, |d, y| {
+                        if y <= T::zero() {
+                            *d = T::zero()
+                        }
+                    });
+                }
+            }
+        }
+        loss
+    }
+    // ANCHOR_END: gradient
+
     // ANCHOR: train_step
     /// One training step on the images at `indices`: forward, loss, backward,
     /// and one update by `optimizer`. Returns the batch's mean loss.
@@ -153,8 +219,8 @@ impl<T: RealField + Copy> Mlp<T> {
         optimizer: &mut dyn Optimizer<T>,
     ) -> T {
         self.load_batch(data, indices);
-        let loss = self.network.gradient(&self.x, &self.t);
-        optim::step(optimizer, &mut self.network);
+        let loss = self.gradient();
+        optim::step(optimizer, self);
         loss
     }
     // ANCHOR_END: train_step
@@ -165,8 +231,7 @@ impl<T: RealField + Copy> Mlp<T> {
         for start in (0..data.len()).step_by(1000) {
             let chunk: Vec<usize> = (start..(start + 1000).min(data.len())).collect();
             self.load_batch(data, &chunk);
-            let y = self.network.predict(&self.x);
-            out.extend((0..y.nrows()).map(|n| ch5_backprop::network::argmax_row(y, n) as u8));
+            out.extend(mnist::predictions(self.forward()));
         }
         out
     }
@@ -185,36 +250,52 @@ impl<T: RealField + Copy> Mlp<T> {
     /// The softmax probabilities of the 10 digits for image `i` of `data`.
     pub fn probabilities(&mut self, data: &Dataset, i: usize) -> Vec<f64> {
         self.load_batch(data, &[i]);
-        let logits: Vec<f64> = self
-            .network
-            .predict(&self.x)
-            .iter()
-            .map(|&z| to_f64(z))
-            .collect();
-        softmax(&logits)
+        let scores = self.forward().map(ch5_backprop::train::to_f64);
+        ch5_backprop::softmax(&scores).iter().copied().collect()
     }
 }
 
-// ANCHOR: softmax
-/// `softmax(z)_i = exp(z_i − m) / Σ_j exp(z_j − m)` with `m = max z`:
-/// subtracting the maximum changes nothing mathematically and keeps `exp` from overflowing.
-pub fn softmax(z: &[f64]) -> Vec<f64> {
-    let m = z.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b));
-    let e: Vec<f64> = z.iter().map(|&v| (v - m).exp()).collect();
-    let sum: f64 = e.iter().sum();
-    e.iter().map(|v| v / sum).collect()
+// ANCHOR: softmax_cross_entropy
+/// Stage 3's `SoftmaxWithLoss` forward in one pass over the rows of
+/// `scores: N × k`: the probabilities `y = softmax(a)` into the kept buffer
+/// `y`, and the mean cross-entropy `−(1/N) Σ t ⊙ ln y` from the scores by
+/// log-sum-exp, `ln y_i = a_i − m − ln(1 + Σ_{j ≠ top} exp(a_j − m))`.
+pub fn softmax_cross_entropy<T: RealField + Copy>(
+    scores: &DMatrix<T>,
+    t: &DMatrix<T>,
+    y: &mut DMatrix<T>,
+) -> T {
+    assert_eq!(scores.shape(), t.shape(), "scores and targets differ in shape");
+    let (n, k) = scores.shape();
+    fit(y, n, k);
+    let mut total = T::zero();
+    for row in 0..n {
+        let a = |i| scores[(row, i)];
+        let top = (1..k).fold(0, |top, i| if a(i) > a(top) { i } else { top });
+        let max = a(top);
+        let mut others = T::zero();
+        for i in 0..k {
+            let e = (a(i) - max).exp();
+            y[(row, i)] = e;
+            if i != top {
+                others += e;
+            }
+        }
+        let (log_sum, sum) = (others.ln_1p(), T::one() + others);
+        for i in 0..k {
+            y[(row, i)] /= sum;
+            total -= t[(row, i)] * (a(i) - max - log_sum);
+        }
+    }
+    total / nalgebra::convert(n as f64)
 }
-// ANCHOR_END: softmax
-
-/// A scalar of the network as an `f64`, for reporting.
-pub fn to_f64<T: RealField + Copy>(x: T) -> f64 {
-    nalgebra::try_convert::<T, f64>(x).unwrap_or(f64::NAN)
-}
+// ANCHOR_END: softmax_cross_entropy
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ch5_backprop::gradient_check::check_network;
+    use ch5_backprop::gradient_check::{numerical_gradient, relative_errors};
+    use ch5_backprop::{Affine, Layer, Network, Relu, SoftmaxWithLoss};
     use rand_distr::{Distribution, Normal};
 
     /// `n` made-up images with pixels 0–255 and labels 0–9.
@@ -228,6 +309,32 @@ mod tests {
         Dataset::from_parts(pixels, labels)
     }
 
+    /// Parameter `k` of `mlp`: `W` of layer `k/2` for even `k`, its `b` for odd `k`.
+    fn param(mlp: &mut Mlp<f64>, k: usize) -> &mut DMatrix<f64> {
+        let layer = &mut mlp.layers[k / 2];
+        if k % 2 == 0 { &mut layer.w } else { &mut layer.b }
+    }
+
+    /// Every parameter gradient of `mlp` on the loaded batch, by backprop
+    /// and by stage 3's numerical gradient, as relative errors (`W1, b1, …`).
+    fn check_gradients(mlp: &mut Mlp<f64>) -> Vec<f64> {
+        mlp.gradient();
+        let mut analytic = Vec::new();
+        mlp.for_each_param(&mut |_, g| analytic.push(g.clone()));
+        let mut numerical = Vec::new();
+        for (k, g) in analytic.iter().enumerate() {
+            numerical.push(numerical_gradient(g.nrows(), g.ncols(), |i, d| {
+                let original = param(mlp, k)[i];
+                param(mlp, k)[i] = original + d;
+                let e = mlp.loss();
+                param(mlp, k)[i] = original;
+                e
+            }));
+        }
+        let pairs: Vec<_> = analytic.iter().zip(&numerical).collect();
+        relative_errors(&pairs)
+    }
+
     #[test]
     fn every_gradient_of_a_small_mlp_matches_the_numerical_one_in_f64() {
         // The very code that trains in f32, run in f64 and checked against
@@ -236,20 +343,53 @@ mod tests {
         for init in [Init::Xavier, Init::XavierUniform, Init::He] {
             let mut mlp = Mlp::<f64>::new(&[784, 6, 5, 10], init, 3, 1);
             // Non-zero biases, so their gradients are tested away from 0 too.
-            mlp.network.for_each_param(&mut |p, _| {
-                if p.nrows() == 1 {
-                    p.iter_mut()
-                        .enumerate()
-                        .for_each(|(i, b)| *b = 0.01 * i as f64);
-                }
-            });
+            for layer in &mut mlp.layers {
+                layer
+                    .b
+                    .iter_mut()
+                    .enumerate()
+                    .for_each(|(i, b)| *b = 0.01 * i as f64);
+            }
             mlp.load_batch(&data, &[0, 1, 2, 3]);
-            let (x, t) = (mlp.x.clone(), mlp.t.clone());
-            let errors = check_network(&mut mlp.network, &x, &t);
+            let errors = check_gradients(&mut mlp);
             assert_eq!(errors.len(), 6);
             for (k, e) in errors.iter().enumerate() {
                 assert!(*e < 1e-6, "{init}: parameter {k} relative error {e}");
             }
+        }
+    }
+
+    #[test]
+    fn the_engine_computes_what_stage_3s_plain_layers_compute() {
+        // The same weights in stage 3's Affine → ReLU → Affine → ReLU → Affine
+        // → SoftmaxWithLoss and in the engine, both kernels: the same loss,
+        // the same gradients, to rounding.
+        let data = made_up(6, 5);
+        let sizes = [784, 7, 6, 10];
+        for kernel in [Kernel::Nalgebra, Kernel::Gemm { threads: 2 }] {
+            let engine = Mlp::<f64>::new(&sizes, Init::He, 8, 1);
+            let mut mlp = Mlp::from_parameters(&sizes, engine.parameters(), kernel);
+            let mut layers: Vec<Box<dyn Layer<f64>>> = Vec::new();
+            for (i, (w, b)) in mlp.parameters().into_iter().enumerate() {
+                layers.push(Box::new(Affine::from_parameters(w, b)));
+                if i < 2 {
+                    layers.push(Box::new(Relu::new()));
+                }
+            }
+            let mut plain = Network::new(layers, Box::new(SoftmaxWithLoss::new()));
+            let batch = [5, 0, 3, 1];
+            let (x, t) = (data.batch_images(&batch), data.batch_one_hot(&batch));
+            mlp.load_batch(&data, &batch);
+            let (e_engine, e_plain) = (mlp.gradient(), plain.gradient(&x, &t));
+            assert!((e_engine - e_plain).abs() < 1e-12, "{e_engine} vs {e_plain}");
+            let mut engine_grads = Vec::new();
+            mlp.for_each_param(&mut |_, g| engine_grads.push(g.clone()));
+            let mut k = 0;
+            plain.for_each_param(&mut |_, g| {
+                assert!((g - &engine_grads[k]).amax() < 1e-12, "{kernel:?} parameter {k}");
+                k += 1;
+            });
+            assert_eq!(k, 6);
         }
     }
 
@@ -306,8 +446,13 @@ mod tests {
     }
 
     #[test]
-    fn softmax_of_huge_logits_stays_finite() {
-        let p = softmax(&[1000.0, 1000.0, -1000.0]);
-        assert_eq!(p, vec![0.5, 0.5, 0.0]);
+    fn batches_are_the_datasets_own_numbers() {
+        let data = made_up(4, 6);
+        let mut mlp = Mlp::<f64>::new(&[784, 3, 10], Init::He, 1, 1);
+        for indices in [vec![2, 0, 3], vec![1], vec![3, 3, 0], (0..4).cycle().take(19).collect()] {
+            mlp.load_batch(&data, &indices);
+            assert_eq!(mlp.x, data.batch_images::<f64>(&indices));
+            assert_eq!(mlp.t, data.batch_one_hot::<f64>(&indices));
+        }
     }
 }

@@ -99,7 +99,7 @@ fn row_major_bytes(m: &DMatrix<f32>) -> Vec<u8> {
 
 // ANCHOR: save
 /// Writes the network's weights, biases and sizes to `path`.
-pub fn save(mlp: &mut Mlp<f32>, path: &Path) -> Result<(), ModelError> {
+pub fn save(mlp: &Mlp<f32>, path: &Path) -> Result<(), ModelError> {
     let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
     for (k, (w, b)) in mlp.parameters().iter().enumerate() {
         tensors.push((
@@ -177,7 +177,11 @@ pub fn load(path: &Path, threads: usize) -> Result<Mlp<f32>, ModelError> {
         let b = read_tensor(path, &file, &bias_name(k), &[sizes[k + 1]], &sizes)?;
         params.push((w, b));
     }
-    Ok(Mlp::from_parameters(&sizes, params, threads))
+    Ok(Mlp::from_parameters(
+        &sizes,
+        params,
+        crate::dense::Kernel::Gemm { threads },
+    ))
 }
 // ANCHOR_END: load
 
@@ -282,14 +286,14 @@ mod tests {
         let path = dir.join("model.safetensors");
         let mut mlp = Mlp::<f32>::new(sizes, Init::He, 11, 1);
         // Distinct biases, so a mix-up of layers or of row/column order shows.
-        mlp.network.for_each_param(&mut |p, _| {
+        mlp.for_each_param(&mut |p, _| {
             if p.nrows() == 1 {
                 p.iter_mut()
                     .enumerate()
                     .for_each(|(i, b)| *b = i as f32 * 0.5);
             }
         });
-        save(&mut mlp, &path).unwrap();
+        save(&mlp, &path).unwrap();
         (path, mlp)
     }
 
@@ -325,8 +329,8 @@ mod tests {
     #[test]
     fn a_saved_network_loads_back_identical() {
         let dir = tempfile::tempdir().unwrap();
-        let (path, mut original) = saved(dir.path(), &[784, 16, 8, 10]);
-        let mut loaded = load(&path, 1).unwrap();
+        let (path, original) = saved(dir.path(), &[784, 16, 8, 10]);
+        let loaded = load(&path, 1).unwrap();
         assert_eq!(loaded.sizes, vec![784, 16, 8, 10]);
         assert_eq!(loaded.parameters(), original.parameters());
         // Tensors are named and shaped as documented, W as n_in × n_out row-major.
@@ -402,8 +406,8 @@ mod tests {
     fn a_network_that_is_not_for_mnist_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("xor.safetensors");
-        let mut mlp = Mlp::<f32>::new(&[2, 3, 1], Init::He, 1, 1);
-        save(&mut mlp, &path).unwrap();
+        let mlp = Mlp::<f32>::new(&[2, 3, 1], Init::He, 1, 1);
+        save(&mlp, &path).unwrap();
         assert!(load_error(&path).contains("MNIST needs 784 and 10"));
     }
 }

@@ -12,9 +12,9 @@
 //! so an optimizer can keep its memory for each one. The formulas below are
 //! entry by entry (`⊙`, `√` and `/` too); `η` is the learning rate.
 
-use ch5_backprop::Network;
-use clap::ValueEnum;
 use nalgebra::RealField;
+
+use crate::mlp::Mlp;
 
 // ANCHOR: optimizer
 /// One update rule.
@@ -27,12 +27,12 @@ pub trait Optimizer<T: RealField + Copy> {
     fn update(&mut self, slot: usize, param: &mut [T], grad: &[T]);
 }
 
-/// One training step: every parameter of `network` updated from the
+/// One training step: every parameter of `mlp` updated from the
 /// gradients its last backward pass stored.
-pub fn step<T: RealField + Copy>(optimizer: &mut dyn Optimizer<T>, network: &mut Network<T>) {
+pub fn step<T: RealField + Copy>(optimizer: &mut dyn Optimizer<T>, mlp: &mut Mlp<T>) {
     optimizer.start_step();
     let mut slot = 0;
-    network.for_each_param(&mut |param, grad| {
+    mlp.for_each_param(&mut |param, grad| {
         optimizer.update(slot, param.as_mut_slice(), grad.as_slice());
         slot += 1;
     });
@@ -211,9 +211,10 @@ impl<T: RealField + Copy> Optimizer<T> for Adam<T> {
 
     fn update(&mut self, slot: usize, param: &mut [T], grad: &[T]) {
         let (eta, b1, b2, eps) = (self.learning_rate, self.beta1, self.beta2, self.epsilon);
-        // The bias corrections 1/(1 − βᵗ), once per matrix rather than per number.
-        let m_hat = T::one() / (T::one() - b1.powi(self.t));
-        let v_hat = T::one() / (T::one() - b2.powi(self.t));
+        // The bias corrections 1/(1 − βᵗ), once per matrix rather than per
+        // number: m̂ = m·m_correction, v̂ = v·v_correction.
+        let m_correction = T::one() / (T::one() - b1.powi(self.t));
+        let v_correction = T::one() / (T::one() - b2.powi(self.t));
         let m = memory(&mut self.m, slot, param.len());
         let v = memory(&mut self.v, slot, param.len());
         for (((p, &g), m), v) in param
@@ -224,14 +225,14 @@ impl<T: RealField + Copy> Optimizer<T> for Adam<T> {
         {
             *m = b1 * *m + (T::one() - b1) * g;
             *v = b2 * *v + (T::one() - b2) * g * g;
-            *p -= eta * (*m * m_hat) / ((*v * v_hat).sqrt() + eps);
+            *p -= eta * (*m * m_correction) / ((*v * v_correction).sqrt() + eps);
         }
     }
 }
 // ANCHOR_END: adam
 
-/// The `--optimizer` flag.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+/// The five optimizers, by name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OptimizerKind {
     Sgd,
     Momentum,
@@ -248,6 +249,17 @@ impl OptimizerKind {
         OptimizerKind::Rmsprop,
         OptimizerKind::Adam,
     ];
+
+    /// The name on the command line and in files: `sgd`, `rmsprop`, ….
+    pub fn name(self) -> &'static str {
+        match self {
+            OptimizerKind::Sgd => "sgd",
+            OptimizerKind::Momentum => "momentum",
+            OptimizerKind::Adagrad => "adagrad",
+            OptimizerKind::Rmsprop => "rmsprop",
+            OptimizerKind::Adam => "adam",
+        }
+    }
 
     /// A fresh optimizer of this kind with learning rate `eta`.
     pub fn build<T: RealField + Copy>(self, eta: f64) -> Box<dyn Optimizer<T>> {

@@ -5,15 +5,15 @@
 //! each; after every epoch the network is measured on the validation split
 //! and on the test set. The presets reproduce two tutorials' settings; the
 //! comparisons redo the book's figures of optimizers and initialisations.
+//! Training reports through a callback, one [`TrainEvent`] at a time.
 
 use std::time::Instant;
 
-use clap::ValueEnum;
-use mnist::{BatchSampler, Dataset};
-use train_cli::{Accuracies, Reporter, Series, TrainError};
+use ch5_backprop::train::to_f64;
+use mnist::{Accuracies, BatchSampler, Dataset, TrainEvent};
 
 use crate::init::Init;
-use crate::mlp::{Mlp, to_f64};
+use crate::mlp::Mlp;
 use crate::optim::{Optimizer, OptimizerKind};
 
 /// Everything that decides a training run besides the seed and the data.
@@ -68,7 +68,7 @@ impl Config {
 }
 
 /// Settings that reproduce a tutorial's run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Preset {
     /// The numpy MLP tutorial: 784-100-200-10 ReLU, Xavier, SGD 0.1, batch 32,
     /// 25 epochs on the first 50,000 images, validated on the last 10,000
@@ -79,6 +79,42 @@ pub enum Preset {
     /// The Keras MNIST tutorial: 784-512-10 ReLU, RMSprop 0.001, batch 128,
     /// 5 epochs on all 60,000 (it reports test accuracy 0.9789).
     Keras,
+}
+
+impl Preset {
+    pub const ALL: [Preset; 2] = [Preset::NumpyMlp, Preset::Keras];
+
+    /// The name on the command line: `numpy-mlp`, `keras`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Preset::NumpyMlp => "numpy-mlp",
+            Preset::Keras => "keras",
+        }
+    }
+}
+
+impl Config {
+    /// The settings in words, from the settings themselves:
+    /// `784-100-200-10, Xavier init, SGD η = 0.1, batch 32, 25 epochs, …`.
+    pub fn describe(&self) -> String {
+        let sizes: Vec<String> = self.sizes().iter().map(usize::to_string).collect();
+        let mut text = format!(
+            "{} ReLU, {} init, {} η = {}, batch {}, {} epochs",
+            sizes.join("-"),
+            self.init,
+            self.optimizer,
+            self.learning_rate,
+            self.batch_size,
+            self.epochs
+        );
+        if self.validation > 0 {
+            text += &format!(", the last {} training images held out", self.validation);
+        }
+        if self.threads > 1 {
+            text += &format!(", {} threads", self.threads);
+        }
+        text
+    }
 }
 
 // ANCHOR: presets
@@ -121,18 +157,18 @@ impl Preset {
 /// `config.batch_size` (the last may be smaller, or skipped with
 /// `config.drop_last`), one optimizer step each. `on_step` sees each
 /// batch's loss and may stop training.
-pub fn epoch(
+pub fn epoch<E>(
     mlp: &mut Mlp<f32>,
     train: &Dataset,
     sampler: &mut BatchSampler,
     config: &Config,
     optimizer: &mut dyn Optimizer<f32>,
-    mut on_step: impl FnMut(f64) -> Result<(), TrainError>,
-) -> Result<(), TrainError> {
+    report: &mut impl FnMut(TrainEvent) -> Result<(), E>,
+) -> Result<(), E> {
     let batches = sampler.epoch(config.batch_size);
     for batch in &batches[..config.steps_per_epoch(train.len())] {
         let loss = mlp.train_step(train, batch, optimizer);
-        on_step(to_f64(loss))?;
+        report(TrainEvent::Step(to_f64(loss)))?;
     }
     Ok(())
 }
@@ -150,14 +186,14 @@ pub struct Trained {
 // ANCHOR: train
 /// Trains a fresh network of `config` from `seed` on `train`, measuring
 /// accuracy on `validation` (if any) and `test` after each epoch.
-pub fn train(
+pub fn train<E>(
     config: &Config,
     seed: u64,
     train: &Dataset,
     validation: Option<&Dataset>,
     test: &Dataset,
-    reporter: &mut Reporter,
-) -> Result<Trained, TrainError> {
+    mut report: impl FnMut(TrainEvent) -> Result<(), E>,
+) -> Result<Trained, E> {
     let mut mlp = Mlp::<f32>::new(&config.sizes(), config.init, seed, config.threads);
     let mut optimizer = config.optimizer.build::<f32>(config.learning_rate);
     // The shuffles have their own stream, so changing the network leaves the batches alone.
@@ -166,20 +202,14 @@ pub fn train(
     let mut last = Accuracies::default();
     for _ in 0..config.epochs {
         let started = Instant::now();
-        epoch(
-            &mut mlp,
-            train,
-            &mut sampler,
-            config,
-            optimizer.as_mut(),
-            |loss| reporter.step(loss),
-        )?;
+        epoch(&mut mlp, train, &mut sampler, config, optimizer.as_mut(), &mut report)?;
         epoch_seconds.push(started.elapsed().as_secs_f64());
-        last = reporter.evaluate(|| Accuracies {
+        last = Accuracies {
             train: None,
             validation: validation.map(|v| mlp.accuracy(v)),
             test: mlp.accuracy(test),
-        });
+        };
+        report(TrainEvent::Evaluated(last))?;
     }
     Ok(Trained {
         mlp,
@@ -316,9 +346,9 @@ pub fn tail_mean(values: &[f64], window: usize) -> f64 {
 /// A curve as the mean loss of each block of `window` iterations, one
 /// point `(last iteration of the block, mean)` per block: a chart of trends
 /// rather than noise.
-pub fn smoothed(curve: &Curve, window: usize) -> Series {
+pub fn smoothed(curve: &Curve, window: usize) -> Vec<(f64, f64)> {
     let window = window.max(1);
-    let points = curve
+    curve
         .losses
         .chunks(window)
         .enumerate()
@@ -328,11 +358,7 @@ pub fn smoothed(curve: &Curve, window: usize) -> Series {
                 w.iter().sum::<f64>() / w.len() as f64,
             )
         })
-        .collect();
-    Series {
-        name: curve.name.clone(),
-        points,
-    }
+        .collect()
 }
 
 #[cfg(test)]
@@ -383,9 +409,9 @@ mod tests {
             losses: vec![4.0, 2.0, 0.0, 2.0],
             test_accuracy: 0.0,
         };
-        assert_eq!(smoothed(&curve, 2).points, vec![(2.0, 3.0), (4.0, 1.0)]);
-        assert_eq!(smoothed(&curve, 3).points, vec![(3.0, 2.0), (4.0, 2.0)]);
-        assert_eq!(smoothed(&curve, 10).points, vec![(4.0, 2.0)]);
+        assert_eq!(smoothed(&curve, 2), vec![(2.0, 3.0), (4.0, 1.0)]);
+        assert_eq!(smoothed(&curve, 3), vec![(3.0, 2.0), (4.0, 2.0)]);
+        assert_eq!(smoothed(&curve, 10), vec![(4.0, 2.0)]);
         assert_eq!(tail_mean(&curve.losses, 2), 1.0);
         assert_eq!(tail_mean(&curve.losses, 100), 2.0);
     }

@@ -255,7 +255,13 @@ impl<T: RealField + Copy> Dense<T> {
         for (j, mut column) in self.y.column_iter_mut().enumerate() {
             column.fill(self.b[j]);
         }
-        matmul(&mut self.y, Operand::of(x), Operand::of(&self.w), true, self.kernel);
+        matmul(
+            &mut self.y,
+            Operand::of(x),
+            Operand::of(&self.w),
+            true,
+            self.kernel,
+        );
         &mut self.y
     }
     // ANCHOR_END: dense_forward
@@ -266,15 +272,31 @@ impl<T: RealField + Copy> Dense<T> {
     pub fn backward(&mut self, x: &DMatrix<T>, dy: &DMatrix<T>) -> &mut DMatrix<T> {
         self.backward_params(x, dy);
         fit(&mut self.dx, dy.nrows(), self.w.nrows());
-        matmul(&mut self.dx, Operand::of(dy), Operand::transposed(&self.w), false, self.kernel);
+        matmul(
+            &mut self.dx,
+            Operand::of(dy),
+            Operand::transposed(&self.w),
+            false,
+            self.kernel,
+        );
         &mut self.dx
     }
 
     /// Only `∂E/∂W = Xᵀ · dY` and `∂E/∂b = Σ_rows dY`: the first layer's
     /// `∂E/∂X`, the gradient with respect to the pixels, is of no use.
     pub fn backward_params(&mut self, x: &DMatrix<T>, dy: &DMatrix<T>) {
-        assert_eq!(dy.shape(), self.y.shape(), "Dense: dy must match the last output");
-        matmul(&mut self.grad_w, Operand::transposed(x), Operand::of(dy), false, self.kernel);
+        assert_eq!(
+            dy.shape(),
+            self.y.shape(),
+            "Dense: dy must match the last output"
+        );
+        matmul(
+            &mut self.grad_w,
+            Operand::transposed(x),
+            Operand::of(dy),
+            false,
+            self.kernel,
+        );
         for (j, column) in dy.column_iter().enumerate() {
             self.grad_b[j] = column.sum();
         }
@@ -333,7 +355,13 @@ mod tests {
             // f32 goes through the same kernels
             let (a32, b32) = (a.cast::<f32>(), b.cast::<f32>());
             let mut out = DMatrix::zeros(m, n);
-            matmul(&mut out, Operand::of(&a32), Operand::of(&b32), false, KERNELS[1]);
+            matmul(
+                &mut out,
+                Operand::of(&a32),
+                Operand::of(&b32),
+                false,
+                KERNELS[1],
+            );
             assert!((out.cast::<f64>() - expected).amax() < 1e-5);
         }
     }
@@ -383,9 +411,11 @@ mod tests {
             let nx = numerical_gradient(n, n_in, |i, d| loss(&w, &b, &nudged(&x, i, d)));
             let nw = numerical_gradient(n_in, n_out, |i, d| loss(&nudged(&w, i, d), &b, &x));
             let nb = numerical_gradient(1, n_out, |i, d| loss(&w, &nudged(&b, i, d), &x));
-            let errors =
-                relative_errors(&[(&dx, &nx), (&dense.grad_w, &nw), (&dense.grad_b, &nb)]);
-            assert!(errors.iter().all(|&e| e < 1e-8), "{n}×{n_in}→{n_out}: {errors:?}");
+            let errors = relative_errors(&[(&dx, &nx), (&dense.grad_w, &nw), (&dense.grad_b, &nb)]);
+            assert!(
+                errors.iter().all(|&e| e < 1e-8),
+                "{n}×{n_in}→{n_out}: {errors:?}"
+            );
         }
     }
 }

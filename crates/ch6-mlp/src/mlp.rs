@@ -265,7 +265,11 @@ pub fn softmax_cross_entropy<T: RealField + Copy>(
     t: &DMatrix<T>,
     y: &mut DMatrix<T>,
 ) -> T {
-    assert_eq!(scores.shape(), t.shape(), "scores and targets differ in shape");
+    assert_eq!(
+        scores.shape(),
+        t.shape(),
+        "scores and targets differ in shape"
+    );
     let (n, k) = scores.shape();
     fit(y, n, k);
     let mut total = T::zero();
@@ -312,7 +316,11 @@ mod tests {
     /// Parameter `k` of `mlp`: `W` of layer `k/2` for even `k`, its `b` for odd `k`.
     fn param(mlp: &mut Mlp<f64>, k: usize) -> &mut DMatrix<f64> {
         let layer = &mut mlp.layers[k / 2];
-        if k % 2 == 0 { &mut layer.w } else { &mut layer.b }
+        if k % 2 == 0 {
+            &mut layer.w
+        } else {
+            &mut layer.b
+        }
     }
 
     /// Every parameter gradient of `mlp` on the loaded batch, by backprop
@@ -381,12 +389,18 @@ mod tests {
             let (x, t) = (data.batch_images(&batch), data.batch_one_hot(&batch));
             mlp.load_batch(&data, &batch);
             let (e_engine, e_plain) = (mlp.gradient(), plain.gradient(&x, &t));
-            assert!((e_engine - e_plain).abs() < 1e-12, "{e_engine} vs {e_plain}");
+            assert!(
+                (e_engine - e_plain).abs() < 1e-12,
+                "{e_engine} vs {e_plain}"
+            );
             let mut engine_grads = Vec::new();
             mlp.for_each_param(&mut |_, g| engine_grads.push(g.clone()));
             let mut k = 0;
             plain.for_each_param(&mut |_, g| {
-                assert!((g - &engine_grads[k]).amax() < 1e-12, "{kernel:?} parameter {k}");
+                assert!(
+                    (g - &engine_grads[k]).amax() < 1e-12,
+                    "{kernel:?} parameter {k}"
+                );
                 k += 1;
             });
             assert_eq!(k, 6);
@@ -449,7 +463,12 @@ mod tests {
     fn batches_are_the_datasets_own_numbers() {
         let data = made_up(4, 6);
         let mut mlp = Mlp::<f64>::new(&[784, 3, 10], Init::He, 1, 1);
-        for indices in [vec![2, 0, 3], vec![1], vec![3, 3, 0], (0..4).cycle().take(19).collect()] {
+        for indices in [
+            vec![2, 0, 3],
+            vec![1],
+            vec![3, 3, 0],
+            (0..4).cycle().take(19).collect(),
+        ] {
             mlp.load_batch(&data, &indices);
             assert_eq!(mlp.x, data.batch_images::<f64>(&indices));
             assert_eq!(mlp.t, data.batch_one_hot::<f64>(&indices));

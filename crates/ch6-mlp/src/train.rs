@@ -202,7 +202,14 @@ pub fn train<E>(
     let mut last = Accuracies::default();
     for _ in 0..config.epochs {
         let started = Instant::now();
-        epoch(&mut mlp, train, &mut sampler, config, optimizer.as_mut(), &mut report)?;
+        epoch(
+            &mut mlp,
+            train,
+            &mut sampler,
+            config,
+            optimizer.as_mut(),
+            &mut report,
+        )?;
         epoch_seconds.push(started.elapsed().as_secs_f64());
         last = Accuracies {
             train: None,

@@ -94,6 +94,36 @@ pub fn plot_path(s: &str) -> Result<PathBuf, String> {
     }
 }
 
+/// A value parser for a flag that takes one of `values`, each typed as
+/// `name(value)` and described in `--help` by `help(value)`: the flag's
+/// choices come from the library's own list, never restated.
+pub fn one_of<T: Copy + Send + Sync + 'static>(
+    values: &'static [T],
+    name: fn(T) -> &'static str,
+    help: fn(T) -> String,
+) -> impl clap::builder::TypedValueParser<Value = T> {
+    let possible = values
+        .iter()
+        .map(|&v| clap::builder::PossibleValue::new(name(v)).help(help(v)));
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(possible).map(move |typed| {
+        *values
+            .iter()
+            .find(|&&v| name(v) == typed)
+            .expect("clap accepts only the listed names")
+    })
+}
+
+/// Prints a line for the reader: on stdout, or on stderr with `--json`,
+/// where stdout carries only the JSON object.
+pub fn say(args: &CommonArgs, line: &str) {
+    if args.json {
+        eprintln!("{line}");
+    } else {
+        println!("{line}");
+    }
+}
+
 /// The training and test sets for a run: `--data-dir` (or `$MNIST_DIR`, or the
 /// repository's `data/mnist/`), with the training set cut to `--train-size`.
 pub fn load_data(args: &CommonArgs) -> anyhow::Result<(mnist::Dataset, mnist::Dataset)> {

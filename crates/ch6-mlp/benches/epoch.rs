@@ -1,23 +1,26 @@
-//! # Stage 4 benches: is a training epoch just its matrix products?
+//! # Stage 4 benches: from the textbook's layers to the engine
 //!
 //! Stage 4 of the course (chapter 6). `cargo bench -p ch6-mlp` times, on the
 //! real MNIST data, in f32:
-//! - group `epoch`: one full training epoch of each preset (`numpy-mlp`:
-//!   784-100-200-10, SGD, batch 32, 50,000 images, one thread; `keras`:
-//!   784-512-10, RMSprop, batch 128, 60,000 images, two threads, and
-//!   `keras-1-thread`), and the `numpy-mlp` epoch with stage 3's `Affine`
-//!   layers instead of `Dense` (`numpy-mlp-stage3-affine`), and stage 3's
-//!   own per-sample network (784-100-50-10 tanh, mean squared error) in
-//!   batches of 32 (`stage3-network-batch-32`);
+//! - group `engine`: one epoch of the `numpy-mlp` preset (784-100-200-10
+//!   ReLU, SGD, batch 32, 1,562 batches of the first 50,000 images, one
+//!   thread), device by device: `1` stage 3's plain layers (nalgebra
+//!   operators, every result allocated, batches from `Dataset::batch_images`);
+//!   `2` the engine (kept buffers, transposes read in place, ReLU in place,
+//!   fused softmax, lookup-table batch loading) on nalgebra's products;
+//!   `3` the same engine on the `gemm` crate's products;
+//! - group `epoch`: one full training epoch of each preset (`numpy-mlp`;
+//!   `keras`: 784-512-10, RMSprop, batch 128, 60,000 images, two threads,
+//!   and `keras-1-thread`), and stage 3's own per-sample network
+//!   (784-100-50-10 tanh, mean squared error) in batches of 32 with stage 3's
+//!   layers (`stage3-network-batch-32`);
 //! - group `gemm`: only the matrix products those epochs make, same shapes,
 //!   same count, same transpositions, same threads. Epoch ÷ gemm is the cost
 //!   of the glue (copies, bias, ReLU, softmax, optimizer, shuffling);
 //! - group `cpu-time`: the one-thread cases again, timed by the CPU time of
 //!   the bench thread (Linux; wall time elsewhere), so that other programs
 //!   sharing the machine do not inflate them; with the products also run on
-//!   nalgebra's `gemm` (stage 3's), to choose the backend with numbers;
-//! - group `gradient`: one backprop gradient of the stage 2 network
-//!   (784-50-10 sigmoid, batch 100), as stages 2 and 3 measure it.
+//!   nalgebra's `gemm`, to choose the kernel with numbers.
 //!
 //! Stage 3's per-sample epoch, the slow end of the chapter's lesson, is
 //! timed by `crates/ch5-backprop/benches/per_sample_epoch.rs`.
@@ -28,18 +31,16 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use ch5_backprop::{Activation, Affine, Layer, Network, Relu, Sigmoid, SoftmaxWithLoss};
-use ch6_mlp::dense::{Operand, matmul};
+use ch5_backprop::{Affine, Layer, Network, Relu, Sgd, SoftmaxWithLoss};
+use ch6_mlp::Mlp;
+use ch6_mlp::dense::{Kernel, Operand, matmul};
 use ch6_mlp::optim::OptimizerKind;
 use ch6_mlp::train::{Config, Preset, epoch};
-use ch6_mlp::{Dense, Mlp};
 use criterion::{
     BenchmarkGroup, Criterion, SamplingMode, criterion_group, criterion_main, measurement::WallTime,
 };
 use mnist::{BatchSampler, Dataset, Mnist};
-use nalgebra::{DMatrix, DMatrixView, Dyn};
-use rand::SeedableRng;
-use rand::rngs::StdRng;
+use nalgebra::DMatrix;
 use train_cli::cpu_timed;
 
 fn data() -> Mnist {
@@ -61,69 +62,76 @@ fn keras_1_thread() -> Config {
 /// A piece of work to time: one call is one epoch (or its products).
 type Work = Box<dyn FnMut()>;
 
-/// One training epoch of `config` (from seed 42), on `Dense` layers or, with
-/// `stage3_layers`, on stage 3's `Affine` layers. Each call trains on.
-fn training_epoch(mnist: &Mnist, config: Config, stage3_layers: bool) -> Work {
+/// One training epoch of `config` (from seed 42) on the engine, its
+/// products by `kernel`. Each call trains on.
+fn engine_epoch(mnist: &Mnist, config: Config, kernel: Kernel) -> Work {
     let train = training_set(mnist, &config);
-    let mut mlp = Mlp::<f32>::new(&config.sizes(), config.init, 42, config.threads);
-    if stage3_layers {
-        let mut rng = StdRng::seed_from_u64(42);
-        let sizes = config.sizes();
-        let mut layers: Vec<Box<dyn Layer<f32>>> = Vec::new();
-        for (i, pair) in sizes.windows(2).enumerate() {
-            let w = config.init.weights(pair[0], pair[1], &mut rng);
-            layers.push(Box::new(Affine::from_parameters(
-                w,
-                DMatrix::zeros(1, pair[1]),
-            )));
-            if i + 2 < sizes.len() {
-                layers.push(Box::new(Relu::new()));
-            }
-        }
-        mlp.network = Network::new(layers, Box::new(SoftmaxWithLoss::new()));
-    }
-    epoch_work(train, mlp, config)
-}
-
-/// Stage 3's per-sample network (`Network::tanh_mlp`: 784-100-50-10 tanh,
-/// mean squared error, stage 3's `Affine` layers, seed 42) trained with SGD,
-/// η = 0.1, in mini-batches of 32 over all 60,000 images: the work of
-/// `crates/ch5-backprop/benches/per_sample_epoch.rs`'s f32 epoch, 32 images
-/// per product instead of one. Their ratio is the chapter's lesson.
-fn stage3_network_epoch(mnist: &Mnist) -> Work {
-    let config = Config {
-        hidden: vec![100, 50],
-        optimizer: OptimizerKind::Sgd,
-        learning_rate: 0.1,
-        batch_size: 32,
-        drop_last: false,
-        validation: 0,
-        threads: 1,
-        ..Preset::NumpyMlp.config()
-    };
-    let mut mlp = Mlp::<f32>::new(&config.sizes(), config.init, 42, 1);
-    mlp.network = Network::tanh_mlp(&config.sizes(), 42);
-    epoch_work(training_set(mnist, &config), mlp, config)
-}
-
-/// Each call trains `mlp` one more epoch of `config` on `train`.
-fn epoch_work(train: Dataset, mut mlp: Mlp<f32>, config: Config) -> Work {
+    let fresh = Mlp::<f32>::new(&config.sizes(), config.init, 42, 1);
+    let mut mlp = Mlp::from_parameters(&config.sizes(), fresh.parameters(), kernel);
     let mut optimizer = config.optimizer.build::<f32>(config.learning_rate);
     let mut sampler = BatchSampler::new(train.len(), 43);
     Box::new(move || {
+        let mut report = |event| {
+            black_box(event);
+            Ok::<_, ()>(())
+        };
         epoch(
             &mut mlp,
             &train,
             &mut sampler,
             &config,
             optimizer.as_mut(),
-            |loss| {
-                black_box(loss);
-                Ok(())
-            },
+            &mut report,
         )
         .unwrap()
     })
+}
+
+/// One SGD epoch of `config`'s batches on stage 3's plain `network`: the
+/// textbook's layers, batches built by `Dataset::batch_images`.
+fn plain_epoch(mnist: &Mnist, config: Config, mut network: Network<f32>) -> Work {
+    assert_eq!(config.optimizer, OptimizerKind::Sgd, "stage 3 has SGD only");
+    let train = training_set(mnist, &config);
+    let sgd = Sgd::new(config.learning_rate as f32);
+    let mut sampler = BatchSampler::new(train.len(), 43);
+    Box::new(move || {
+        let batches = sampler.epoch(config.batch_size);
+        for batch in &batches[..config.steps_per_epoch(train.len())] {
+            let (x, t) = (train.batch_images(batch), train.batch_one_hot(batch));
+            black_box(network.gradient(&x, &t));
+            sgd.update(&mut network);
+        }
+    })
+}
+
+/// Stage 3's layers with the engine's initial weights for `config` (seed 42).
+fn plain_network(config: &Config) -> Network<f32> {
+    let mlp = Mlp::<f32>::new(&config.sizes(), config.init, 42, 1);
+    let last = mlp.layers.len() - 1;
+    let mut layers: Vec<Box<dyn Layer<f32>>> = Vec::new();
+    for (i, (w, b)) in mlp.parameters().into_iter().enumerate() {
+        layers.push(Box::new(Affine::from_parameters(w, b)));
+        if i < last {
+            layers.push(Box::new(Relu::new()));
+        }
+    }
+    Network::new(layers, Box::new(SoftmaxWithLoss::new()))
+}
+
+/// Stage 3's per-sample network (`Network::tanh_mlp`: 784-100-50-10 tanh,
+/// mean squared error, seed 42) trained with SGD, η = 0.1, in mini-batches
+/// of 32 over all 60,000 images: the work of
+/// `crates/ch5-backprop/benches/per_sample_epoch.rs`'s f32 epoch, 32 images
+/// per product instead of one. Their ratio is the chapter's lesson.
+fn stage3_network_epoch(mnist: &Mnist) -> Work {
+    let config = Config {
+        hidden: vec![100, 50],
+        learning_rate: 0.1,
+        drop_last: false,
+        validation: 0,
+        ..Preset::NumpyMlp.config()
+    };
+    plain_epoch(mnist, config, Network::tanh_mlp(&[784, 100, 50, 10], 42))
 }
 
 /// One matrix product of a training step: `out (m × n) = a · b`, with `a`
@@ -201,37 +209,25 @@ fn operand(m: &DMatrix<f32>, transposed: bool) -> Operand<'_, f32> {
     }
 }
 
-/// Stage 3's way to read `mᵀ`: a view with swapped strides (`ch5_backprop::layer::transposed`).
-fn view(m: &DMatrix<f32>, transposed: bool) -> DMatrixView<'_, f32, Dyn, Dyn> {
-    if transposed {
-        DMatrixView::from_slice_with_strides(m.as_slice(), m.ncols(), m.nrows(), m.nrows(), 1)
-    } else {
-        DMatrixView::from_slice_with_strides(m.as_slice(), m.nrows(), m.ncols(), 1, m.nrows())
-    }
-}
-
-/// The matrix products of one training epoch of `config`, on `Dense`'s
-/// `matmul` (the `gemm` crate) or, with `nalgebra`, on nalgebra's `gemm` as
-/// stage 3's `Affine` calls it.
+/// The matrix products of one training epoch of `config`, by `Dense`'s
+/// `matmul` with the `gemm` crate (on `config.threads`) or, with
+/// `nalgebra`, with nalgebra's `gemm` as stage 3 calls it.
 fn epoch_gemms(mnist: &Mnist, config: Config, nalgebra: bool) -> Work {
     let images = training_set(mnist, &config).len();
     let mut parts = epoch_products(&config, images);
+    let kernel = if nalgebra {
+        Kernel::Nalgebra
+    } else {
+        Kernel::Gemm {
+            threads: config.threads,
+        }
+    };
     Box::new(move || {
         for (products, count) in parts.iter_mut() {
             for _ in 0..*count {
                 for p in products.iter_mut() {
-                    if nalgebra {
-                        let beta = if p.accumulate { 1.0 } else { 0.0 };
-                        p.out.gemm(
-                            1.0,
-                            &view(&p.a, p.a_transposed),
-                            &view(&p.b, p.b_transposed),
-                            beta,
-                        );
-                    } else {
-                        let (a, b) = (operand(&p.a, p.a_transposed), operand(&p.b, p.b_transposed));
-                        matmul(&mut p.out, a, b, p.accumulate, config.threads);
-                    }
+                    let (a, b) = (operand(&p.a, p.a_transposed), operand(&p.b, p.b_transposed));
+                    matmul(&mut p.out, a, b, p.accumulate, kernel);
                 }
             }
         }
@@ -247,26 +243,43 @@ fn slow_group<'a>(c: &'a mut Criterion, name: &str, seconds: u64) -> BenchmarkGr
     group
 }
 
+fn bench_engine(c: &mut Criterion) {
+    let mnist = data();
+    let numpy = Preset::NumpyMlp.config();
+    let mut group = slow_group(c, "engine", 10);
+    let runs = [
+        (
+            "1 stage 3 layers",
+            plain_epoch(&mnist, numpy.clone(), plain_network(&numpy)),
+        ),
+        (
+            "2 engine, nalgebra products",
+            engine_epoch(&mnist, numpy.clone(), Kernel::Nalgebra),
+        ),
+        (
+            "3 engine, gemm crate",
+            engine_epoch(&mnist, numpy, Kernel::Gemm { threads: 1 }),
+        ),
+    ];
+    for (name, mut work) in runs {
+        group.bench_function(name, |b| b.iter(&mut work));
+    }
+    group.finish();
+}
+
+/// The engine's epoch of `config` on its own threads.
+fn preset_epoch(mnist: &Mnist, config: Config) -> Work {
+    let threads = config.threads;
+    engine_epoch(mnist, config, Kernel::Gemm { threads })
+}
+
 fn bench_epochs(c: &mut Criterion) {
     let mnist = data();
     let mut group = slow_group(c, "epoch", 10);
     let runs = [
-        (
-            "numpy-mlp",
-            training_epoch(&mnist, Preset::NumpyMlp.config(), false),
-        ),
-        (
-            "keras",
-            training_epoch(&mnist, Preset::Keras.config(), false),
-        ),
-        (
-            "keras-1-thread",
-            training_epoch(&mnist, keras_1_thread(), false),
-        ),
-        (
-            "numpy-mlp-stage3-affine",
-            training_epoch(&mnist, Preset::NumpyMlp.config(), true),
-        ),
+        ("numpy-mlp", preset_epoch(&mnist, Preset::NumpyMlp.config())),
+        ("keras", preset_epoch(&mnist, Preset::Keras.config())),
+        ("keras-1-thread", preset_epoch(&mnist, keras_1_thread())),
         ("stage3-network-batch-32", stage3_network_epoch(&mnist)),
     ];
     for (name, mut work) in runs {
@@ -300,15 +313,15 @@ fn bench_cpu_time(c: &mut Criterion) {
     let mut group = slow_group(c, "cpu-time", 10);
     let numpy = || Preset::NumpyMlp.config();
     let runs = [
-        ("epoch/numpy-mlp", training_epoch(&mnist, numpy(), false)),
+        ("epoch/numpy-mlp", preset_epoch(&mnist, numpy())),
         ("gemm/numpy-mlp", epoch_gemms(&mnist, numpy(), false)),
         (
             "gemm/numpy-mlp-nalgebra",
             epoch_gemms(&mnist, numpy(), true),
         ),
         (
-            "epoch/numpy-mlp-stage3-affine",
-            training_epoch(&mnist, numpy(), true),
+            "engine/1 stage 3 layers",
+            plain_epoch(&mnist, numpy(), plain_network(&numpy())),
         ),
         (
             "epoch/stage3-network-batch-32",
@@ -316,7 +329,7 @@ fn bench_cpu_time(c: &mut Criterion) {
         ),
         (
             "epoch/keras-1-thread",
-            training_epoch(&mnist, keras_1_thread(), false),
+            preset_epoch(&mnist, keras_1_thread()),
         ),
         (
             "gemm/keras-1-thread",
@@ -333,33 +346,11 @@ fn bench_cpu_time(c: &mut Criterion) {
     group.finish();
 }
 
-/// One gradient of the stage 2 network (784-50-10 sigmoid, softmax with
-/// cross-entropy, weights from seed 42) on the first 100 training images, as
-/// stage 2's and stage 3's `gradient` benches, with `Dense` layers in f32.
-fn bench_gradient(c: &mut Criterion) {
-    let mnist = data();
-    let mut stage3 = Network::<f32>::two_layer(784, 50, 10, Activation::Sigmoid, 0.01, 42);
-    let mut params = Vec::new();
-    stage3.for_each_param(&mut |p, _| params.push(p.clone()));
-    let layers: Vec<Box<dyn Layer<f32>>> = vec![
-        Box::new(Dense::from_parameters(params[0].clone(), params[1].clone())),
-        Box::new(Sigmoid::new()),
-        Box::new(Dense::from_parameters(params[2].clone(), params[3].clone())),
-    ];
-    let mut network = Network::new(layers, Box::new(SoftmaxWithLoss::new()));
-    let batch: Vec<usize> = (0..100).collect();
-    let x = mnist.train.batch_images::<f32>(&batch);
-    let t = mnist.train.batch_one_hot::<f32>(&batch);
-    let mut group = c.benchmark_group("gradient");
-    group.bench_function("ch6-mlp/backprop", |b| b.iter(|| network.gradient(&x, &t)));
-    group.finish();
-}
-
 criterion_group!(
     benches,
+    bench_engine,
     bench_epochs,
     bench_gemm,
-    bench_cpu_time,
-    bench_gradient
+    bench_cpu_time
 );
 criterion_main!(benches);

@@ -6,7 +6,7 @@
 //! as nalgebra expressions, each allocating its result and copying each
 //! transpose. `Dense` computes the very same numbers with three devices:
 //! - its output and gradient buffers are kept from step to step, so a
-//!   training step allocates nothing ([`fit`] sizes them when the batch size
+//!   training step allocates nothing of its own ([`fit`] sizes them when the batch size
 //!   changes);
 //! - `Xᵀ` and `Wᵀ` are read in place as strided [`Operand`]s, never copied,
 //!   and the input `X` is not copied either: the caller hands it to backward;

@@ -10,7 +10,8 @@
 //! - a mini-batch is copied into kept input buffers by a lookup table,
 //!   eight images at a time ([`Mlp::load_batch`]).
 //!
-//! So a training step allocates nothing (`tests/allocations.rs` counts), and
+//! So a training step allocates nothing of its own, only the product
+//! kernel its scratch (`tests/allocations.rs` counts), and
 //! the tests below check the engine against stage 3's plain layers.
 
 use mnist::{CLASSES, Dataset, IMAGE_SIZE};

@@ -1,5 +1,6 @@
-//! A training step allocates nothing of its own: the layers keep their
-//! buffers from step to step. Counted with a global allocator that counts.
+//! Stage 4's engine: a training step allocates nothing of its own, the
+//! layers keep their buffers from step to step (stage 3's plain layers
+//! allocate every result). Counted with a global allocator that counts.
 //!
 //! One test in its own binary, so no other test allocates meanwhile.
 
@@ -7,6 +8,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ch5_backprop::{Activation, Network, Sgd};
+use ch6_mlp::{Init, Mlp, OptimizerKind};
 use nalgebra::DMatrix;
 
 struct Counting;
@@ -38,35 +40,43 @@ fn allocations(steps: usize, mut step: impl FnMut()) -> usize {
 
 #[test]
 fn training_steps_reuse_their_buffers() {
-    // One sample at a time, the 784-100-50-10 tanh network: no allocation at all.
-    let mut net = Network::<f32>::tanh_mlp(&[784, 100, 50, 10], 1);
-    let sgd = Sgd::new(0.1f32);
-    let x = DMatrix::from_fn(1, 784, |_, c| (c % 7) as f32 / 7.0);
-    let t = DMatrix::from_fn(1, 10, |_, c| if c == 3 { 1.0 } else { 0.0 });
-    net.gradient(&x, &t); // the first step sizes the buffers
-    sgd.update(&mut net);
-    let count = allocations(20, || {
-        net.gradient(&x, &t);
-        sgd.update(&mut net);
-    });
-    assert_eq!(count, 0, "allocations in 20 per-sample steps");
+    // The engine's training step (load the batch, forward, backward, update)
+    // allocates nothing of its own once its buffers are sized: only the
+    // matrix-product kernel takes scratch memory, at most a packing buffer
+    // or two per product (8 products a step for three layers).
+    let pixels = (0..64 * 784).map(|i| (i * 7 % 256) as u8).collect();
+    let labels = (0..64).map(|i| (i % 10) as u8).collect();
+    let data = mnist::Dataset::from_parts(pixels, labels);
+    let batch: Vec<usize> = (0..32).collect();
+    let mut engine = 0;
+    for kind in [OptimizerKind::Sgd, OptimizerKind::Adam] {
+        let mut mlp = Mlp::<f32>::new(&[784, 100, 50, 10], Init::He, 1, 1);
+        let mut optimizer = kind.build::<f32>(0.01);
+        // The first step sizes the buffers and the optimizer's memory.
+        mlp.train_step(&data, &batch, optimizer.as_mut());
+        let count = allocations(20, || {
+            mlp.train_step(&data, &batch, optimizer.as_mut());
+        });
+        eprintln!("engine, {kind}: {count} allocations in 20 steps");
+        assert!(
+            count <= 20 * 2 * 8,
+            "{kind}: {count} allocations in 20 steps of batch 32"
+        );
+        engine = count;
+    }
 
-    // A batch of 100 through the book's network: the five matrix products go
-    // to matrixmultiply, which allocates its packing buffer once per product.
-    // Nothing else allocates.
-    let mut net = Network::<f64>::two_layer(784, 50, 10, Activation::Relu, 0.01, 1);
-    let sgd = Sgd::new(0.1);
-    let x = DMatrix::from_fn(100, 784, |r, c| ((r + c) % 11) as f64 / 11.0);
-    let t = DMatrix::from_fn(100, 10, |r, c| if r % 10 == c { 1.0 } else { 0.0 });
-    net.gradient(&x, &t);
-    sgd.update(&mut net);
+    // Stage 3's plain layers, for contrast, allocate every result.
+    let mut net = Network::<f32>::two_layer(784, 50, 10, Activation::Relu, 0.01, 1);
+    let sgd = Sgd::new(0.1f32);
+    let x = DMatrix::from_fn(32, 784, |r, c| ((r + c) % 11) as f32 / 11.0);
+    let t = DMatrix::from_fn(32, 10, |r, c| if r % 10 == c { 1.0 } else { 0.0 });
     let count = allocations(20, || {
         net.gradient(&x, &t);
         sgd.update(&mut net);
     });
-    eprintln!("{count} allocations in 20 mini-batch steps");
+    eprintln!("stage 3: {count} allocations in 20 steps");
     assert!(
-        count <= 20 * 5,
-        "{count} allocations in 20 mini-batch steps"
+        count > 3 * engine,
+        "stage 3: {count} allocations in 20 steps, the engine {engine}"
     );
 }

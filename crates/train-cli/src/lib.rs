@@ -19,7 +19,7 @@ use std::path::PathBuf;
 
 pub use cpu_time::{cpu_timed, thread_cpu_time};
 pub use plot::{Series, draw_line_chart, draw_training_curves};
-pub use recipe::{Recipe, RecipeArgs};
+pub use recipe::{Recipe, RecipeArgs, timed};
 pub use report::{
     Accuracies, Evaluation, Reporter, RunInfo, Summary, TrainError, count, thousands,
 };

@@ -7,7 +7,9 @@
 //! into its parser. [`Recipe::parse`] writes the recipe's values into those
 //! flags as their defaults, so `--help` shows them and nothing restates
 //! them, and [`RecipeArgs::resolve`] gives the run's recipe: each flag given
-//! on the command line, else the stage's default.
+//! on the command line, else the stage's default. Inside the loop, [`timed`]
+//! adds up the time of one part of each step (the stages time their
+//! gradient, to report milliseconds per gradient at the end).
 //!
 //! ```
 //! use clap::Parser;
@@ -46,6 +48,7 @@
 //! then `Cli::from_arg_matches(&command.get_matches())`.
 
 use std::ffi::OsString;
+use std::time::{Duration, Instant};
 
 use clap::{Command, Parser};
 
@@ -141,6 +144,15 @@ impl Recipe {
     }
 }
 
+/// Runs `f` and adds the time it took to `total`: how a training loop
+/// times one part of its step, such as the gradient, in a single line.
+pub fn timed<T>(total: &mut Duration, f: impl FnOnce() -> T) -> T {
+    let started = Instant::now();
+    let result = f();
+    *total += started.elapsed();
+    result
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,5 +241,16 @@ mod tests {
             let msg = parse(args).unwrap_err();
             assert!(msg.contains(expected), "{args:?}: {msg}");
         }
+    }
+
+    #[test]
+    fn timed_adds_up_and_hands_back_the_result() {
+        let mut total = Duration::from_millis(5);
+        let answer = timed(&mut total, || {
+            std::thread::sleep(Duration::from_millis(20));
+            42
+        });
+        assert_eq!(answer, 42);
+        assert!(total >= Duration::from_millis(25), "{total:?}");
     }
 }

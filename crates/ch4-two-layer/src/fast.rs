@@ -161,7 +161,7 @@ impl TwoLayerNet {
     /// `E = (1/N) Σ_n L_n`, so each difference is a sum over samples of
     /// `L_n(θ + h) − L_n(θ − h)`, and a nudge changes little of sample `n`:
     /// - `W1[i, j]` or `b1[j]`: only hidden unit `j`, by an amount set by the
-    ///   pixel's shade ([`ShadeDifferences`]); background pixels change nothing;
+    ///   pixel's shade (`ShadeDifferences`, below); background pixels change nothing;
     /// - `W2[j, k]` or `b2[k]`: only logit `k`.
     ///
     /// The samples are shared between two threads (the first layer is most of the work).

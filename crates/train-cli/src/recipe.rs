@@ -243,6 +243,60 @@ mod tests {
         }
     }
 
+    /// The shape of stage 3's parser: the flags at the top and in a subcommand.
+    #[derive(Parser, Debug)]
+    #[command(name = "stage", args_conflicts_with_subcommands = true)]
+    struct Cli {
+        #[command(subcommand)]
+        command: Option<Sub>,
+        #[command(flatten)]
+        recipe: RecipeArgs,
+    }
+
+    #[derive(clap::Subcommand, Debug)]
+    enum Sub {
+        Train {
+            #[command(flatten)]
+            recipe: RecipeArgs,
+        },
+    }
+
+    #[test]
+    fn a_program_with_subcommands_shows_the_defaults_on_each() {
+        use clap::FromArgMatches;
+        let command = || {
+            DEFAULTS
+                .show_defaults(Cli::command())
+                .mut_subcommand("train", |c| DEFAULTS.show_defaults(c))
+        };
+        for args in [
+            &["stage", "--steps", "5"][..],
+            &["stage", "train", "--steps", "5"],
+        ] {
+            let cli =
+                Cli::from_arg_matches(&command().try_get_matches_from(args).unwrap()).unwrap();
+            let recipe = match &cli.command {
+                None => &cli.recipe,
+                Some(Sub::Train { recipe }) => recipe,
+            };
+            assert_eq!(
+                recipe.resolve(DEFAULTS),
+                Recipe {
+                    steps: 5,
+                    ..DEFAULTS
+                },
+                "{args:?}"
+            );
+        }
+        let mut command = command();
+        let help = command
+            .find_subcommand_mut("train")
+            .unwrap()
+            .render_help()
+            .to_string();
+        assert!(help.contains("[default: 2000]"), "{help}");
+    }
+
     #[test]
     fn timed_adds_up_and_hands_back_the_result() {
         let mut total = Duration::from_millis(5);

@@ -125,23 +125,8 @@ pub fn numerical_diff(f: impl Fn(f64) -> f64, x: f64) -> f64 {
 // ANCHOR_END: numerical_diff
 
 // ANCHOR: numerical_gradient
-/// The gradient `∂f/∂x` of a scalar function of a whole matrix, one entry at
-/// a time: nudge `x[i]` by `±h`, evaluate `f` twice, restore `x[i]`.
-///
-/// `f` receives the (temporarily nudged) matrix; the result has `x`'s shape.
-/// This costs `2 · x.len()` evaluations of `f`.
-pub fn numerical_gradient(
-    mut f: impl FnMut(&DMatrix<f64>) -> f64,
-    x: &mut DMatrix<f64>,
-) -> DMatrix<f64> {
-    let mut grad = DMatrix::zeros(x.nrows(), x.ncols());
-    for i in 0..x.len() {
-        grad[i] = partial_derivative(&mut f, x, i);
-    }
-    grad
-}
-
-/// `∂f/∂x[i]` by the central difference; `x[i]` is restored afterwards.
+/// `∂f/∂x[i]` by the central difference: nudge `x[i]` up by `h` and evaluate
+/// `f`, nudge it down by `h` and evaluate again, put it back.
 pub fn partial_derivative(
     mut f: impl FnMut(&DMatrix<f64>) -> f64,
     x: &mut DMatrix<f64>,
@@ -154,6 +139,21 @@ pub fn partial_derivative(
     let f_minus = f(x);
     x[i] = original;
     (f_plus - f_minus) / (2.0 * H)
+}
+
+/// The gradient `∂f/∂x` of a scalar function of a whole matrix: one partial
+/// derivative per entry, so `2 · x.len()` evaluations of `f`.
+///
+/// `f` receives the (temporarily nudged) matrix; the result has `x`'s shape.
+pub fn numerical_gradient(
+    mut f: impl FnMut(&DMatrix<f64>) -> f64,
+    x: &mut DMatrix<f64>,
+) -> DMatrix<f64> {
+    let mut grad = DMatrix::zeros(x.nrows(), x.ncols());
+    for i in 0..x.len() {
+        grad[i] = partial_derivative(&mut f, x, i);
+    }
+    grad
 }
 // ANCHOR_END: numerical_gradient
 
@@ -182,6 +182,18 @@ pub fn numerical_gradient_parallel(
     grad
 }
 
+/// [`numerical_gradient`] of a function of a bias row (`1 × n`): the same
+/// nudges, made on a copy of the row as the `1 × n` matrix that function
+/// takes, and the gradient handed back as a row.
+pub fn numerical_gradient_row(
+    mut f: impl FnMut(&RowDVector<f64>) -> f64,
+    b: &RowDVector<f64>,
+) -> RowDVector<f64> {
+    let as_row = |m: &DMatrix<f64>| RowDVector::from_row_slice(m.as_slice());
+    let mut b = DMatrix::from_row_slice(1, b.len(), b.as_slice());
+    as_row(&numerical_gradient(|b| f(&as_row(b)), &mut b))
+}
+
 // ANCHOR: gradient_descent
 /// Gradient descent on a function of a vector: `x ← x − η · ∇f(x)`, `steps` times,
 /// with the gradient measured numerically. Returns where it ends.
@@ -208,42 +220,19 @@ pub struct Gradients {
     pub grad_b: RowDVector<f64>,
 }
 
-/// How to compute the numerical gradient.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum GradientMethod {
-    /// Perturb each parameter and rerun the whole forward pass.
-    Naive,
-    /// Perturb each parameter and recompute only what it changes.
-    Fast,
-}
-
 impl SoftmaxNet {
     // ANCHOR: gradient_naive
     /// The textbook numerical gradient: for each of the 7,850 parameters, nudge
     /// it by `±h` and recompute the loss of the whole batch from scratch.
-    /// That is `2 · 7,850 = 15,700` forward passes per gradient, shared out
-    /// among the machine's cores.
+    /// That is `2 · 7,850 = 15,700` forward passes per gradient; the nudges of
+    /// `W` are shared out among the machine's cores.
     pub fn numerical_gradient_naive(&self, x: &DMatrix<f64>, labels: &[u8]) -> Gradients {
-        let b = &self.b;
-        let grad_w = numerical_gradient_parallel(
-            |w| cross_entropy(&softmax(&affine(x, w, b)), labels),
-            &self.w,
-        );
-
-        let w = &self.w;
-        let mut b = DMatrix::from_row_slice(1, self.b.len(), self.b.as_slice());
-        let grad_b = numerical_gradient(
-            |b| {
-                cross_entropy(
-                    &softmax(&affine(x, w, &RowDVector::from_row_slice(b.as_slice()))),
-                    labels,
-                )
-            },
-            &mut b,
-        );
+        let loss = |w: &DMatrix<f64>, b: &RowDVector<f64>| {
+            cross_entropy(&softmax(&affine(x, w, b)), labels)
+        };
         Gradients {
-            grad_w,
-            grad_b: RowDVector::from_row_slice(grad_b.as_slice()),
+            grad_w: numerical_gradient_parallel(|w| loss(w, &self.b), &self.w),
+            grad_b: numerical_gradient_row(|b| loss(&self.w, b), &self.b),
         }
     }
     // ANCHOR_END: gradient_naive
@@ -309,7 +298,49 @@ impl SoftmaxNet {
         Gradients { grad_w, grad_b }
     }
     // ANCHOR_END: gradient_fast
+}
 
+/// How to compute the numerical gradient.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GradientMethod {
+    /// Perturb each parameter and rerun the whole forward pass.
+    Naive,
+    /// Perturb each parameter and recompute only what it changes.
+    Fast,
+}
+
+impl GradientMethod {
+    /// Both methods, in the order the chapter tells them.
+    pub const ALL: [GradientMethod; 2] = [GradientMethod::Naive, GradientMethod::Fast];
+
+    /// The method's name: `naive` or `fast`.
+    pub fn name(self) -> &'static str {
+        match self {
+            GradientMethod::Naive => "naive",
+            GradientMethod::Fast => "fast",
+        }
+    }
+}
+
+impl std::fmt::Display for GradientMethod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for GradientMethod {
+    type Err = String;
+
+    /// A method by its [`name`](GradientMethod::name).
+    fn from_str(s: &str) -> Result<GradientMethod, String> {
+        GradientMethod::ALL
+            .into_iter()
+            .find(|m| m.name() == s)
+            .ok_or_else(|| format!("expected `naive` or `fast`, got `{s}`"))
+    }
+}
+
+impl SoftmaxNet {
     /// The numerical gradient by either method.
     pub fn gradient(&self, method: GradientMethod, x: &DMatrix<f64>, labels: &[u8]) -> Gradients {
         match method {
@@ -377,6 +408,35 @@ mod tests {
         );
         let g = numerical_gradient(f, &mut DMatrix::from_row_slice(1, 2, &[3.0, 0.0]));
         assert!((g[0] - 6.0).abs() < 1e-6 && g[1].abs() < 1e-6, "{g}");
+    }
+
+    #[test]
+    fn the_gradient_of_a_row_is_the_gradient_of_the_same_numbers_as_a_matrix() {
+        let f = |x: &[f64]| {
+            x.iter()
+                .enumerate()
+                .map(|(i, v)| (i as f64 + 1.0) * v * v)
+                .sum::<f64>()
+        };
+        let b = RowDVector::from_row_slice(&[0.5, -1.0, 2.0]);
+        let as_matrix = DMatrix::from_row_slice(1, 3, b.as_slice());
+        let by_row = numerical_gradient_row(|b| f(b.as_slice()), &b);
+        let by_matrix = numerical_gradient(|m| f(m.as_slice()), &mut as_matrix.clone());
+        assert_eq!(by_row.as_slice(), by_matrix.as_slice());
+        // ∂/∂x_i of Σ (i + 1)·x_i² is 2(i + 1)·x_i: (1, −4, 12).
+        for (g, exact) in by_row.iter().zip([1.0, -4.0, 12.0]) {
+            assert!((g - exact).abs() < 1e-6, "{by_row}");
+        }
+    }
+
+    #[test]
+    fn gradient_methods_are_named_and_found_by_name() {
+        for method in GradientMethod::ALL {
+            assert_eq!(method.name().parse::<GradientMethod>(), Ok(method));
+            assert_eq!(method.to_string(), method.name());
+        }
+        let err = "analytic".parse::<GradientMethod>().unwrap_err();
+        assert!(err.contains("naive") && err.contains("analytic"), "{err}");
     }
 
     #[test]

@@ -1,15 +1,17 @@
-//! `cargo run -p ch4-numerical`: stage 1 of the course as a program. Trains
-//! the softmax network of `lib.rs` on MNIST by mini-batch gradient descent,
-//! every gradient measured numerically, and reports through the shared
-//! training CLI (`train-cli`).
+//! # `cargo run -p ch4-numerical`: stage 1 of the course as a program
+//!
+//! Trains the softmax network of `lib.rs` (chapter 4 of the book) on MNIST
+//! by mini-batch gradient descent, every gradient measured numerically. The
+//! training loop is the chapter's; the flags, progress, summary, `--json`
+//! and `--plot` come from the shared training CLI (`train-cli`).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Result;
 use ch4_numerical::{GradientMethod, SoftmaxNet};
-use clap::{Parser, ValueEnum};
-use mnist::{BatchSampler, CLASSES, IMAGE_SIZE};
-use train_cli::{Accuracies, CommonArgs, Reporter, RunInfo, learning_rate, positive_usize};
+use clap::Parser;
+use mnist::{BatchSampler, CLASSES, Dataset, IMAGE_SIZE, TRAIN_EVAL_IMAGES};
+use train_cli::{Accuracies, CommonArgs, Recipe, RecipeArgs, Reporter, RunInfo, timed};
 
 /// Stage 1: a single-layer softmax network (784 → 10) learns MNIST from
 /// numerical gradients: every derivative is measured by nudging a parameter
@@ -18,97 +20,46 @@ use train_cli::{Accuracies, CommonArgs, Reporter, RunInfo, learning_rate, positi
 #[command(name = "ch4-numerical", version, allow_negative_numbers = true)]
 struct Args {
     /// How each numerical gradient is computed: `fast` recomputes only what a nudged weight changes;
-    /// `naive` reruns the whole forward pass for each of the 15,700 nudges (about a second per step)
-    #[arg(long, value_enum, default_value_t = Method::Fast)]
-    gradient: Method,
+    /// `naive` reruns the whole forward pass for each of the 2 × 7,850 = 15,700 nudges
+    #[arg(long, default_value_t = GradientMethod::Fast)]
+    gradient: GradientMethod,
 
-    /// Number of gradient-descent steps (mini-batches)
-    #[arg(long, default_value_t = 2_000, value_parser = positive_usize)]
-    steps: usize,
-
-    /// Images per mini-batch, drawn at random from the training set
-    #[arg(long, default_value_t = 100, value_parser = positive_usize)]
-    batch_size: usize,
-
-    /// Step size η of gradient descent: W ← W − η·∂E/∂W
-    #[arg(long, default_value_t = 0.5, value_parser = learning_rate)]
-    learning_rate: f64,
-
-    /// Measure train and test accuracy every N steps
-    #[arg(long, value_name = "N", default_value_t = 100, value_parser = positive_usize)]
-    eval_every: usize,
+    #[command(flatten)]
+    recipe: RecipeArgs,
 
     #[command(flatten)]
     common: CommonArgs,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum Method {
-    Fast,
-    Naive,
-}
-
-impl Method {
-    fn name(self) -> &'static str {
-        match self {
-            Method::Fast => "fast",
-            Method::Naive => "naive",
-        }
-    }
-}
-
-/// Train accuracy is measured on this many training images, to keep
-/// evaluations cheap next to the training they report on.
-const TRAIN_EVAL_IMAGES: usize = 10_000;
+/// The run without flags: 2,000 steps of 100 images at η = 0.5.
+const DEFAULTS: Recipe = Recipe {
+    steps: 2_000,
+    batch_size: 100,
+    learning_rate: 0.5,
+    eval_every: 100,
+};
 
 fn main() -> Result<()> {
-    let args = Args::parse();
+    let args: Args = DEFAULTS.parse();
+    let recipe = args.recipe.resolve(DEFAULTS);
     let (train, test) = train_cli::load_data(&args.common)?;
-    let method = match args.gradient {
-        Method::Fast => GradientMethod::Fast,
-        Method::Naive => GradientMethod::Naive,
-    };
-
-    // ANCHOR: training_loop
     let mut net = SoftmaxNet::new(IMAGE_SIZE, CLASSES, args.common.seed);
     let mut sampler = BatchSampler::new(train.len(), args.common.seed);
     let train_eval = train.first(TRAIN_EVAL_IMAGES);
-    let info = RunInfo {
-        stage: "ch4-numerical".into(),
-        network: "softmax 784→10".into(),
-        parameters: net.parameter_count(),
-        steps: args.steps,
-        batch_size: args.batch_size,
-        learning_rate: args.learning_rate,
-        train_size: train.len(),
-        seed: args.common.seed,
-    };
-    let mut report = Reporter::start(info, &args.common);
-    report.note(&format!(
-        "{} parameters: one naive numerical gradient = {} forward passes of the batch; \
-         gradient method: {}. Train accuracy on the first {} training images.",
-        net.parameter_count(),
-        2 * net.parameter_count(),
-        args.gradient.name(),
-        train_eval.len(),
-    ));
-
+    let mut report = start_report(&args, recipe, &net, &train, &train_eval);
     let mut gradient_time = Duration::ZERO;
-    for step in 1..=args.steps {
-        let batch = sampler.sample(args.batch_size);
-        let (x, t) = (
-            train.batch_images::<f64>(&batch),
-            train.batch_labels(&batch),
-        );
-        let loss = net.loss(&x, &t);
 
-        let started = Instant::now();
-        let grads = net.gradient(method, &x, &t);
-        gradient_time += started.elapsed();
-        net.update(&grads, args.learning_rate);
+    // ANCHOR: training_loop
+    for step in 1..=recipe.steps {
+        let batch = sampler.sample(recipe.batch_size);
+        let x = train.batch_images::<f64>(&batch);
+        let t = train.batch_labels(&batch);
+        let loss = net.loss(&x, &t);
+        let grads = timed(&mut gradient_time, || net.gradient(args.gradient, &x, &t));
+        net.update(&grads, recipe.learning_rate);
 
         report.step(loss)?;
-        if step % args.eval_every == 0 || step == args.steps {
+        if step % recipe.eval_every == 0 || step == recipe.steps {
             report.evaluate(|| Accuracies {
                 train: Some(train_eval.accuracy(|x| net.predict(x))),
                 validation: None,
@@ -118,12 +69,52 @@ fn main() -> Result<()> {
     }
     // ANCHOR_END: training_loop
 
+    finish_report(report, &args, recipe, gradient_time)
+}
+
+/// Starts the reporter with the run's settings, and tells the learner what
+/// one naive gradient costs this network.
+fn start_report(
+    args: &Args,
+    recipe: Recipe,
+    net: &SoftmaxNet,
+    train: &Dataset,
+    train_eval: &Dataset,
+) -> Reporter {
+    let info = RunInfo {
+        stage: "ch4-numerical".into(),
+        network: "softmax 784→10".into(),
+        parameters: net.parameter_count(),
+        steps: recipe.steps,
+        batch_size: recipe.batch_size,
+        learning_rate: recipe.learning_rate,
+        train_size: train.len(),
+        seed: args.common.seed,
+    };
+    let report = Reporter::start(info, &args.common);
+    report.note(&format!(
+        "{} parameters: one naive numerical gradient = {} forward passes of the batch; \
+         gradient method: {}. Train accuracy on the first {} training images.",
+        net.parameter_count(),
+        2 * net.parameter_count(),
+        args.gradient,
+        train_eval.len(),
+    ));
+    report
+}
+
+/// The summary, with the mean time of one numerical gradient.
+fn finish_report(
+    report: Reporter,
+    args: &Args,
+    recipe: Recipe,
+    gradient_time: Duration,
+) -> Result<()> {
     let test_accuracy = report.history().last().map_or(0.0, |e| e.test_accuracy);
-    let per_gradient_ms = 1e3 * gradient_time.as_secs_f64() / args.steps as f64;
+    let per_gradient_ms = 1e3 * gradient_time.as_secs_f64() / recipe.steps as f64;
     let lines = [format!(
         "Time per {} numerical gradient: {per_gradient_ms:.2} ms (batch {})",
-        args.gradient.name(),
-        args.batch_size
+        args.gradient, recipe.batch_size
     )];
     let mut extra = serde_json::Map::new();
     extra.insert("gradient_method".into(), args.gradient.name().into());

@@ -1,4 +1,4 @@
-//! The stage 1 program as a user meets it: flags checked with clear errors,
+//! Stage 1's program (`cargo run -p ch4-numerical`) as a user meets it: flags checked with clear errors,
 //! divergence stopped with advice, `--json` and `--plot` written, and the same
 //! `--seed` giving the same numbers.
 

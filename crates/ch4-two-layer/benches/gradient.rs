@@ -5,9 +5,9 @@
 //! stages side by side.
 //!
 //! How the naive gradient is benched: in full, every one of its 79,520
-//! forward passes, nothing scaled. It takes seconds, so it gets criterion's
-//! smallest sample count (10) and flat sampling (one gradient per sample):
-//! eleven gradients with the warm-up, a few minutes for this bench alone.
+//! forward passes, nothing scaled. Being the costliest thing the course
+//! measures, it gets criterion's smallest sample count (10) and flat sampling
+//! (one gradient per sample): eleven gradients in all with the warm-up.
 
 use std::time::Duration;
 

@@ -10,14 +10,21 @@
 //! pays it off with backpropagation.
 //!
 //! Read top to bottom: the network ([`TwoLayerNet`]), [`sigmoid`], the loss,
-//! the gradient two ways ([`TwoLayerNet::numerical_gradient_naive`] and
-//! [`TwoLayerNet::numerical_gradient_fast`]), then a training step.
+//! the textbook gradient ([`TwoLayerNet::numerical_gradient_naive`]), then a
+//! training step. The same gradient computed with far less work
+//! ([`TwoLayerNet::numerical_gradient_fast`], what makes a training run of a
+//! few hundred steps practical) is an aside, in `src/fast.rs`.
 //!
 //! Everything is `f64`, for the reason stage 1 gives: a finite difference
 //! divides a tiny change of the loss by a tiny `h`.
 
-use ch4_numerical::{DELTA, H, affine, cross_entropy, numerical_gradient, softmax};
-use nalgebra::{DMatrix, DVector, RowDVector};
+mod fast;
+
+use ch4_numerical::{
+    affine, cross_entropy, numerical_gradient, numerical_gradient_parallel, numerical_gradient_row,
+    softmax,
+};
+use nalgebra::{DMatrix, RowDVector};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand_distr::{Distribution, Normal};
@@ -145,250 +152,21 @@ impl TwoLayerNet {
     /// For the book's network that is `2 · 39,760 = 79,520` forward passes,
     /// each dominated by the `(100 × 784)·(784 × 50)` product: about 8 MFLOP,
     /// so some 630 GFLOP per gradient. `W1` holds 39,200 of the parameters, so
-    /// its columns are shared between two threads, each nudging its own copy.
+    /// its nudges are shared out among the machine's cores.
     pub fn numerical_gradient_naive(&self, x: &DMatrix<f64>, labels: &[u8]) -> TwoLayerGradients {
         let (w1, b1, w2, b2) = (&self.w1, &self.b1, &self.w2, &self.b2);
         let loss =
             |w1: &DMatrix<f64>, b1: &RowDVector<f64>, w2: &DMatrix<f64>, b2: &RowDVector<f64>| {
                 cross_entropy(&predict(x, w1, b1, w2, b2), labels)
             };
-        let columns = in_two_threads(w1.ncols(), |j| {
-            numerical_gradient_column(|w1| loss(w1, b1, w2, b2), w1, j)
-        });
-        let grad_w1 = DMatrix::from_columns(&columns);
-        let grad_b1 = numerical_gradient(|b1| loss(w1, &as_row(b1), w2, b2), &mut as_matrix(b1));
-        let grad_w2 = numerical_gradient(|w2| loss(w1, b1, w2, b2), &mut w2.clone());
-        let grad_b2 = numerical_gradient(|b2| loss(w1, b1, w2, &as_row(b2)), &mut as_matrix(b2));
         TwoLayerGradients {
-            grad_w1,
-            grad_b1: as_row(&grad_b1),
-            grad_w2,
-            grad_b2: as_row(&grad_b2),
+            grad_w1: numerical_gradient_parallel(|w1| loss(w1, b1, w2, b2), w1),
+            grad_b1: numerical_gradient_row(|b1| loss(w1, b1, w2, b2), b1),
+            grad_w2: numerical_gradient(|w2| loss(w1, b1, w2, b2), &mut w2.clone()),
+            grad_b2: numerical_gradient_row(|b2| loss(w1, b1, w2, b2), b2),
         }
     }
     // ANCHOR_END: gradient_naive
-}
-
-/// Stage 1's [`numerical_gradient`] of `f` with respect to column `j` of `w`
-/// only, the other columns held fixed: how two threads share one matrix.
-fn numerical_gradient_column(
-    f: impl Fn(&DMatrix<f64>) -> f64,
-    w: &DMatrix<f64>,
-    j: usize,
-) -> DVector<f64> {
-    let mut nudged = w.clone();
-    let grad = numerical_gradient(
-        |column| {
-            nudged.set_column(j, &column.column(0));
-            f(&nudged)
-        },
-        &mut w.columns(j, 1).into_owned(),
-    );
-    grad.column(0).into_owned()
-}
-
-/// A bias row as the `1 × n` matrix [`numerical_gradient`] nudges.
-fn as_matrix(b: &RowDVector<f64>) -> DMatrix<f64> {
-    DMatrix::from_row_slice(1, b.len(), b.as_slice())
-}
-
-/// A `1 × n` matrix back as a bias row.
-fn as_row(b: &DMatrix<f64>) -> RowDVector<f64> {
-    RowDVector::from_row_slice(b.as_slice())
-}
-
-// ANCHOR: forward_cache
-/// Everything one forward pass computed on a batch, kept so that the loss
-/// after a nudge can be recomputed from the part that nudge changes.
-struct ForwardCache {
-    /// `a1 = x·W1 + b1`, `batch × hidden`.
-    a1: DMatrix<f64>,
-    /// `z1 = sigmoid(a1)`, `batch × hidden`.
-    z1: DMatrix<f64>,
-    /// `W2` transposed, `10 × hidden`: column `j` is the row of `W2` along
-    /// which hidden unit `j` moves the logits.
-    w2t: DMatrix<f64>,
-    /// `a2 = z1·W2 + b2` transposed, `10 × batch`: column `n` holds sample
-    /// `n`'s logits.
-    a2: DMatrix<f64>,
-    /// Per sample: the shift `m_n = max_k a2[n, k]` of its softmax.
-    m: Vec<f64>,
-    /// `e[k, n] = exp(a2[n, k] − m_n)`, `10 × batch`.
-    e: DMatrix<f64>,
-    /// Per sample: the softmax denominator `S_n = Σ_k e[k, n]`.
-    s: Vec<f64>,
-}
-
-impl ForwardCache {
-    fn new(net: &TwoLayerNet, x: &DMatrix<f64>) -> ForwardCache {
-        let a1 = affine(x, &net.w1, &net.b1);
-        let z1 = sigmoid(&a1);
-        let a2 = affine(&z1, &net.w2, &net.b2).transpose();
-        let m: Vec<f64> = a2.column_iter().map(|logits| logits.max()).collect();
-        let e = DMatrix::from_fn(a2.nrows(), a2.ncols(), |k, n| (a2[(k, n)] - m[n]).exp());
-        let s = e.column_iter().map(|e_n| e_n.sum()).collect();
-        let w2t = net.w2.transpose();
-        ForwardCache {
-            a1,
-            z1,
-            w2t,
-            a2,
-            m,
-            e,
-            s,
-        }
-    }
-
-    /// The loss `−ln(y_t + δ)` of sample `n` (label `t`) when hidden unit `j`'s
-    /// input `a1[n, j]` moves by `d`: `z1[n, j]` moves by `dz`, and with it
-    /// every logit `k` by `dz · W2[j, k]`. Ten `exp`s instead of a forward pass.
-    fn loss_hidden_moved(&self, n: usize, t: usize, j: usize, d: f64) -> f64 {
-        let dz = sigmoid_scalar(self.a1[(n, j)] + d) - self.z1[(n, j)];
-        // The old maximum still keeps exp from overflowing: dz is tiny.
-        let (mut sum, mut e_t) = (0.0, 0.0);
-        for (k, (a, w)) in self
-            .a2
-            .column(n)
-            .iter()
-            .zip(self.w2t.column(j).iter())
-            .enumerate()
-        {
-            let e = (a + dz * w - self.m[n]).exp();
-            sum += e;
-            if k == t {
-                e_t = e;
-            }
-        }
-        -(e_t / sum + DELTA).ln()
-    }
-
-    /// The loss of sample `n` when only its logit `k` moves by `d` (a nudge of
-    /// `W2[j, k]` or `b2[k]`): one term of the softmax sum changes, one `exp`.
-    fn loss_logit_moved(&self, n: usize, t: usize, k: usize, d: f64) -> f64 {
-        let e_k = (self.a2[(k, n)] + d - self.m[n]).exp();
-        let sum = self.s[n] - self.e[(k, n)] + e_k;
-        let e_t = if t == k { e_k } else { self.e[(t, n)] };
-        -(e_t / sum + DELTA).ln()
-    }
-}
-// ANCHOR_END: forward_cache
-
-// ANCHOR: shade_differences
-/// For one sample `n`: the loss differences `L_n(+) − L_n(−)` caused by
-/// nudging any weight into the hidden layer.
-///
-/// Nudging `W1[i, j]` by `±h` moves `a1[n, j]` by `±h · x[n, i]` and nothing
-/// else. So sample `n`'s difference depends only on `j` and the shade
-/// `x[n, i]` of the pixel: it is exactly 0 for background pixels (81% of
-/// them), and the same for two pixels of the same shade (the first 100
-/// training images have 146 ink pixels each on average, but only 65 distinct
-/// shades). Each shade is evaluated once, here.
-struct ShadeDifferences {
-    /// The distinct shades of this sample's ink, ascending, and 1.0 (for `b1`).
-    shades: Vec<f64>,
-    /// `differences[s · hidden + j]`: the difference for shade `s`, hidden unit `j`.
-    differences: Vec<f64>,
-}
-
-impl ShadeDifferences {
-    fn new(cache: &ForwardCache, x: &DMatrix<f64>, n: usize, t: usize) -> ShadeDifferences {
-        let hidden = cache.a1.ncols();
-        // 1.0 is always included: b1[j] is a weight from an input that is always 1.
-        let mut shades: Vec<f64> = x.row(n).iter().copied().filter(|&v| v != 0.0).collect();
-        shades.push(1.0);
-        shades.sort_by(f64::total_cmp);
-        shades.dedup();
-        let mut differences = Vec::with_capacity(shades.len() * hidden);
-        for &shade in &shades {
-            for j in 0..hidden {
-                differences.push(
-                    cache.loss_hidden_moved(n, t, j, H * shade)
-                        - cache.loss_hidden_moved(n, t, j, -H * shade),
-                );
-            }
-        }
-        ShadeDifferences {
-            shades,
-            differences,
-        }
-    }
-
-    /// The differences for every hidden unit when the nudged input has value `shade`.
-    fn of(&self, shade: f64) -> &[f64] {
-        let s = self
-            .shades
-            .binary_search_by(|v| v.total_cmp(&shade))
-            .expect("every ink shade of the sample was evaluated");
-        let hidden = self.differences.len() / self.shades.len();
-        &self.differences[s * hidden..(s + 1) * hidden]
-    }
-}
-// ANCHOR_END: shade_differences
-
-impl TwoLayerNet {
-    // ANCHOR: gradient_fast
-    /// The same finite differences, `(E(θ + h) − E(θ − h)) / 2h` for every
-    /// parameter θ, with far less work. Still no derivative formula: every
-    /// perturbed loss is evaluated, just not from scratch, and not twice.
-    ///
-    /// `E = (1/N) Σ_n L_n`, so each difference is a sum over samples of
-    /// `L_n(θ + h) − L_n(θ − h)`, and a nudge changes little of sample `n`:
-    /// - `W1[i, j]` or `b1[j]`: only hidden unit `j`, by an amount set by the
-    ///   pixel's shade ([`ShadeDifferences`]); background pixels change nothing;
-    /// - `W2[j, k]` or `b2[k]`: only logit `k`.
-    ///
-    /// The samples are shared between two threads (the first layer is most of the work).
-    pub fn numerical_gradient_fast(&self, x: &DMatrix<f64>, labels: &[u8]) -> TwoLayerGradients {
-        let cache = ForwardCache::new(self, x);
-        let (batch, inputs) = x.shape();
-        let (hidden, outputs) = self.w2.shape();
-        let scale = 1.0 / (batch as f64 * 2.0 * H);
-
-        // First layer: per sample, each shade's difference, then summed into
-        // every weight from a pixel of that shade.
-        let per_sample = in_two_threads(batch, |n| {
-            ShadeDifferences::new(&cache, x, n, labels[n] as usize)
-        });
-        let mut grad_w1 = DMatrix::zeros(inputs, hidden);
-        let mut grad_b1 = RowDVector::zeros(hidden);
-        for (n, sample) in per_sample.iter().enumerate() {
-            for i in 0..inputs {
-                let shade = x[(n, i)];
-                if shade != 0.0 {
-                    for (j, d) in sample.of(shade).iter().enumerate() {
-                        grad_w1[(i, j)] += d;
-                    }
-                }
-            }
-            grad_b1 += RowDVector::from_row_slice(sample.of(1.0));
-        }
-        grad_w1 *= scale;
-        grad_b1 *= scale;
-
-        // Second layer: W2[j, k] moves logit k of sample n by ±h·z1[n, j]; b2[k] by ±h.
-        let output_difference = |k: usize, z: &dyn Fn(usize) -> f64| {
-            let total: f64 = (0..batch)
-                .map(|n| {
-                    let t = labels[n] as usize;
-                    cache.loss_logit_moved(n, t, k, H * z(n))
-                        - cache.loss_logit_moved(n, t, k, -H * z(n))
-                })
-                .sum();
-            total * scale
-        };
-        let grad_w2 = DMatrix::from_fn(hidden, outputs, |j, k| {
-            output_difference(k, &|n| cache.z1[(n, j)])
-        });
-        let grad_b2 = RowDVector::from_fn(outputs, |_, k| output_difference(k, &|_| 1.0));
-
-        TwoLayerGradients {
-            grad_w1,
-            grad_b1,
-            grad_w2,
-            grad_b2,
-        }
-    }
-    // ANCHOR_END: gradient_fast
 
     /// The numerical gradient by either method.
     pub fn gradient(
@@ -414,27 +192,15 @@ impl TwoLayerNet {
     // ANCHOR_END: sgd_step
 }
 
-/// `f(0), …, f(count − 1)`, the first half computed on a second thread (the
-/// machines this course targets have two cores or more).
-fn in_two_threads<T: Send>(count: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
-    let half = count / 2;
-    std::thread::scope(|s| {
-        let first = s.spawn(|| (0..half).map(&f).collect::<Vec<T>>());
-        let second: Vec<T> = (half..count).map(&f).collect();
-        let mut all = first.join().expect("gradient thread panicked");
-        all.extend(second);
-        all
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ch4_numerical::DELTA;
 
     /// A small batch with realistic sparsity: about 80% zeros, the rest in
     /// (0, 1] on five shades that repeat within an image (as MNIST's do: most
     /// ink is 253–255), so the fast gradient's sharing of shades is exercised.
-    fn sparse_batch(batch: usize, inputs: usize) -> (DMatrix<f64>, Vec<u8>) {
+    pub(crate) fn sparse_batch(batch: usize, inputs: usize) -> (DMatrix<f64>, Vec<u8>) {
         let x = DMatrix::from_fn(batch, inputs, |n, i| {
             let v = ((n * 31 + i * 17) % 97) as f64 / 96.0;
             if v < 0.8 {
@@ -450,7 +216,7 @@ mod tests {
     /// A small network whose weights are large enough that the hidden units
     /// leave sigmoid's linear middle and the output is far from uniform: a
     /// freshly initialised net (weights ~0.01) would test little.
-    fn small_net(inputs: usize, hidden: usize) -> TwoLayerNet {
+    pub(crate) fn small_net(inputs: usize, hidden: usize) -> TwoLayerNet {
         let mut net = TwoLayerNet::new(inputs, hidden, 10, 3);
         net.w1 *= 100.0;
         net.w2 *= 150.0;
@@ -501,36 +267,6 @@ mod tests {
             ),
             ((784, 50), (1, 50), (50, 10), (1, 10))
         );
-    }
-
-    #[test]
-    fn fast_and_naive_numerical_gradients_agree_to_1e_9() {
-        let (mut x, labels) = sparse_batch(12, 30);
-        x.column_mut(5).fill(0.0); // a pixel that is background in every sample
-        let net = small_net(30, 6);
-        let naive = net.numerical_gradient_naive(&x, &labels);
-        let fast = net.numerical_gradient_fast(&x, &labels);
-        let diff = naive.max_difference(&fast);
-        assert!(diff < 1e-9, "max difference {diff:e}");
-        // Not trivially zero: every part of the gradient has real magnitude.
-        for (name, g) in [
-            ("W1", naive.grad_w1.abs().max()),
-            ("b1", naive.grad_b1.abs().max()),
-            ("W2", naive.grad_w2.abs().max()),
-            ("b2", naive.grad_b2.abs().max()),
-        ] {
-            assert!(g > 1e-3, "∂E/∂{name} is only {g:e}");
-        }
-        // The row of W1 for a pixel that is 0 in every sample gets exactly 0.
-        assert!(fast.grad_w1.row(5).iter().all(|&g| g == 0.0));
-        assert!(naive.grad_w1.row(5).iter().all(|&g| g == 0.0));
-        // Some image does repeat a shade, so sharing shades was tested.
-        let repeats = |n: usize| {
-            let ink: Vec<f64> = x.row(n).iter().copied().filter(|&v| v != 0.0).collect();
-            ink.iter()
-                .any(|v| ink.iter().filter(|&w| w == v).count() > 1)
-        };
-        assert!((0..12).any(repeats));
     }
 
     #[test]

@@ -12,12 +12,14 @@
 
 mod cpu_time;
 mod plot;
+mod recipe;
 mod report;
 
 use std::path::PathBuf;
 
 pub use cpu_time::{cpu_timed, thread_cpu_time};
 pub use plot::{Series, draw_line_chart, draw_training_curves};
+pub use recipe::{Recipe, RecipeArgs, timed};
 pub use report::{
     Accuracies, Evaluation, Reporter, RunInfo, Summary, TrainError, TrainEvent, count, thousands,
 };

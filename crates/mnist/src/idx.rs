@@ -1,5 +1,5 @@
 //! The IDX file format of MNIST, read from gzip: the bytes-to-numbers layer
-//! under [`crate::load`]. Every stage of the course starts from what this
+//! under [`crate::Mnist::load`]. Every stage of the course starts from what this
 //! file returns.
 //!
 //! An IDX file is a big-endian header followed by raw `u8` data:

@@ -326,17 +326,11 @@ fn run_seeds(count: usize, args: &TrainArgs) -> anyhow::Result<()> {
     }
     let spreads = [("Validation", validations), ("Test", tests)]
         .map(|(name, values)| (name, (!values.is_empty()).then(|| Spread::of(&values))));
-    for (name, s) in &spreads {
-        if let Some(s) = s {
+    for (name, spread) in &spreads {
+        if let Some(s) = spread {
             say(
                 &args.common,
-                &format!(
-                    "{name} accuracy over {count} seeds: mean {:.2}%, standard deviation {:.2} points, from {:.2}% to {:.2}%",
-                    100.0 * s.mean,
-                    100.0 * s.sd,
-                    100.0 * s.min,
-                    100.0 * s.max
-                ),
+                &format!("{name} accuracy over {count} seeds: {}", s.describe()),
             );
         }
     }
@@ -360,48 +354,20 @@ fn predict(index: usize, args: &ModelArgs) -> anyhow::Result<()> {
             test.len() - 1
         );
     }
-    let top = show::top3(&mlp.probabilities(&test, index));
-    let label = test.labels()[index];
-    let verdict = if top[0].0 == label as usize {
-        "right"
-    } else {
-        "wrong"
-    };
-    print!("{}", show::digit(&test, index));
-    println!(
-        "Test image {index}: label {label}, predicted {} ({verdict})",
-        top[0].0
-    );
-    for (digit, p) in top {
-        println!("  {digit}: {:6.2}%", 100.0 * p);
-    }
+    print!("{}", show::prediction(&mut mlp, &test, index));
     Ok(())
 }
 
 fn evaluate(args: &ModelArgs) -> anyhow::Result<()> {
     let mut mlp = model_file::load(&args.model, 2)?;
     let test = mnist::Mnist::load_from(args.data_dir.as_deref())?.test;
-    let predicted = mlp.predictions(&test);
-    let right = predicted
-        .iter()
-        .zip(test.labels())
-        .filter(|(p, l)| p == l)
-        .count();
     println!(
         "Model {} ({}, {} parameters)",
         args.model.display(),
         mlp.describe(),
         mlp.parameter_count()
     );
-    println!(
-        "Test accuracy: {:.2}% ({right} of {})\n",
-        100.0 * right as f64 / test.len() as f64,
-        test.len()
-    );
-    print!(
-        "{}",
-        show::confusion_table(&show::confusion_matrix(test.labels(), &predicted))
-    );
+    print!("{}", show::evaluation(&mut mlp, &test));
     Ok(())
 }
 
@@ -440,24 +406,8 @@ fn comparison(
     let window = args.iterations.div_ceil(100);
     say(
         &args.common,
-        &format!(
-            "{:<24} {:>22} {:>14}",
-            "",
-            format!("mean loss, last {window}"),
-            "test accuracy"
-        ),
+        train::comparison_table(&curves, window).trim_end(),
     );
-    for c in &curves {
-        say(
-            &args.common,
-            &format!(
-                "{:<24} {:>22.4} {:>13.2}%",
-                c.name,
-                train::tail_mean(&c.losses, window),
-                100.0 * c.test_accuracy
-            ),
-        );
-    }
     if args.common.json {
         let rows: Vec<_> = curves
             .iter()

@@ -5,6 +5,45 @@
 
 use mnist::{CLASSES, Dataset};
 
+use crate::mlp::Mlp;
+
+/// What `predict` prints: test image `i` of `data` drawn, its label, the
+/// network's guess (right or wrong) and its three most probable digits.
+pub fn prediction(mlp: &mut Mlp<f32>, data: &Dataset, i: usize) -> String {
+    let top = top3(&mlp.probabilities(data, i));
+    let label = data.labels()[i];
+    let verdict = if top[0].0 == label as usize {
+        "right"
+    } else {
+        "wrong"
+    };
+    let mut out = digit(data, i);
+    out += &format!(
+        "Test image {i}: label {label}, predicted {} ({verdict})\n",
+        top[0].0
+    );
+    for (digit, p) in top {
+        out += &format!("  {digit}: {:6.2}%\n", 100.0 * p);
+    }
+    out
+}
+
+/// What `evaluate` prints: the accuracy on `data`, then its confusion matrix.
+pub fn evaluation(mlp: &mut Mlp<f32>, data: &Dataset) -> String {
+    let predicted = mlp.predictions(data);
+    let right = predicted
+        .iter()
+        .zip(data.labels())
+        .filter(|(p, l)| p == l)
+        .count();
+    let accuracy = 100.0 * right as f64 / data.len().max(1) as f64;
+    format!(
+        "Test accuracy: {accuracy:.2}% ({right} of {})\n\n{}",
+        data.len(),
+        confusion_table(&confusion_matrix(data.labels(), &predicted))
+    )
+}
+
 /// Image `i` of `data` as 28 lines of text, darker pixels as denser
 /// characters, each pixel two characters wide so the digit keeps its shape.
 pub fn digit(data: &Dataset, i: usize) -> String {

@@ -6,7 +6,7 @@
 //! as nalgebra expressions, each allocating its result and copying each
 //! transpose. `Dense` computes the very same numbers with three devices:
 //! - its output and gradient buffers are kept from step to step, so a
-//!   training step allocates nothing of its own ([`fit`] sizes them when the batch size
+//!   training step allocates nothing of its own ([`resize_buffer`] sizes them when the batch size
 //!   changes);
 //! - `Xᵀ` and `Wᵀ` are read in place as strided [`Operand`]s, never copied,
 //!   and the input `X` is not copied either: the caller hands it to backward;
@@ -200,7 +200,7 @@ fn gemm_crate<T: RealField + Copy>(
 
 /// Makes `buffer` an `rows × cols` matrix, allocating only when its shape
 /// changes (training batches vs. an evaluation chunk), never in the steady state.
-pub fn fit<T: RealField + Copy>(buffer: &mut DMatrix<T>, rows: usize, cols: usize) {
+pub fn resize_buffer<T: RealField + Copy>(buffer: &mut DMatrix<T>, rows: usize, cols: usize) {
     if buffer.shape() != (rows, cols) {
         *buffer = DMatrix::zeros(rows, cols);
     }
@@ -251,7 +251,7 @@ impl<T: RealField + Copy> Dense<T> {
     pub fn forward(&mut self, x: &DMatrix<T>) -> &mut DMatrix<T> {
         assert_eq!(x.ncols(), self.w.nrows(), "Dense: x must have n_in columns");
         // y = b in every row, then y += x·W in place.
-        fit(&mut self.y, x.nrows(), self.w.ncols());
+        resize_buffer(&mut self.y, x.nrows(), self.w.ncols());
         for (j, mut column) in self.y.column_iter_mut().enumerate() {
             column.fill(self.b[j]);
         }
@@ -271,7 +271,7 @@ impl<T: RealField + Copy> Dense<T> {
     /// `∂E/∂b` and `dX = dY · Wᵀ` into the layer's buffers.
     pub fn backward(&mut self, x: &DMatrix<T>, dy: &DMatrix<T>) -> &mut DMatrix<T> {
         self.backward_params(x, dy);
-        fit(&mut self.dx, dy.nrows(), self.w.nrows());
+        resize_buffer(&mut self.dx, dy.nrows(), self.w.nrows());
         matmul(
             &mut self.dx,
             Operand::of(dy),

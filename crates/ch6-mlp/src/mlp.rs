@@ -19,7 +19,7 @@ use nalgebra::{DMatrix, RealField};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
-use crate::dense::{Dense, Kernel, fit};
+use crate::dense::{Dense, Kernel, resize_buffer};
 use crate::init::Init;
 use crate::optim::{self, Optimizer};
 
@@ -123,8 +123,8 @@ impl<T: RealField + Copy> Mlp<T> {
     /// batch size changes).
     pub fn load_batch(&mut self, data: &Dataset, indices: &[usize]) {
         let n = indices.len();
-        fit(&mut self.x, n, IMAGE_SIZE);
-        fit(&mut self.t, n, CLASSES);
+        resize_buffer(&mut self.x, n, IMAGE_SIZE);
+        resize_buffer(&mut self.t, n, CLASSES);
         // Column-major: entry (row r, pixel c) lives at c·n + r. Eight images at
         // a time, so each pixel column is written in runs of eight neighbours
         // rather than one number per cache line.
@@ -182,7 +182,7 @@ impl<T: RealField + Copy> Mlp<T> {
         let loss = self.loss();
         // ∂E/∂scores = (y − t)/N
         let (batch, k) = self.probabilities.shape();
-        fit(&mut self.dscores, batch, k);
+        resize_buffer(&mut self.dscores, batch, k);
         let n: T = nalgebra::convert(batch as f64);
         let pairs = self.probabilities.iter().zip(self.t.iter());
         for (d, (&y, &t)) in self.dscores.iter_mut().zip(pairs) {
@@ -239,13 +239,7 @@ impl<T: RealField + Copy> Mlp<T> {
 
     /// The fraction of `data` classified right.
     pub fn accuracy(&mut self, data: &Dataset) -> f64 {
-        let predicted = self.predictions(data);
-        let right = predicted
-            .iter()
-            .zip(data.labels())
-            .filter(|(p, l)| p == l)
-            .count();
-        right as f64 / data.len().max(1) as f64
+        mnist::fraction_correct(&self.predictions(data), data.labels())
     }
 
     /// The softmax probabilities of the 10 digits for image `i` of `data`.
@@ -272,7 +266,7 @@ pub fn softmax_cross_entropy<T: RealField + Copy>(
         "scores and targets differ in shape"
     );
     let (n, k) = scores.shape();
-    fit(y, n, k);
+    resize_buffer(y, n, k);
     let mut total = T::zero();
     for row in 0..n {
         let a = |i| scores[(row, i)];

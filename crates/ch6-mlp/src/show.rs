@@ -31,14 +31,11 @@ pub fn prediction(mlp: &mut Mlp<f32>, data: &Dataset, i: usize) -> String {
 /// What `evaluate` prints: the accuracy on `data`, then its confusion matrix.
 pub fn evaluation(mlp: &mut Mlp<f32>, data: &Dataset) -> String {
     let predicted = mlp.predictions(data);
-    let right = predicted
-        .iter()
-        .zip(data.labels())
-        .filter(|(p, l)| p == l)
-        .count();
-    let accuracy = 100.0 * right as f64 / data.len().max(1) as f64;
+    let accuracy = mnist::fraction_correct(&predicted, data.labels());
+    let right = (accuracy * data.len() as f64).round() as usize;
     format!(
-        "Test accuracy: {accuracy:.2}% ({right} of {})\n\n{}",
+        "Test accuracy: {:.2}% ({right} of {})\n\n{}",
+        100.0 * accuracy,
         data.len(),
         confusion_table(&confusion_matrix(data.labels(), &predicted))
     )

@@ -323,11 +323,12 @@ pub fn predictions<T: RealField + Copy>(y: &DMatrix<T>) -> Vec<u8> {
 /// label's column.
 pub fn accuracy<T: RealField + Copy>(y: &DMatrix<T>, labels: &[u8]) -> f64 {
     assert_eq!(y.nrows(), labels.len(), "one label per row of scores");
-    let correct = predictions(y)
-        .iter()
-        .zip(labels)
-        .filter(|(p, t)| p == t)
-        .count();
+    fraction_correct(&predictions(y), labels)
+}
+
+/// The fraction of `predicted` digits equal to their `labels`.
+pub fn fraction_correct(predicted: &[u8], labels: &[u8]) -> f64 {
+    let correct = predicted.iter().zip(labels).filter(|(p, t)| p == t).count();
     correct as f64 / labels.len().max(1) as f64
 }
 

@@ -2,13 +2,14 @@
 //!
 //! Stage 4 of the course (chapter 6). `cargo bench -p ch6-mlp` times, on the
 //! real MNIST data, in f32:
-//! - group `epoch`: one full training epoch of each preset (`numpy-mlp`:
-//!   784-100-200-10, SGD, batch 32, 50,000 images, one thread; `keras`:
-//!   784-512-10, RMSprop, batch 128, 60,000 images, two threads, and
-//!   `keras-1-thread`), and the `numpy-mlp` epoch with stage 3's `Affine`
-//!   layers instead of `Dense` (`numpy-mlp-stage3-affine`), and stage 3's
-//!   own per-sample network (784-100-50-10 tanh, mean squared error) in
-//!   batches of 32 (`stage3-network-batch-32`);
+//! - group `epoch`: one full training epoch, in steps from stage 3 to stage
+//!   4: `1 stage 3 network, batch 32` (stage 3's own per-sample network,
+//!   784-100-50-10 tanh, mean squared error, in batches of 32), `2 numpy-mlp,
+//!   stage 3 layers` (the `numpy-mlp` epoch on stage 3's `Affine` layers
+//!   instead of `Dense`), `3 numpy-mlp` (784-100-200-10, SGD, batch 32,
+//!   50,000 images, one thread), `4 keras, 1 thread` and `5 keras, 2 threads`
+//!   (784-512-10, RMSprop, batch 128, 60,000 images); each gives the images
+//!   of its epoch as criterion's throughput;
 //! - group `gemm`: only the matrix products those epochs make, same shapes,
 //!   same count, same transpositions, same threads. Epoch ÷ gemm is the cost
 //!   of the glue (copies, bias, ReLU, softmax, optimizer, shuffling);
@@ -247,29 +248,46 @@ fn slow_group<'a>(c: &'a mut Criterion, name: &str, seconds: u64) -> BenchmarkGr
     group
 }
 
+/// Images one epoch of `config` trains on (all but a dropped last batch), for criterion's throughput.
+fn epoch_images(mnist: &Mnist, config: &Config) -> u64 {
+    let images = training_set(mnist, config).len();
+    (config.steps_per_epoch(images) * config.batch_size).min(images) as u64
+}
+
 fn bench_epochs(c: &mut Criterion) {
     let mnist = data();
     let mut group = slow_group(c, "epoch", 10);
+    let numpy = Preset::NumpyMlp.config();
+    let keras = Preset::Keras.config();
     let runs = [
         (
-            "numpy-mlp",
+            "3 numpy-mlp",
+            epoch_images(&mnist, &numpy),
             training_epoch(&mnist, Preset::NumpyMlp.config(), false),
         ),
         (
-            "keras",
+            "5 keras, 2 threads",
+            epoch_images(&mnist, &keras),
             training_epoch(&mnist, Preset::Keras.config(), false),
         ),
         (
-            "keras-1-thread",
+            "4 keras, 1 thread",
+            epoch_images(&mnist, &keras),
             training_epoch(&mnist, keras_1_thread(), false),
         ),
         (
-            "numpy-mlp-stage3-affine",
+            "2 numpy-mlp, stage 3 layers",
+            epoch_images(&mnist, &numpy),
             training_epoch(&mnist, Preset::NumpyMlp.config(), true),
         ),
-        ("stage3-network-batch-32", stage3_network_epoch(&mnist)),
+        (
+            "1 stage 3 network, batch 32",
+            mnist.train.len() as u64,
+            stage3_network_epoch(&mnist),
+        ),
     ];
-    for (name, mut work) in runs {
+    for (name, images, mut work) in runs {
+        group.throughput(criterion::Throughput::Elements(images));
         group.bench_function(name, |b| b.iter(&mut work));
     }
     group.finish();
@@ -351,7 +369,11 @@ fn bench_gradient(c: &mut Criterion) {
     let x = mnist.train.batch_images::<f32>(&batch);
     let t = mnist.train.batch_one_hot::<f32>(&batch);
     let mut group = c.benchmark_group("gradient");
-    group.bench_function("ch6-mlp/backprop", |b| b.iter(|| network.gradient(&x, &t)));
+    group.throughput(criterion::Throughput::Elements(x.nrows() as u64));
+    group.bench_function(
+        "ch6-mlp/backprop f32 Dense layers, 784-50-10 sigmoid",
+        |b| b.iter(|| network.gradient(&x, &t)),
+    );
     group.finish();
 }
 

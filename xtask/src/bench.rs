@@ -25,7 +25,6 @@ use std::process::{Command, Stdio};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, anyhow, bail};
-use plotters::coord::Shift;
 use plotters::coord::ranged1d::SegmentValue;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -81,21 +80,11 @@ struct Row {
     written: SystemTime,
 }
 
-/// One stage program's training run.
-struct Run {
-    stage: usize,
-    /// The command as a learner would type it.
-    command: String,
-    summary: Summary,
-}
+/// A stage (its crate) and its bench targets.
+type Stage = (String, Vec<String>);
 
 fn cargo() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-}
-
-/// Prints a progress line between cargo's and criterion's own output.
-fn progress(line: &str) {
-    eprintln!("\n==> {line}");
 }
 
 /// What we read of `cargo metadata`.
@@ -117,8 +106,8 @@ struct Target {
     kind: Vec<String>,
 }
 
-/// The target folder, and the stages with their bench targets in course order.
-fn stages(root: &Path) -> Result<(PathBuf, Vec<(String, Vec<String>)>)> {
+/// The target folder, and the stages in course order.
+fn stages(root: &Path) -> Result<(PathBuf, Vec<Stage>)> {
     let out = cargo()
         .args(["metadata", "--no-deps", "--format-version", "1"])
         .current_dir(root)
@@ -129,119 +118,99 @@ fn stages(root: &Path) -> Result<(PathBuf, Vec<(String, Vec<String>)>)> {
         bail!("`cargo metadata` failed ({}), see above", out.status);
     }
     let meta: Metadata = serde_json::from_slice(&out.stdout)?;
-    let mut stages: Vec<(String, Vec<String>)> = (meta.packages.into_iter())
+    let mut stages: Vec<Stage> = Vec::new();
+    for p in meta
+        .packages
+        .into_iter()
         .filter(|p| p.name.starts_with("ch"))
-        .map(|p| {
-            let benches = p
-                .targets
-                .into_iter()
-                .filter(|t| t.kind.iter().any(|k| k == "bench"));
-            (p.name, benches.map(|t| t.name).collect::<Vec<_>>())
-        })
-        .filter(|(_, benches)| !benches.is_empty())
-        .collect();
+    {
+        let benches = p
+            .targets
+            .into_iter()
+            .filter(|t| t.kind.contains(&"bench".into()));
+        let benches: Vec<String> = benches.map(|t| t.name).collect();
+        if !benches.is_empty() {
+            stages.push((p.name, benches));
+        }
+    }
     stages.sort();
     Ok((meta.target_directory, stages))
 }
 
+/// Runs `cmd` (`shown` in messages) in `root`, its output sent to stderr with
+/// the rest of the progress, so that stdout carries only the tables.
+fn status(mut cmd: Command, shown: &str, root: &Path) -> Result<Option<String>> {
+    let stdout = Stdio::from(std::io::stderr());
+    let status = cmd.current_dir(root).stdout(stdout).status();
+    let status = status.with_context(|| format!("cannot run {shown}"))?;
+    Ok((!status.success()).then(|| format!("`{shown}` failed ({status}), see above")))
+}
+
 /// `cargo xtask bench`.
 pub fn run(args: &BenchArgs) -> Result<()> {
-    let started = Instant::now();
-    let load_at_start = load_average();
+    let (started, load_at_start) = (Instant::now(), load_average());
     let root = workspace_root();
     let (target, all) = stages(&root)?;
     let names: Vec<&str> = all.iter().map(|(k, _)| k.as_str()).collect();
     if let Some(s) = args.stages.iter().find(|s| !names.contains(&s.as_str())) {
         bail!("no stage `{s}`; the stages are {}", names.join(", "));
     }
-    let chosen: Vec<(usize, &str, &[String])> = (1..)
-        .zip(&all)
-        .filter(|(_, (k, _))| args.stages.is_empty() || args.stages.contains(k))
-        .map(|(stage, (k, benches))| (stage, k.as_str(), benches.as_slice()))
-        .collect();
+    let wanted = |(_, (k, _)): &(usize, &Stage)| args.stages.is_empty() || args.stages.contains(k);
+    let chosen: Vec<(usize, &Stage)> = (1..).zip(&all).filter(wanted).collect();
     let out = target.join("xtask");
-    let steps: usize = chosen.iter().map(|c| c.2.len() + 1).sum();
-    progress(&format!(
-        "cargo xtask bench{}: {}; {} (criterion benches, then one training run per stage)",
-        if args.quick { " --quick" } else { "" },
-        chosen.iter().map(|c| c.1).collect::<Vec<_>>().join(", "),
-        count(steps, "step"),
-    ));
+    let steps: usize = chosen
+        .iter()
+        .map(|(_, (_, benches))| benches.len() + 1)
+        .sum();
+    let quick = if args.quick { " --quick" } else { "" };
+    let list: Vec<&str> = chosen.iter().map(|(_, (k, _))| k.as_str()).collect();
+    let (list, steps_said) = (list.join(", "), count(steps, "step"));
+    eprintln!("cargo xtask bench{quick}: {list}; {steps_said} (benches, then a training run each)");
 
-    let mut problems: Vec<String> = Vec::new();
-    let mut rows = Vec::new();
-    let mut runs = Vec::new();
+    let (mut problems, mut rows, mut runs) = (Vec::new(), Vec::new(), Vec::new());
     let mut step = 0;
-    for &(stage, krate, benches) in &chosen {
+    for &(stage, (krate, benches)) in &chosen {
         let home = out.join("criterion").join(krate);
         if home.exists() {
-            std::fs::remove_dir_all(&home)
-                .with_context(|| format!("cannot empty {}", home.display()))?;
+            std::fs::remove_dir_all(&home).with_context(|| format!("cannot empty {home:?}"))?;
         }
         for bench in benches {
             step += 1;
-            progress(&format!(
-                "[{step}/{steps}] {krate}: criterion bench `{bench}`"
-            ));
-            let t0 = Instant::now();
+            eprintln!("\n==> [{step}/{steps}] {krate}: criterion bench `{bench}`");
             let mut cmd = cargo();
             cmd.args(["bench", "-p", krate, "--bench", bench, "--", "--noplot"]);
-            if args.quick {
-                cmd.arg("--quick");
-            }
-            // criterion reports on stdout: send it to stderr with the rest of
-            // the progress, so that stdout carries only the tables.
-            let status = cmd
-                .env("CRITERION_HOME", &home)
-                .current_dir(&root)
-                .stdout(Stdio::from(std::io::stderr()))
-                .status()
-                .context("cannot run cargo")?;
-            if !status.success() {
-                problems.push(format!(
-                    "`cargo bench -p {krate} --bench {bench}` failed ({status}), see above"
-                ));
-            }
-            eprintln!("    ({:.0} s)", t0.elapsed().as_secs_f64());
+            cmd.args(args.quick.then_some("--quick"))
+                .env("CRITERION_HOME", &home);
+            let shown = format!("cargo bench -p {krate} --bench {bench}");
+            problems.extend(status(cmd, &shown, &root)?);
         }
         match read_rows(&home, stage, krate) {
             Ok(found) => rows.extend(found),
             Err(e) => problems.push(format!("{krate}: {e:#}")),
         }
-
         step += 1;
         let flags = if args.quick { quick_flags(krate) } else { &[] };
         let mut command = format!("cargo run --release -p {krate}");
         if !flags.is_empty() {
             command += &format!(" -- {}", flags.join(" "));
         }
-        progress(&format!(
-            "[{step}/{steps}] {krate}: training run `{command}`"
-        ));
+        eprintln!("\n==> [{step}/{steps}] {krate}: training run `{command}`");
         match run_program(&root, krate, flags) {
-            Ok(summary) => runs.push(Run {
-                stage,
-                command,
-                summary,
-            }),
+            Ok(summary) => runs.push((stage, command, summary)),
             Err(e) => problems.push(format!("`{command} --json`: {e:#}")),
         }
     }
     rows.sort_by_key(|r| (r.stage, step_number(&r.name), r.written));
 
-    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {out:?}"))?;
     let write = |name: &str, text: &str| {
-        let path = out.join(name);
-        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
+        std::fs::write(out.join(name), text).with_context(|| format!("cannot write {name}"))
     };
     let mut written: Vec<String> = Vec::new();
     let mut printed = String::new();
-    let mut groups: Vec<&str> = Vec::new();
-    for r in &rows {
-        if !groups.contains(&r.group.as_str()) {
-            groups.push(&r.group);
-        }
-    }
+    let mut groups: Vec<&str> = rows.iter().map(|r| r.group.as_str()).collect();
+    groups.sort_by_key(|g| rows.iter().position(|r| r.group == *g));
+    groups.dedup();
     for group in groups {
         let stem = format!("bench-{}", slug(group));
         if ["bench-about", "bench-runs", "bench-accuracy"].contains(&stem.as_str()) {
@@ -253,51 +222,29 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         let members: Vec<&Row> = rows.iter().filter(|r| r.group == group).collect();
         let table = group_table(&members);
         write(&format!("{stem}.md"), &table)?;
+        printed += &format!("## Criterion group `{group}`\n\n{table}\n");
+        let title = format!("criterion group `{group}`: median time per iteration");
         for ext in ["svg", "png"] {
-            let title = format!("criterion group `{group}`: median time per iteration");
             draw_bars(&out.join(format!("{stem}.{ext}")), &title, &members)?;
         }
         written.extend(["md", "svg", "png"].map(|ext| format!("{stem}.{ext}")));
-        printed += &format!("## Criterion group `{group}`\n\n{table}\n");
     }
-
     let table = runs_table(&runs);
     write("bench-runs.md", &table)?;
     printed += &format!("## Training runs\n\n{table}\n");
-    let series: Vec<Series> = runs
-        .iter()
-        .map(|r| Series {
-            name: format!(
-                "{} {}: {}",
-                r.stage, r.summary.info.stage, r.summary.info.network
-            ),
-            points: (r.summary.history.iter())
-                .map(|e| (e.seconds, 100.0 * e.test_accuracy))
-                .collect(),
-        })
-        .collect();
     for ext in ["svg", "png"] {
-        train_cli::draw_line_chart(
-            &out.join(format!("bench-accuracy.{ext}")),
-            "Test accuracy against training time, each stage's program",
-            "seconds of training (evaluations not counted)",
-            "test accuracy (%)",
-            &series,
-            false,
-        )?;
+        draw_accuracy(&out.join(format!("bench-accuracy.{ext}")), &runs)?;
     }
     let minutes = started.elapsed().as_secs_f64() / 60.0;
     let text = about(args.quick, minutes, load_at_start.zip(load_average()));
     write("bench-about.md", &text)?;
-    written.extend(
-        [
-            "bench-runs.md",
-            "bench-accuracy.svg",
-            "bench-accuracy.png",
-            "bench-about.md",
-        ]
-        .map(String::from),
-    );
+    let last = [
+        "bench-runs.md",
+        "bench-accuracy.svg",
+        "bench-accuracy.png",
+        "bench-about.md",
+    ];
+    written.extend(last.map(String::from));
 
     println!(
         "\n{printed}{text}\nIn {}: {}",
@@ -313,10 +260,10 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         println!("Copied into {}.", book.display());
     }
     if !problems.is_empty() {
+        let list = problems.join("\n  - ");
         bail!(
-            "{}; the tables above are incomplete:\n  - {}",
-            count(problems.len(), "problem"),
-            problems.join("\n  - ")
+            "{}, the tables are incomplete:\n  - {list}",
+            count(problems.len(), "problem")
         );
     }
     Ok(())
@@ -354,37 +301,9 @@ fn parse_summary(stdout: &str) -> Result<Summary> {
     Ok(summary)
 }
 
-// The parts of criterion's files we read; serde skips the rest.
-#[derive(Deserialize)]
-struct BenchmarkJson {
-    group_id: String,
-    function_id: Option<String>,
-    value_str: Option<String>,
-    /// `{"Elements": 60000}`, `{"Bytes": …}`, or null.
-    throughput: Option<serde_json::Value>,
-}
-
-#[derive(Deserialize)]
-struct EstimatesJson {
-    median: EstimateJson,
-}
-
-#[derive(Deserialize)]
-struct EstimateJson {
-    point_estimate: f64,
-    confidence_interval: IntervalJson,
-}
-
-#[derive(Deserialize)]
-struct IntervalJson {
-    lower_bound: f64,
-    upper_bound: f64,
-}
-
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("unexpected content in {}", path.display()))
+fn read_json(path: &Path) -> Result<serde_json::Value> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {path:?}"))?;
+    serde_json::from_str(&text).with_context(|| format!("no JSON in {path:?}"))
 }
 
 /// Every result criterion wrote under `home`: each `…/new/` folder holds the
@@ -395,25 +314,32 @@ fn read_rows(home: &Path, stage: usize, krate: &str) -> Result<Vec<Row>> {
     while let Some(dir) = folders.pop() {
         let file = dir.join("benchmark.json");
         if dir.ends_with("new") && file.is_file() {
-            let id: BenchmarkJson = read_json(&file)?;
-            let m = read_json::<EstimatesJson>(&dir.join("estimates.json"))?.median;
-            let function = [id.function_id, id.value_str].into_iter().flatten();
+            // benchmark.json says which benchmark; estimates.json how long it took.
+            let (id, estimates) = (read_json(&file)?, read_json(&dir.join("estimates.json"))?);
+            let (m, ci) = (
+                &estimates["median"],
+                &estimates["median"]["confidence_interval"],
+            );
+            let median = [&m["point_estimate"], &ci["lower_bound"], &ci["upper_bound"]];
+            let median = median.map(|v| v.as_f64().unwrap_or(f64::NAN));
+            if !median.iter().all(|v| v.is_finite()) {
+                bail!("no median with its interval in {dir:?}/estimates.json");
+            }
+            let text = |key: &str| id[key].as_str().map(String::from);
+            let function = [text("function_id"), text("value_str")]
+                .into_iter()
+                .flatten();
             let function = function.collect::<Vec<_>>().join("/");
-            let prefix = format!("{krate}/");
+            let name = function
+                .strip_prefix(&format!("{krate}/"))
+                .unwrap_or(&function);
             rows.push(Row {
                 stage,
                 krate: krate.to_string(),
-                group: id.group_id,
-                name: function
-                    .strip_prefix(&prefix)
-                    .unwrap_or(&function)
-                    .to_string(),
-                median: [
-                    m.point_estimate,
-                    m.confidence_interval.lower_bound,
-                    m.confidence_interval.upper_bound,
-                ],
-                images: id.throughput.and_then(|t| t.get("Elements")?.as_u64()),
+                group: text("group_id").with_context(|| format!("no group_id in {file:?}"))?,
+                name: name.to_string(),
+                median,
+                images: id["throughput"]["Elements"].as_u64(),
                 written: file.metadata()?.modified()?,
             });
             continue;
@@ -445,10 +371,8 @@ fn step_number(name: &str) -> u64 {
 /// A group name as a file name: `cpu time` → `cpu-time`.
 fn slug(group: &str) -> String {
     let keep = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
-    let slug = group
-        .chars()
-        .map(|c| if keep(c) { c.to_ascii_lowercase() } else { '-' });
-    slug.collect()
+    let slug = |c: char| if keep(c) { c.to_ascii_lowercase() } else { '-' };
+    group.chars().map(slug).collect()
 }
 
 /// How many times faster `row` is than `earlier`: per image when both say
@@ -492,48 +416,66 @@ fn group_table(rows: &[&Row]) -> String {
     markdown(&headers, &cells.collect::<Vec<_>>())
 }
 
+/// A stage program's training run: stage, the command as typed, its summary.
+type Run = (usize, String, Summary);
+
 /// The training runs: what ran, on which network, how long, how well, and
-/// when it first reached each of [`TARGETS`].
+/// when it was first seen at each of [`TARGETS`] (evaluations are spaced).
 fn runs_table(runs: &[Run]) -> String {
-    let mut headers = vec![
-        "stage".to_string(),
-        "command".into(),
-        "network".into(),
-        "parameters".into(),
-        "steps × batch".into(),
-        "training time".into(),
-        "final (best) test accuracy".into(),
-    ];
+    let mut headers = ["stage", "command", "network", "parameters", "steps × batch"]
+        .map(String::from)
+        .to_vec();
+    headers.extend(["training time", "final (best) test accuracy"].map(String::from));
     headers.extend(TARGETS.map(|t| format!("time to {:.0}%", 100.0 * t)));
-    let rows: Vec<Vec<String>> = runs
-        .iter()
-        .map(|run| {
-            let s = &run.summary;
-            let best = s
-                .history
-                .iter()
-                .map(|e| e.test_accuracy)
-                .fold(0.0, f64::max);
-            let mut row = vec![
-                run.stage.to_string(),
-                format!("`{}`", run.command),
-                s.info.network.clone(),
-                thousands(s.info.parameters),
-                format!("{} × {}", thousands(s.steps_done), s.info.batch_size),
-                format_time(s.seconds_training * 1e9),
-                format!("{:.2}% ({:.2}%)", 100.0 * s.test_accuracy, 100.0 * best),
-            ];
-            // Evaluations are spaced: this is when the run was *seen* at the target.
-            row.extend(
-                TARGETS.map(|t| match s.history.iter().find(|e| e.test_accuracy >= t) {
-                    Some(e) => format_time(e.seconds * 1e9),
-                    None => format!("not reached (best {:.1}%)", 100.0 * best),
-                }),
-            );
-            row
-        })
-        .collect();
+    let mut rows = Vec::new();
+    for (stage, command, s) in runs {
+        let best = s
+            .history
+            .iter()
+            .map(|e| e.test_accuracy)
+            .fold(0.0, f64::max);
+        let mut row = vec![
+            stage.to_string(),
+            format!("`{command}`"),
+            s.info.network.clone(),
+        ];
+        row.push(thousands(s.info.parameters));
+        row.push(format!(
+            "{} × {}",
+            thousands(s.steps_done),
+            s.info.batch_size
+        ));
+        row.push(format_time(s.seconds_training * 1e9));
+        row.push(format!(
+            "{:.2}% ({:.2}%)",
+            100.0 * s.test_accuracy,
+            100.0 * best
+        ));
+        for t in TARGETS {
+            row.push(match s.history.iter().find(|e| e.test_accuracy >= t) {
+                Some(e) => format_time(e.seconds * 1e9),
+                None => format!("not reached (best {:.1}%)", 100.0 * best),
+            });
+        }
+        rows.push(row);
+    }
     markdown(&headers, &rows)
+}
+
+/// Test accuracy against seconds of training, one line per run (train-cli's chart).
+fn draw_accuracy(path: &Path, runs: &[Run]) -> Result<()> {
+    let line = |(stage, _, s): &Run| Series {
+        name: format!("{stage} {}: {}", s.info.stage, s.info.network),
+        points: s
+            .history
+            .iter()
+            .map(|e| (e.seconds, 100.0 * e.test_accuracy))
+            .collect(),
+    };
+    let series: Vec<Series> = runs.iter().map(line).collect();
+    let title = "Test accuracy against training time, each stage's program";
+    let x = "seconds of training (evaluations not counted)";
+    train_cli::draw_line_chart(path, title, x, "test accuracy (%)", &series, false)
 }
 
 /// A markdown table, its columns padded so it also reads well as plain text.
@@ -601,114 +543,82 @@ fn format_estimate([point, lower, upper]: [f64; 3]) -> String {
     format!("{} {unit} [{}–{}]", d(point), d(lower), d(upper))
 }
 
-/// A group's medians as horizontal bars on a log time axis, labelled, one
-/// colour per stage; PNG or SVG by the file's extension.
+/// A group's medians as horizontal bars on a log time axis, each labelled
+/// with its stage and bench id, one colour per stage; PNG or SVG by the
+/// file's extension.
 fn draw_bars(path: &Path, title: &str, rows: &[&Row]) -> Result<()> {
     train_cli::register_font();
-    let longest = rows
+    let labels: Vec<String> = rows
         .iter()
-        .map(|r| r.name.chars().count())
-        .max()
-        .unwrap_or(0);
-    let size = (560 + 8 * longest as u32, 110 + 34 * rows.len() as u32);
-    let label_width = 40 + 8 * longest as u32;
+        .map(|r| format!("stage {} · {}", r.stage, r.name))
+        .collect();
+    let width = 60 + 8 * labels.iter().map(|l| l.chars().count()).max().unwrap_or(0) as u32;
+    let size = (500 + width, 110 + 34 * rows.len() as u32);
     match path.extension().and_then(|e| e.to_str()) {
-        Some("svg") => bars(
-            SVGBackend::new(path, size).into_drawing_area(),
-            title,
-            rows,
-            label_width,
-        ),
-        Some("png") => bars(
-            BitMapBackend::new(path, size).into_drawing_area(),
-            title,
-            rows,
-            label_width,
-        ),
+        Some("svg") => bars(SVGBackend::new(path, size), title, rows, &labels, width),
+        Some("png") => bars(BitMapBackend::new(path, size), title, rows, &labels, width),
         _ => bail!("{}: expected a .png or .svg file name", path.display()),
     }
     .with_context(|| format!("cannot draw {}", path.display()))
 }
 
 fn bars<DB: DrawingBackend>(
-    root: DrawingArea<DB, Shift>,
+    canvas: DB,
     title: &str,
     rows: &[&Row],
-    label_width: u32,
+    labels: &[String],
+    width: u32,
 ) -> Result<()>
 where
     DB::ErrorType: 'static,
 {
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("{e:?}");
+    let root = canvas.into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
     let n = rows.len().max(1);
     let seconds: Vec<f64> = rows.iter().map(|r| r.median[0] * 1e-9).collect();
-    let lo = seconds.iter().copied().fold(f64::MAX, f64::min).min(1.0) / 3.0;
-    let hi = seconds.iter().copied().fold(lo * 10.0, f64::max) * 8.0;
-    // Row 0 at the top: segment n - 1.
-    let at = |i: usize| n - 1 - i;
+    let lo = seconds.iter().fold(1.0, |lo: f64, &s| lo.min(s)) / 3.0;
+    let hi = seconds.iter().fold(lo * 10.0, |hi: f64, &s| hi.max(s)) * 8.0;
+    // Segment 0 is at the bottom: row i is drawn in segment n - 1 - i.
+    let label = |v: &SegmentValue<usize>| match v {
+        SegmentValue::CenterOf(s) => labels.get(n - 1 - s).cloned().unwrap_or_default(),
+        _ => String::new(),
+    };
     let mut chart = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 20))
         .margin(14)
         .x_label_area_size(40)
-        .y_label_area_size(label_width)
+        .y_label_area_size(width)
         .build_cartesian_2d((lo..hi).log_scale(), (0..n - 1).into_segmented())
         .map_err(err)?;
-    let label = |v: &SegmentValue<usize>| match v {
-        SegmentValue::CenterOf(s) if *s < rows.len() => {
-            let r = rows[at(*s)];
-            format!("{} {}", r.stage, r.name)
-        }
-        _ => String::new(),
-    };
     chart
         .configure_mesh()
         .disable_y_mesh()
         .y_labels(n + 1)
         .y_label_formatter(&label)
-        .x_label_formatter(&|s| log_tick(*s))
-        .x_labels(40)
-        .x_desc("median time per iteration (log scale); label: stage and bench id")
+        .x_desc("median time per iteration, seconds (log scale)")
         .label_style(("sans-serif", 14))
         .draw()
         .map_err(err)?;
     for (i, (r, &t)) in rows.iter().zip(&seconds).enumerate() {
-        let top = match at(i) + 1 < n {
-            true => SegmentValue::Exact(at(i) + 1),
-            false => SegmentValue::Last,
+        let s = n - 1 - i;
+        let top = if s + 1 < n {
+            SegmentValue::Exact(s + 1)
+        } else {
+            SegmentValue::Last
         };
         let colour = Palette99::pick(r.stage - 1).mix(0.85).filled();
-        let mut bar = Rectangle::new([(lo, SegmentValue::Exact(at(i))), (t, top)], colour);
+        let mut bar = Rectangle::new([(lo, SegmentValue::Exact(s)), (t, top)], colour);
         bar.set_margin(6, 6, 0, 0);
         chart.draw_series([bar]).map_err(err)?;
-        let style =
-            TextStyle::from(("sans-serif", 14).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
-        let text = Text::new(
-            format_time(r.median[0]),
-            (t * 1.1, SegmentValue::CenterOf(at(i))),
-            style,
-        );
-        chart.draw_series([text]).map_err(err)?;
+        let style = TextStyle::from(("sans-serif", 14).into_font());
+        let style = style.pos(Pos::new(HPos::Left, VPos::Center));
+        let at = (t * 1.1, SegmentValue::CenterOf(s));
+        chart
+            .draw_series([Text::new(format_time(r.median[0]), at, style)])
+            .map_err(err)?;
     }
     root.present().map_err(err)
-}
-
-/// A tick label of a log time axis (value in seconds), only at 1, 2 and 5
-/// times a power of ten: "500 ms", "2 s"; empty elsewhere.
-fn log_tick(seconds: f64) -> String {
-    let mantissa = seconds / 10f64.powf(seconds.log10().floor());
-    if ![1.0, 2.0, 5.0, 10.0]
-        .iter()
-        .any(|m| (mantissa - m).abs() < 0.01 * m)
-    {
-        return String::new();
-    }
-    let (scale, unit) = unit_of(seconds * 1e9);
-    // Round away the float noise of 10^k (0.30000000000000004 and the like).
-    format!(
-        "{} {unit}",
-        (seconds * 1e9 / scale * 1000.0).round() / 1000.0
-    )
 }
 
 /// One paragraph saying how and where the numbers were measured.
@@ -778,8 +688,7 @@ mod tests {
 
     fn row(stage: usize, name: &str, ns: f64, images: Option<u64>) -> Row {
         let (krate, group, name) = (format!("ch{stage}"), "g".into(), name.into());
-        let median = [ns, ns * 0.99, ns * 1.01];
-        let written = UNIX_EPOCH;
+        let (median, written) = ([ns, ns * 0.99, ns * 1.01], UNIX_EPOCH);
         Row {
             stage,
             krate,
@@ -791,13 +700,14 @@ mod tests {
         }
     }
 
-    /// A table's cells, trimmed, below its header and rule.
-    fn cells(table: &str) -> Vec<Vec<String>> {
+    /// A table's rows below its header, the cells trimmed and joined by " | ".
+    fn cells(table: &str) -> Vec<String> {
         let cells = |l: &str| {
             l.trim_matches('|')
                 .split('|')
-                .map(|c| c.trim().to_string())
-                .collect()
+                .map(str::trim)
+                .collect::<Vec<_>>()
+                .join(" | ")
         };
         table.lines().skip(2).map(cells).collect()
     }
@@ -807,7 +717,7 @@ mod tests {
         let home = tempfile::tempdir().unwrap();
         // Run in another order than their step numbers; `base/` holds an older run.
         for (function, ns) in [
-            ("ch6-mlp/2 gemm crate", 2e8),
+            ("ch6-mlp/2 gemm", 2e8),
             ("1 stage 3 layers", 6e8),
             ("10 fused", 1e8),
         ] {
@@ -821,123 +731,85 @@ mod tests {
                 r#"{{"group_id":"engine","function_id":"{function}","value_str":null,"throughput":{{"Elements":50000}}}}"#
             );
             std::fs::write(new.join("benchmark.json"), id).unwrap();
-            let estimate = format!(
-                r#"{{"confidence_interval":{{"confidence_level":0.95,"lower_bound":{},"upper_bound":{}}},"point_estimate":{ns}}}"#,
-                ns * 0.99,
-                ns * 1.01
+            let (lower, upper) = (ns * 0.99, ns * 1.01);
+            let e = format!(
+                r#"{{"confidence_interval":{{"confidence_level":0.95,"lower_bound":{lower},"upper_bound":{upper}}},"point_estimate":{ns}}}"#
             );
-            let estimates = format!(r#"{{"mean":{estimate},"median":{estimate},"slope":null}}"#);
+            let estimates = format!(r#"{{"mean":{e},"median":{e},"slope":null}}"#);
             std::fs::write(new.join("estimates.json"), estimates).unwrap();
         }
         std::fs::create_dir_all(home.path().join("engine/10 fused/base")).unwrap();
         let mut rows = read_rows(home.path(), 4, "ch6-mlp").unwrap();
         rows.sort_by_key(|r| (r.stage, step_number(&r.name), r.written));
         let table = group_table(&rows.iter().collect::<Vec<_>>());
-        assert!(table.starts_with("| stage       | benchmark        | time per iteration: median [95% interval] | images per iteration |"));
-        let rows = [
-            [
-                "4 `ch6-mlp`",
-                "1 stage 3 layers",
-                "600 ms [594–606]",
-                "50,000",
-                "83,333",
-                "—",
-                "—",
-            ],
-            [
-                "4 `ch6-mlp`",
-                "2 gemm crate",
-                "200 ms [198–202]",
-                "50,000",
-                "250,000",
-                "3.0× faster",
-                "3.0× faster",
-            ],
-            [
-                "4 `ch6-mlp`",
-                "10 fused",
-                "100 ms [99–101]",
-                "50,000",
-                "500,000",
-                "2.0× faster",
-                "6.0× faster",
-            ],
+        assert!(table.starts_with("| stage       | benchmark        | time per iteration: median [95% interval] | images per iteration | images per second |"), "{table}");
+        let expected = [
+            "4 `ch6-mlp` | 1 stage 3 layers | 600 ms [594–606] | 50,000 | 83,333 | — | —",
+            "4 `ch6-mlp` | 2 gemm | 200 ms [198–202] | 50,000 | 250,000 | 3.0× faster | 3.0× faster",
+            "4 `ch6-mlp` | 10 fused | 100 ms [99–101] | 50,000 | 500,000 | 2.0× faster | 6.0× faster",
         ];
-        assert_eq!(cells(&table), rows);
+        assert_eq!(cells(&table), expected);
         assert!(read_rows(&home.path().join("absent"), 1, "x").is_err());
     }
 
     #[test]
     fn rows_compare_per_image_when_both_say_their_images() {
-        let per_sample = row(3, "per-sample f32", 3e9, Some(60_000));
-        let batches = row(4, "3 numpy-mlp", 4e8, Some(50_000));
-        let no_images = row(4, "4 keras", 1e9, None);
-        let table = cells(&group_table(&[&per_sample, &batches, &no_images]));
-        let ratios: Vec<&[String]> = table.iter().map(|r| &r[5..]).collect();
+        let per_sample = row(3, "per-sample", 3e9, Some(60_000));
+        let batches = row(4, "batches", 4e8, Some(50_000));
+        let other = row(4, "no images", 1e9, None);
         // 50,000 ns against 8,000 ns per image; then per iteration.
+        let expected = [
+            "3 `ch3` | per-sample | 3.00 s [2.97–3.03] | 60,000 | 20,000 | — | —",
+            "4 `ch4` | batches | 400 ms [396–404] | 50,000 | 125,000 | 6.2× faster | 6.2× faster",
+            "4 `ch4` | no images | 1.00 s [0.99–1.01] | — | — | 2.5× slower | 3.0× faster",
+        ];
         assert_eq!(
-            ratios,
-            [
-                ["—", "—"],
-                ["6.2× faster", "6.2× faster"],
-                ["2.5× slower", "3.0× faster"]
-            ]
+            cells(&group_table(&[&per_sample, &batches, &other])),
+            expected
         );
         // No throughput anywhere: no image columns.
-        assert_eq!(cells(&group_table(&[&no_images]))[0].len(), 5);
+        assert_eq!(
+            cells(&group_table(&[&other])),
+            ["4 `ch4` | no images | 1.00 s [0.99–1.01] | — | —"]
+        );
     }
 
     #[test]
     fn step_numbers_file_names_and_numbers() {
-        assert_eq!(step_number("12 fused passes"), 12);
-        assert_eq!(step_number("784-100-50-10 tanh"), 0);
-        assert_eq!(step_number("naive"), 0);
+        let steps = ["12 fused passes", "784-100-50-10 tanh", "naive"].map(step_number);
+        assert_eq!(steps, [12, 0, 0]);
         assert_eq!(slug("Per Sample/epoch"), "per-sample-epoch");
-        assert_eq!(format_speedup(1234.4), "1,234× faster");
-        assert_eq!(format_speedup(0.02), "50× slower");
+        assert_eq!(
+            [1234.4, 0.02].map(format_speedup),
+            ["1,234× faster", "50× slower"]
+        );
         let times = [850.0, 12_345.0, 999_700.0, 4321e9].map(format_time);
         assert_eq!(times, ["850 ns", "12.3 µs", "1.00 ms", "4,321 s"]);
         assert_eq!(
             format_estimate([1.02e9, 0.991e9, 1.054e9]),
             "1.02 s [0.99–1.05]"
         );
-        assert_eq!([0.5, 2e-4, 3.0].map(log_tick), ["500 ms", "200 µs", ""]);
         let t = markdown(&["a", "network"], &[vec!["µs".into(), "784→10".into()]]);
         assert_eq!(t, "| a  | network |\n|----|---------|\n| µs | 784→10  |\n");
     }
 
-    /// A summary as a stage prints it, read back through train-cli's own type
-    /// (both `#[serde(flatten)]` parts included).
-    const SUMMARY: &str = r#"{"stage":"ch5-backprop","network":"784-50-10 (relu)","parameters":39760,
-        "steps":300,"batch_size":100,"learning_rate":0.1,"train_size":60000,"seed":42,"steps_done":300,
-        "seconds_training":30.0,"steps_per_second":10.0,"final_loss":0.3,"test_accuracy":0.9,"history":[
+    /// A summary as a stage prints it (one line), with a stage's own key.
+    const SUMMARY: &str = r#"{"stage":"ch5-backprop","network":"784-50-10","parameters":39760,"steps":300,
+        "batch_size":100,"learning_rate":0.1,"train_size":60000,"seed":42,"steps_done":300,"seconds_training":30.0,
+        "steps_per_second":10.0,"final_loss":0.3,"test_accuracy":0.9,"history":[
         {"step":100,"seconds":1.5,"loss":0.5,"train_accuracy":null,"validation_accuracy":null,"test_accuracy":0.86},
         {"step":200,"seconds":3.0,"loss":0.4,"train_accuracy":0.9,"validation_accuracy":null,"test_accuracy":0.91},
         {"step":300,"seconds":4.5,"loss":0.3,"train_accuracy":null,"validation_accuracy":null,"test_accuracy":0.90}
         ],"gradient":"backprop"}"#;
 
+    /// Read back through train-cli's own type, both `#[serde(flatten)]` parts included.
     #[test]
     fn runs_are_read_with_train_clis_summary() {
         let summary = parse_summary(&format!("\n{}\n\n", SUMMARY.replace('\n', ""))).unwrap();
         assert_eq!(summary.info.parameters, 39_760);
         assert_eq!(summary.extra.keys().collect::<Vec<_>>(), ["gradient"]);
-        let command = "cargo run --release -p ch5-backprop".into();
-        let table = runs_table(&[Run {
-            stage: 3,
-            command,
-            summary,
-        }]);
-        let row = [
-            "3",
-            "`cargo run --release -p ch5-backprop`",
-            "784-50-10 (relu)",
-            "39,760",
-            "300 × 100",
-            "30.0 s",
-            "90.00% (91.00%)",
-            "1.50 s",
-            "not reached (best 91.0%)",
-        ];
+        let table = runs_table(&[(3, "cargo run -p ch5-backprop".into(), summary)]);
+        let row = "3 | `cargo run -p ch5-backprop` | 784-50-10 | 39,760 | 300 × 100 | 30.0 s | 90.00% (91.00%) | 1.50 s | not reached (best 91.0%)";
         assert_eq!(cells(&table), [row]);
 
         let err = format!("{:#}", parse_summary("Test accuracy: 91%").unwrap_err());
@@ -952,22 +824,32 @@ mod tests {
     }
 
     #[test]
-    fn bars_draw_to_png_and_svg() {
+    fn charts_draw_to_png_and_svg() {
         let dir = tempfile::tempdir().unwrap();
         let rows = [
             row(1, "1 naive", 1e9, None),
             row(3, "backprop f64", 4e5, Some(100)),
         ];
         let rows: Vec<&Row> = rows.iter().collect();
+        let summary = parse_summary(&SUMMARY.replace('\n', "")).unwrap();
         for ext in ["png", "svg"] {
-            let path = dir.path().join(format!("bars.{ext}"));
-            draw_bars(&path, "t", &rows).unwrap();
-            assert!(std::fs::metadata(&path).unwrap().len() > 2000);
+            draw_bars(&dir.path().join(format!("bars.{ext}")), "t", &rows).unwrap();
+            draw_accuracy(
+                &dir.path().join(format!("acc.{ext}")),
+                &[(3, String::new(), summary.clone())],
+            )
+            .unwrap();
         }
         let svg = std::fs::read_to_string(dir.path().join("bars.svg")).unwrap();
         assert!(
-            svg.contains("3 backprop f64") && svg.contains("1.00 s"),
+            svg.contains("stage 3 · backprop f64") && svg.contains("1.00 s"),
             "labels missing"
+        );
+        assert!(
+            std::fs::metadata(dir.path().join("bars.png"))
+                .unwrap()
+                .len()
+                > 2000
         );
         assert!(draw_bars(&dir.path().join("x.gif"), "t", &rows).is_err());
     }
@@ -979,7 +861,9 @@ mod tests {
         let busy = load_note(Some((6.2, 4.4)), 2);
         assert!(busy.contains("6.2 at the start, 4.4 at the end") && busy.contains("longer"));
         assert!(about(true, 3.0, None).contains("--quick` on 20"));
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
+        assert_eq!(
+            [0, 19_782].map(civil_from_days),
+            [(1970, 1, 1), (2024, 2, 29)]
+        );
     }
 }

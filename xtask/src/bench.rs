@@ -119,18 +119,11 @@ fn stages(root: &Path) -> Result<(PathBuf, Vec<Stage>)> {
     }
     let meta: Metadata = serde_json::from_slice(&out.stdout)?;
     let mut stages: Vec<Stage> = Vec::new();
-    for p in meta
-        .packages
-        .into_iter()
-        .filter(|p| p.name.starts_with("ch"))
-    {
-        let benches = p
-            .targets
-            .into_iter()
-            .filter(|t| t.kind.contains(&"bench".into()));
-        let benches: Vec<String> = benches.map(|t| t.name).collect();
-        if !benches.is_empty() {
-            stages.push((p.name, benches));
+    for Package { name, targets } in meta.packages {
+        let bench = |t: &Target| t.kind.contains(&"bench".into()).then(|| t.name.clone());
+        let benches: Vec<String> = targets.iter().filter_map(bench).collect();
+        if name.starts_with("ch") && !benches.is_empty() {
+            stages.push((name, benches));
         }
     }
     stages.sort();
@@ -201,13 +194,45 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         }
     }
     rows.sort_by_key(|r| (r.stage, step_number(&r.name), r.written));
-
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {out:?}"))?;
+    let (mut written, printed) = write_tables(&out, &rows, &runs, &mut problems)?;
+    let minutes = started.elapsed().as_secs_f64() / 60.0;
+    let about = about(args.quick, minutes, load_at_start.zip(load_average()));
+    std::fs::write(out.join("bench-about.md"), &about).context("cannot write bench-about.md")?;
+    written.push("bench-about.md".into());
+
+    println!(
+        "\n{printed}{about}\nIn {}: {}",
+        out.display(),
+        written.join(", ")
+    );
+    if args.update_book {
+        let book = root.join("book/src/generated");
+        for name in &written {
+            std::fs::copy(out.join(name), book.join(name))
+                .with_context(|| format!("cannot copy {name} into {}", book.display()))?;
+        }
+        println!("Copied into {}.", book.display());
+    }
+    if !problems.is_empty() {
+        let (n, list) = (count(problems.len(), "problem"), problems.join("\n  - "));
+        bail!("{n}, the tables are incomplete:\n  - {list}");
+    }
+    Ok(())
+}
+
+/// Writes every group's table and bars, the runs' table and the accuracy
+/// chart into `out`; returns the names of the files and the tables as printed.
+fn write_tables(
+    out: &Path,
+    rows: &[Row],
+    runs: &[Run],
+    problems: &mut Vec<String>,
+) -> Result<(Vec<String>, String)> {
     let write = |name: &str, text: &str| {
         std::fs::write(out.join(name), text).with_context(|| format!("cannot write {name}"))
     };
-    let mut written: Vec<String> = Vec::new();
-    let mut printed = String::new();
+    let (mut written, mut printed) = (Vec::new(), String::new());
     let mut groups: Vec<&str> = rows.iter().map(|r| r.group.as_str()).collect();
     groups.sort_by_key(|g| rows.iter().position(|r| r.group == *g));
     groups.dedup();
@@ -229,44 +254,14 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         }
         written.extend(["md", "svg", "png"].map(|ext| format!("{stem}.{ext}")));
     }
-    let table = runs_table(&runs);
+    let table = runs_table(runs);
     write("bench-runs.md", &table)?;
     printed += &format!("## Training runs\n\n{table}\n");
     for ext in ["svg", "png"] {
-        draw_accuracy(&out.join(format!("bench-accuracy.{ext}")), &runs)?;
+        draw_accuracy(&out.join(format!("bench-accuracy.{ext}")), runs)?;
     }
-    let minutes = started.elapsed().as_secs_f64() / 60.0;
-    let text = about(args.quick, minutes, load_at_start.zip(load_average()));
-    write("bench-about.md", &text)?;
-    let last = [
-        "bench-runs.md",
-        "bench-accuracy.svg",
-        "bench-accuracy.png",
-        "bench-about.md",
-    ];
-    written.extend(last.map(String::from));
-
-    println!(
-        "\n{printed}{text}\nIn {}: {}",
-        out.display(),
-        written.join(", ")
-    );
-    if args.update_book {
-        let book = root.join("book/src/generated");
-        for name in &written {
-            std::fs::copy(out.join(name), book.join(name))
-                .with_context(|| format!("cannot copy {name} into {}", book.display()))?;
-        }
-        println!("Copied into {}.", book.display());
-    }
-    if !problems.is_empty() {
-        let list = problems.join("\n  - ");
-        bail!(
-            "{}, the tables are incomplete:\n  - {list}",
-            count(problems.len(), "problem")
-        );
-    }
-    Ok(())
+    written.extend(["bench-runs.md", "bench-accuracy.svg", "bench-accuracy.png"].map(String::from));
+    Ok((written, printed))
 }
 
 /// Runs a stage's program with `--json --quiet` (release build, as the
@@ -370,9 +365,10 @@ fn step_number(name: &str) -> u64 {
 
 /// A group name as a file name: `cpu time` → `cpu-time`.
 fn slug(group: &str) -> String {
-    let keep = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
-    let slug = |c: char| if keep(c) { c.to_ascii_lowercase() } else { '-' };
-    group.chars().map(slug).collect()
+    group.replace(
+        |c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '_',
+        "-",
+    )
 }
 
 /// How many times faster `row` is than `earlier`: per image when both say
@@ -387,11 +383,8 @@ fn speedup(earlier: &Row, row: &Row) -> f64 {
 /// One criterion group as a table, its rows compared with the one before and the first.
 fn group_table(rows: &[&Row]) -> String {
     let images = rows.iter().any(|r| r.images.is_some());
-    let mut headers = vec![
-        "stage",
-        "benchmark",
-        "time per iteration: median [95% interval]",
-    ];
+    let mut headers = vec!["stage", "benchmark"];
+    headers.push("time per iteration: median [95% interval]");
     if images {
         headers.extend(["images per iteration", "images per second"]);
     }
@@ -548,30 +541,29 @@ fn format_estimate([point, lower, upper]: [f64; 3]) -> String {
 /// file's extension.
 fn draw_bars(path: &Path, title: &str, rows: &[&Row]) -> Result<()> {
     train_cli::register_font();
-    let labels: Vec<String> = rows
+    let longest = rows
         .iter()
-        .map(|r| format!("stage {} · {}", r.stage, r.name))
-        .collect();
-    let width = 60 + 8 * labels.iter().map(|l| l.chars().count()).max().unwrap_or(0) as u32;
-    let size = (500 + width, 110 + 34 * rows.len() as u32);
+        .map(|r| r.name.chars().count())
+        .max()
+        .unwrap_or(0);
+    let size = (600 + 8 * longest as u32, 110 + 34 * rows.len() as u32);
     match path.extension().and_then(|e| e.to_str()) {
-        Some("svg") => bars(SVGBackend::new(path, size), title, rows, &labels, width),
-        Some("png") => bars(BitMapBackend::new(path, size), title, rows, &labels, width),
+        Some("svg") => bars(SVGBackend::new(path, size), title, rows),
+        Some("png") => bars(BitMapBackend::new(path, size), title, rows),
         _ => bail!("{}: expected a .png or .svg file name", path.display()),
     }
     .with_context(|| format!("cannot draw {}", path.display()))
 }
 
-fn bars<DB: DrawingBackend>(
-    canvas: DB,
-    title: &str,
-    rows: &[&Row],
-    labels: &[String],
-    width: u32,
-) -> Result<()>
+fn bars<DB: DrawingBackend>(canvas: DB, title: &str, rows: &[&Row]) -> Result<()>
 where
     DB::ErrorType: 'static,
 {
+    let labels: Vec<String> = rows
+        .iter()
+        .map(|r| format!("stage {} · {}", r.stage, r.name))
+        .collect();
+    let width = 20 + 8 * labels.iter().map(|l| l.chars().count()).max().unwrap_or(0) as u32;
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("{e:?}");
     let root = canvas.into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
@@ -607,7 +599,9 @@ where
         } else {
             SegmentValue::Last
         };
-        let colour = Palette99::pick(r.stage - 1).mix(0.85).filled();
+        // Blue, orange, green, red, purple, brown: the order of train-cli's lines.
+        let colour = Palette99::pick([3, 4, 1, 0, 5, 12][(r.stage - 1) % 6]);
+        let colour = colour.mix(0.85).filled();
         let mut bar = Rectangle::new([(lo, SegmentValue::Exact(s)), (t, top)], colour);
         bar.set_margin(6, 6, 0, 0);
         chart.draw_series([bar]).map_err(err)?;
@@ -625,25 +619,26 @@ where
 fn about(quick: bool, minutes: f64, load: Option<(f64, f64)>) -> String {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let cpu = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let cpu = cpu.lines().find(|l| l.starts_with("model name"));
-    let cpu = cpu
-        .and_then(|l| l.split(':').nth(1))
-        .map_or(String::new(), |m| format!("{}, ", m.trim()));
-    let days = SystemTime::now()
+    let cpu = cpu.lines().find_map(|l| l.strip_prefix("model name"));
+    let cpu = cpu.map_or(String::new(), |m| {
+        format!("{}, ", m.trim_start_matches([' ', '\t', ':']))
+    });
+    let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() / 86_400);
-    let (y, m, d) = civil_from_days(days as i64);
+        .unwrap_or_default();
+    let (y, m, d) = civil_from_days((now.as_secs() / 86_400) as i64);
+    let (flag, samples) = match quick {
+        true => (
+            " --quick",
+            "criterion's --quick mode: few samples, wide intervals",
+        ),
+        false => ("", "each bench's own sample count"),
+    };
     format!(
-        "Measured by `cargo xtask bench{}` on {y:04}-{m:02}-{d:02} ({cpu}{cores} cores available to the process). \
-         Times per iteration are criterion's medians with their 95% confidence interval ({}); \
+        "Measured by `cargo xtask bench{flag}` on {y:04}-{m:02}-{d:02} ({cpu}{cores} cores available to the process). \
+         Times per iteration are criterion's medians with their 95% confidence interval ({samples}); \
          training times are the programs' own clocks, evaluations not counted, release build. \
          The run took {minutes:.1} min.{}\n",
-        if quick { " --quick" } else { "" },
-        if quick {
-            "criterion's --quick mode: few samples, wide intervals"
-        } else {
-            "each bench's own sample count"
-        },
         load_note(load, cores)
     )
 }
@@ -654,11 +649,11 @@ fn load_note(load: Option<(f64, f64)>, cores: usize) -> String {
     let Some((start, end)) = load else {
         return String::new();
     };
-    let busy = match start.max(end) > cores as f64 {
-        true => {
-            ": more than the cores, so other work shared them and these times are longer than on a quiet machine."
-        }
-        false => ".",
+    let busy = ": more than the cores, so other work shared them and these times are longer than on a quiet machine.";
+    let busy = if start.max(end) > cores as f64 {
+        busy
+    } else {
+        "."
     };
     format!(" Load average (1 minute): {start:.1} at the start, {end:.1} at the end{busy}")
 }
@@ -778,7 +773,7 @@ mod tests {
     fn step_numbers_file_names_and_numbers() {
         let steps = ["12 fused passes", "784-100-50-10 tanh", "naive"].map(step_number);
         assert_eq!(steps, [12, 0, 0]);
-        assert_eq!(slug("Per Sample/epoch"), "per-sample-epoch");
+        assert_eq!(slug("per sample/epoch"), "per-sample-epoch");
         assert_eq!(
             [1234.4, 0.02].map(format_speedup),
             ["1,234× faster", "50× slower"]
@@ -826,32 +821,22 @@ mod tests {
     #[test]
     fn charts_draw_to_png_and_svg() {
         let dir = tempfile::tempdir().unwrap();
-        let rows = [
-            row(1, "1 naive", 1e9, None),
-            row(3, "backprop f64", 4e5, Some(100)),
-        ];
+        let rows = [row(1, "1 naive", 1e9, None), row(3, "f64", 4e5, Some(100))];
         let rows: Vec<&Row> = rows.iter().collect();
+        let file = |f: &str| dir.path().join(f);
         let summary = parse_summary(&SUMMARY.replace('\n', "")).unwrap();
+        let runs = [(3, String::new(), summary)];
         for ext in ["png", "svg"] {
-            draw_bars(&dir.path().join(format!("bars.{ext}")), "t", &rows).unwrap();
-            draw_accuracy(
-                &dir.path().join(format!("acc.{ext}")),
-                &[(3, String::new(), summary.clone())],
-            )
-            .unwrap();
+            draw_bars(&file(&format!("bars.{ext}")), "t", &rows).unwrap();
+            draw_accuracy(&file(&format!("accuracy.{ext}")), &runs).unwrap();
         }
-        let svg = std::fs::read_to_string(dir.path().join("bars.svg")).unwrap();
+        let svg = std::fs::read_to_string(file("bars.svg")).unwrap();
         assert!(
-            svg.contains("stage 3 · backprop f64") && svg.contains("1.00 s"),
-            "labels missing"
+            svg.contains("stage 3 · f64") && svg.contains("1.00 s"),
+            "no labels"
         );
-        assert!(
-            std::fs::metadata(dir.path().join("bars.png"))
-                .unwrap()
-                .len()
-                > 2000
-        );
-        assert!(draw_bars(&dir.path().join("x.gif"), "t", &rows).is_err());
+        assert!(std::fs::metadata(file("accuracy.png")).unwrap().len() > 2000);
+        assert!(draw_bars(&file("x.gif"), "t", &rows).is_err());
     }
 
     #[test]

@@ -322,79 +322,50 @@ mod tests {
         // ANCHOR_END: inner\n// ANCHOR_END: forward\n// ANCHOR: forward_pass\nfn f() {}\n\
         // ANCHOR_END: forward_pass\n// ANCHOR: empty\n// ANCHOR_END: empty\n// ANCHOR: open\n";
 
-    /// A workspace with `crates/a/lib.rs` = SOURCE and one chapter: the
-    /// include problems, and the anchors no chapter includes.
+    /// A chapter and `a.rs` = SOURCE beside it: the include problems, and
+    /// the anchors no chapter includes.
     fn check(chapter: &str) -> (Vec<String>, Vec<String>) {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().canonicalize().unwrap();
-        std::fs::create_dir_all(root.join("crates/a")).unwrap();
-        std::fs::create_dir_all(root.join("book/src")).unwrap();
-        std::fs::write(root.join("crates/a/lib.rs"), SOURCE).unwrap();
-        std::fs::write(root.join("book/src/ch.md"), chapter).unwrap();
-        let (problems, used) = check_includes(&root.join("book/src"), &root).unwrap();
-        (
-            problems,
-            unused_anchors(&root.join("crates"), &root, &used).unwrap(),
-        )
+        std::fs::write(root.join("a.rs"), SOURCE).unwrap();
+        std::fs::write(root.join("ch.md"), chapter).unwrap();
+        let (problems, used) = check_includes(&root, &root).unwrap();
+        (problems, unused_anchors(&root, &root, &used).unwrap())
     }
 
     #[test]
     fn good_includes_pass_and_unused_anchors_are_listed() {
         let (problems, unused) = check(
-            "```rust\n{{#include ../../crates/a/lib.rs:forward}}\n```\n\
-             {{#rustdoc_include ../../crates/a/lib.rs:inner}} {{#include ../../crates/a/lib.rs}}\n\
-             {{#include ../../crates/a/lib.rs:2:4}} {{#include ../../crates/a/lib.rs::3}}\n\
-             {{#include ../../crates/a/lib.rs:3:}} \\{{#include nowhere.rs:x}}",
+            "```rust\n{{#include a.rs:forward}}\n```\n{{#rustdoc_include a.rs:inner}}\n\
+             {{#include a.rs}} {{#include a.rs:2:4}} {{#include a.rs::3}} {{#include a.rs:3:}}\n\
+             \\{{#include nowhere.rs:x}}",
         );
         assert_eq!(problems, Vec::<String>::new());
-        let file = "crates/a/lib.rs";
-        let unused_ones = ["forward_pass", "empty", "open"].map(|a| format!("{file}: {a}"));
-        assert_eq!(unused, unused_ones);
+        assert_eq!(unused, ["a.rs: forward_pass", "a.rs: empty", "a.rs: open"]);
     }
 
     #[test]
     fn missing_files_and_anchors_fail_naming_chapter_and_line() {
         let (problems, _) = check(
-            "intro\n\n{{#include ../../crates/a/lib.rs:fowrard}}\n\
-             {{#include ../../crates/a/lib.rs:forward_}}\n{{#include ../../crates/a/lib.rs:empty}}\n\
-             {{#include ../../crates/a/lib.rs:open}}\n{{#include ../../crates/a/gone.rs:x}}\n",
+            "intro\n\n{{#include a.rs:fowrard}}\n{{#include a.rs:forward_}}\n\
+             {{#include a.rs:empty}}\n{{#include a.rs:open}}\n{{#include gone.rs:x}}\n",
         );
-        let at = |line: usize, what: &str| {
-            format!("book/src/ch.md:{line}: {{{{#include ../../crates/a/{what}")
-        };
-        assert_eq!(
-            problems,
-            [
-                at(
-                    3,
-                    "lib.rs:fowrard}}: anchor `fowrard`: no line `ANCHOR: fowrard` in ../../crates/a/lib.rs"
-                ),
-                // `ANCHOR: forward_pass` is not `ANCHOR: forward_`.
-                at(
-                    4,
-                    "lib.rs:forward_}}: anchor `forward_`: no line `ANCHOR: forward_` in ../../crates/a/lib.rs"
-                ),
-                at(
-                    5,
-                    "lib.rs:empty}}: anchor `empty`: encloses nothing in ../../crates/a/lib.rs"
-                ),
-                at(
-                    6,
-                    "lib.rs:open}}: anchor `open`: no line `ANCHOR_END: open` after it in ../../crates/a/lib.rs"
-                ),
-                at(7, "gone.rs:x}}: no file ../../crates/a/gone.rs"),
-            ]
-        );
+        let expected = [
+            "ch.md:3: {{#include a.rs:fowrard}}: anchor `fowrard`: no line `ANCHOR: fowrard` in a.rs",
+            // `ANCHOR: forward_pass` is not `ANCHOR: forward_`.
+            "ch.md:4: {{#include a.rs:forward_}}: anchor `forward_`: no line `ANCHOR: forward_` in a.rs",
+            "ch.md:5: {{#include a.rs:empty}}: anchor `empty`: encloses nothing in a.rs",
+            "ch.md:6: {{#include a.rs:open}}: anchor `open`: no line `ANCHOR_END: open` after it in a.rs",
+            "ch.md:7: {{#include gone.rs:x}}: no file gone.rs",
+        ];
+        assert_eq!(problems, expected);
     }
 
     /// The real book: every include of every chapter resolves.
     #[test]
     fn the_real_book_has_no_broken_include() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("..")
-            .canonicalize()
-            .unwrap();
-        let (problems, _) = check_includes(&root.join("book/src"), &root).unwrap();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let (problems, _) = check_includes(&root.join("book/src"), root).unwrap();
         assert_eq!(problems, Vec::<String>::new());
     }
 
@@ -406,32 +377,24 @@ mod tests {
             <img srcset="local.png 1x, https://example.org/b.png 2x"><div style="background: url(https://x.org/bg.png)">
             <pre class="playground"><code>fn main() {}</code></pre>"#;
         let found = check_file(Path::new("ch/page.html"), page, &|_| true);
-        let hosts = [
-            "cdn.jsdelivr.net",
-            "cdn.example.com",
-            "//x.org/i",
-            "example.net",
-            "example.org/b",
-        ];
-        let hosts = [
-            &hosts[..],
-            &["play.rust-lang.org", "fonts.example.com", "x.org/bg"],
-        ]
-        .concat();
-        assert_eq!(found.len(), hosts.len(), "{found:#?}");
-        for (finding, host) in found.iter().zip(hosts) {
+        let hosts = "cdn.jsdelivr.net cdn.example.com //x.org/i example.net example.org/b \
+                     play.rust-lang.org fonts.example.com x.org/bg";
+        assert_eq!(found.len(), hosts.split(' ').count(), "{found:#?}");
+        for (finding, host) in found.iter().zip(hosts.split(' ')) {
             assert!(
                 finding.starts_with("ch/page.html: ") && finding.contains(host),
                 "{finding}"
             );
         }
-        let css = "@font-face{src:url(fonts/K.woff2)} @font-face{src:url('https://cdn.example.com/L.woff2')}";
-        assert_eq!(
-            check_file(Path::new("katex.min.css"), css, &|_| false).len(),
-            1
-        );
+        let css = "@font-face{src:url(fonts/K.woff2)} @font-face{src:url('https://x.org/L.woff2')}";
         let js = r#"var a = "url(https://cdn.example.com/x.png)"; var b = "img/" + name;"#;
-        assert_eq!(check_file(Path::new("book.js"), js, &|_| false).len(), 1);
+        for (file, text) in [("katex.min.css", css), ("book.js", js)] {
+            assert_eq!(
+                check_file(Path::new(file), text, &|_| false).len(),
+                1,
+                "{file}"
+            );
+        }
     }
 
     #[test]

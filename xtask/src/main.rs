@@ -1,7 +1,7 @@
 //! `cargo xtask`: the course's task runner (the rust-analyzer pattern: a plain
 //! binary in the workspace, run through the alias in `.cargo/config.toml`).
 //!
-//! One file per command: [`bench`] and [`book`]. It drives `cargo` and reads
+//! One file per command: [`mod@bench`] and [`mod@book`]. It drives `cargo` and reads
 //! files; it links no stage, only `train-cli` for the summary type the stages
 //! print, its number formatting and its charts, so it stays quick to compile.
 

@@ -29,7 +29,7 @@ use plotters::coord::ranged1d::SegmentValue;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use serde::Deserialize;
-use train_cli::{Series, Summary, count, thousands};
+use train_cli::{Evaluation, Series, Summary, count, thousands};
 
 use crate::workspace_root;
 
@@ -151,10 +151,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let wanted = |(_, (k, _)): &(usize, &Stage)| args.stages.is_empty() || args.stages.contains(k);
     let chosen: Vec<(usize, &Stage)> = (1..).zip(&all).filter(wanted).collect();
     let out = target.join("xtask");
-    let steps: usize = chosen
-        .iter()
-        .map(|(_, (_, benches))| benches.len() + 1)
-        .sum();
+    let steps = chosen.iter().map(|(_, (_, b))| b.len() + 1).sum::<usize>();
     let quick = if args.quick { " --quick" } else { "" };
     let list: Vec<&str> = chosen.iter().map(|(_, (k, _))| k.as_str()).collect();
     let (list, steps_said) = (list.join(", "), count(steps, "step"));
@@ -283,11 +280,8 @@ fn run_program(root: &Path, krate: &str, flags: &[&str]) -> Result<Summary> {
 
 /// The `--json` summary: the last non-empty line of a program's output.
 fn parse_summary(stdout: &str) -> Result<Summary> {
-    let line = stdout
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("");
+    let line = stdout.lines().rev().find(|l| !l.trim().is_empty());
+    let line = line.unwrap_or_default();
     let summary: Summary = serde_json::from_str(line)
         .with_context(|| format!("expected its --json summary as last line, got `{line}`"))?;
     if summary.history.is_empty() {
@@ -311,23 +305,20 @@ fn read_rows(home: &Path, stage: usize, krate: &str) -> Result<Vec<Row>> {
         if dir.ends_with("new") && file.is_file() {
             // benchmark.json says which benchmark; estimates.json how long it took.
             let (id, estimates) = (read_json(&file)?, read_json(&dir.join("estimates.json"))?);
-            let (m, ci) = (
-                &estimates["median"],
-                &estimates["median"]["confidence_interval"],
-            );
+            let m = &estimates["median"];
+            let ci = &m["confidence_interval"];
             let median = [&m["point_estimate"], &ci["lower_bound"], &ci["upper_bound"]];
             let median = median.map(|v| v.as_f64().unwrap_or(f64::NAN));
             if !median.iter().all(|v| v.is_finite()) {
                 bail!("no median with its interval in {dir:?}/estimates.json");
             }
             let text = |key: &str| id[key].as_str().map(String::from);
-            let function = [text("function_id"), text("value_str")]
-                .into_iter()
-                .flatten();
-            let function = function.collect::<Vec<_>>().join("/");
-            let name = function
-                .strip_prefix(&format!("{krate}/"))
-                .unwrap_or(&function);
+            let (parts, prefix) = (
+                [text("function_id"), text("value_str")],
+                format!("{krate}/"),
+            );
+            let function = parts.into_iter().flatten().collect::<Vec<_>>().join("/");
+            let name = function.strip_prefix(&prefix).unwrap_or(&function);
             rows.push(Row {
                 stage,
                 krate: krate.to_string(),
@@ -415,37 +406,31 @@ type Run = (usize, String, Summary);
 /// The training runs: what ran, on which network, how long, how well, and
 /// when it was first seen at each of [`TARGETS`] (evaluations are spaced).
 fn runs_table(runs: &[Run]) -> String {
-    let mut headers = ["stage", "command", "network", "parameters", "steps × batch"]
+    let mut headers: Vec<String> = ["stage", "command", "network", "parameters"]
         .map(String::from)
-        .to_vec();
-    headers.extend(["training time", "final (best) test accuracy"].map(String::from));
+        .into();
+    headers.extend(
+        [
+            "steps × batch",
+            "training time",
+            "final (best) test accuracy",
+        ]
+        .map(String::from),
+    );
     headers.extend(TARGETS.map(|t| format!("time to {:.0}%", 100.0 * t)));
     let mut rows = Vec::new();
     for (stage, command, s) in runs {
-        let best = s
-            .history
-            .iter()
-            .map(|e| e.test_accuracy)
-            .fold(0.0, f64::max);
-        let mut row = vec![
-            stage.to_string(),
-            format!("`{command}`"),
-            s.info.network.clone(),
-        ];
-        row.push(thousands(s.info.parameters));
-        row.push(format!(
-            "{} × {}",
-            thousands(s.steps_done),
-            s.info.batch_size
-        ));
+        let (history, info) = (&s.history, &s.info);
+        let best = history.iter().map(|e| e.test_accuracy).fold(0.0, f64::max);
+        let mut row = vec![stage.to_string(), format!("`{command}`")];
+        row.push(info.network.clone());
+        row.push(thousands(info.parameters));
+        row.push(format!("{} × {}", thousands(s.steps_done), info.batch_size));
         row.push(format_time(s.seconds_training * 1e9));
-        row.push(format!(
-            "{:.2}% ({:.2}%)",
-            100.0 * s.test_accuracy,
-            100.0 * best
-        ));
+        let (last, best_pct) = (100.0 * s.test_accuracy, 100.0 * best);
+        row.push(format!("{last:.2}% ({best_pct:.2}%)"));
         for t in TARGETS {
-            row.push(match s.history.iter().find(|e| e.test_accuracy >= t) {
+            row.push(match history.iter().find(|e| e.test_accuracy >= t) {
                 Some(e) => format_time(e.seconds * 1e9),
                 None => format!("not reached (best {:.1}%)", 100.0 * best),
             });
@@ -457,13 +442,10 @@ fn runs_table(runs: &[Run]) -> String {
 
 /// Test accuracy against seconds of training, one line per run (train-cli's chart).
 fn draw_accuracy(path: &Path, runs: &[Run]) -> Result<()> {
+    let point = |e: &Evaluation| (e.seconds, 100.0 * e.test_accuracy);
     let line = |(stage, _, s): &Run| Series {
         name: format!("{stage} {}: {}", s.info.stage, s.info.network),
-        points: s
-            .history
-            .iter()
-            .map(|e| (e.seconds, 100.0 * e.test_accuracy))
-            .collect(),
+        points: s.history.iter().map(point).collect(),
     };
     let series: Vec<Series> = runs.iter().map(line).collect();
     let title = "Test accuracy against training time, each stage's program";

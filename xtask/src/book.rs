@@ -436,10 +436,17 @@ mod tests {
         };
         write("$x^2$", toml);
         let out = build(&book, &root).unwrap();
-        assert!(
-            std::fs::read_to_string(out.join("one.html"))
-                .unwrap()
-                .contains("katex")
+        let page = std::fs::read_to_string(out.join("one.html")).unwrap();
+        assert!(page.contains("katex"));
+        // The whole output is scanned: a page that loads a CDN script is found.
+        let page = page.replace(
+            "</head>",
+            r#"<script src="https://cdn.example.com/x.js"></script></head>"#,
+        );
+        std::fs::write(out.join("one.html"), page).unwrap();
+        assert_eq!(
+            check_output(&out).unwrap(),
+            ["one.html: https://cdn.example.com/x.js from another host"]
         );
         assert!(fails("$\\frac{1}{$", toml).contains("mdBook or KaTeX logged"));
         assert!(fails("{{#include missing.rs}}", toml).contains("1 broken include"));

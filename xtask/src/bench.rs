@@ -1,39 +1,37 @@
-//! `cargo xtask bench`: the stage ladder. Every stage of the course exists to
-//! be faster or better than the one before; this command measures each one
-//! against the previous in one go and shows it as tables and two charts.
+//! `cargo xtask bench`: the stage ladder, measured in one go.
 //!
-//! What it does, in order:
-//! 1. for each stage crate that exists, runs its criterion benches
-//!    (`cargo bench`, only the benchmarks of the ladder below) and reads the
-//!    results criterion writes (`estimates.json`, see [`criterion`]);
-//! 2. runs the stage's training program with `--json` and reads its
-//!    evaluation history, for the time to reach 85% and 95% test accuracy
-//!    (see [`history`]);
-//! 3. prints the tables ([`table`]), draws the charts ([`chart`]) into
-//!    `target/xtask/`, and with `--update-book` copies both into
-//!    `book/src/generated/` for the book's benchmarks chapter.
+//! The stages are the workspace's packages named `ch…` that have bench
+//! targets, in name order, which is the course's order. For each one it runs
+//! every criterion bench, with results written into a folder of our own
+//! (`target/xtask/criterion/<crate>/`, emptied first, so nothing comes from an
+//! older run), then the stage's program with `--json --quiet`. It reads what
+//! criterion wrote (`…/new/benchmark.json` and `estimates.json`, never its
+//! text meant for people) and the programs' `train_cli::Summary`, and writes
+//! into `target/xtask/`:
+//! - for every criterion group, `bench-<group>.md`, one row per benchmark, and
+//!   `bench-<group>.{svg,png}`, its bars. A row is said by its bench id; the
+//!   images per iteration by the bench's `Throughput::Elements`. Rows come in
+//!   course order, then by a leading step number of the id (`"2 fast"`), then
+//!   in the order criterion ran them, and each is compared with the row
+//!   before and the first row (per image when both rows give their images);
+//! - `bench-runs.md` and `bench-accuracy.{svg,png}`: each program's time to
+//!   85% and 95% test accuracy, and its test accuracy against training time;
+//! - `bench-about.md`: the machine, the date, the load and the run time.
 //!
-//! Every number comes from this run: criterion writes into a folder of our
-//! own (`target/xtask/criterion/`, emptied first), never mixed with older runs.
-//! It drives `cargo` and reads files; it does not link the stages.
+//! `--update-book` copies them all into `book/src/generated/`.
 
-mod chart;
-mod criterion;
-mod history;
-mod table;
-
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
+use plotters::coord::ranged1d::SegmentValue;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use serde::Deserialize;
+use train_cli::{Evaluation, Series, Summary, count, thousands};
 
 use crate::workspace_root;
-
-use self::chart::{Bar, Curve};
-use self::criterion::Measurement;
-use self::table::{Line, Reached, Run};
 
 /// `cargo xtask bench` flags.
 #[derive(clap::Args, Debug)]
@@ -47,242 +45,69 @@ pub struct BenchArgs {
     update_book: bool,
 
     /// Measure only this stage (its crate name, e.g. ch5-backprop); repeat for several [default: every stage]
-    #[arg(long = "stage", value_name = "CRATE", value_parser = stage_name)]
+    #[arg(long = "stage", value_name = "CRATE")]
     stages: Vec<String>,
 }
-
-/// The stages of the course, in order: number and crate.
-const STAGES: [(usize, &str); 4] = [
-    (1, "ch4-numerical"),
-    (2, "ch4-two-layer"),
-    (3, "ch5-backprop"),
-    (4, "ch6-mlp"),
-];
 
 /// Test accuracies (fractions) the training runs are timed to.
 const TARGETS: [f64; 2] = [0.85, 0.95];
 
-/// One benchmark of the ladder: which criterion result, and what it measures.
-struct Rung {
-    stage: usize,
-    /// criterion's id, `group/function`, as the stage's bench names it.
-    id: &'static str,
-    /// What was timed, in words.
-    work: &'static str,
-    network: &'static str,
-    /// Layer sizes, for the parameter count.
-    layers: &'static [usize],
-    /// Images one iteration works through (the batch, or the epoch).
-    images: u64,
-}
-
-/// One gradient on the same batch (the first 100 training images, weights
-/// from seed 42), from slow to fast. See each crate's `benches/gradient.rs`.
-const GRADIENTS: &[Rung] = &[
-    Rung {
-        stage: 1,
-        id: "gradient/ch4-numerical/naive",
-        work: "numerical, naive",
-        network: "softmax 784→10",
-        layers: &[784, 10],
-        images: 100,
-    },
-    Rung {
-        stage: 1,
-        id: "gradient/ch4-numerical/fast",
-        work: "numerical, fast",
-        network: "softmax 784→10",
-        layers: &[784, 10],
-        images: 100,
-    },
-    Rung {
-        stage: 2,
-        id: "gradient/ch4-two-layer/naive",
-        work: "numerical, naive",
-        network: "784-50-10 sigmoid",
-        layers: &[784, 50, 10],
-        images: 100,
-    },
-    Rung {
-        stage: 2,
-        id: "gradient/ch4-two-layer/fast",
-        work: "numerical, fast",
-        network: "784-50-10 sigmoid",
-        layers: &[784, 50, 10],
-        images: 100,
-    },
-    Rung {
-        stage: 3,
-        id: "gradient/ch5-backprop/backprop",
-        work: "backprop, f64",
-        network: "784-50-10 sigmoid",
-        layers: &[784, 50, 10],
-        images: 100,
-    },
-    Rung {
-        stage: 3,
-        id: "gradient/ch5-backprop/backprop-f32",
-        work: "backprop, f32",
-        network: "784-50-10 sigmoid",
-        layers: &[784, 50, 10],
-        images: 100,
-    },
-    Rung {
-        stage: 4,
-        id: "gradient/ch6-mlp/backprop",
-        work: "backprop, Dense layers, f32",
-        network: "784-50-10 sigmoid",
-        layers: &[784, 50, 10],
-        images: 100,
-    },
-];
-
-/// One training epoch (or its equivalent), from slow to fast. See
-/// `crates/ch5-backprop/benches/per_sample_epoch.rs` and `crates/ch6-mlp/benches/epoch.rs`.
-const EPOCHS: &[Rung] = &[
-    Rung {
-        stage: 3,
-        id: "per_sample_epoch/ch5-backprop/tanh-784-100-50-10",
-        work: "per-sample SGD, 60,000 images, f64",
-        network: "784-100-50-10 tanh",
-        layers: &[784, 100, 50, 10],
-        images: 60_000,
-    },
-    Rung {
-        stage: 3,
-        id: "per_sample_epoch/ch5-backprop/tanh-784-100-50-10-f32",
-        work: "per-sample SGD, 60,000 images, f32",
-        network: "784-100-50-10 tanh",
-        layers: &[784, 100, 50, 10],
-        images: 60_000,
-    },
-    Rung {
-        stage: 4,
-        id: "epoch/stage3-network-batch-32",
-        work: "mini-batch SGD (batch 32), stage 3's network and layers, 60,000 images, f32",
-        network: "784-100-50-10 tanh",
-        layers: &[784, 100, 50, 10],
-        images: 60_000,
-    },
-    Rung {
-        stage: 4,
-        id: "epoch/numpy-mlp-stage3-affine",
-        work: "mini-batch SGD (batch 32), stage 3's layers, 1,562 batches of 50,000 images, f32",
-        network: "784-100-200-10 ReLU",
-        layers: &[784, 100, 200, 10],
-        // The preset skips the last 16 images of each shuffle, as its tutorial does.
-        images: 1_562 * 32,
-    },
-    Rung {
-        stage: 4,
-        id: "epoch/numpy-mlp",
-        work: "mini-batch SGD (batch 32), 1,562 batches of 50,000 images, f32, 1 thread",
-        network: "784-100-200-10 ReLU",
-        layers: &[784, 100, 200, 10],
-        images: 1_562 * 32,
-    },
-    Rung {
-        stage: 4,
-        id: "epoch/keras-1-thread",
-        work: "mini-batch RMSprop (batch 128), 60,000 images, f32, 1 thread",
-        network: "784-512-10 ReLU",
-        layers: &[784, 512, 10],
-        images: 60_000,
-    },
-    Rung {
-        stage: 4,
-        id: "epoch/keras",
-        work: "mini-batch RMSprop (batch 128), 60,000 images, f32, 2 threads",
-        network: "784-512-10 ReLU",
-        layers: &[784, 512, 10],
-        images: 60_000,
-    },
-];
-
-/// A stage's training program, run for the time-to-accuracy columns.
-struct Program {
-    stage: usize,
-    /// Flags for the full run (the stage's default run) and for `--quick`.
-    full: &'static [&'static str],
-    quick: &'static [&'static str],
-    /// The gradient rung whose method the run trains with (its row gets the times).
-    gradient: &'static str,
-}
-
-const PROGRAMS: [Program; 4] = [
-    Program {
-        stage: 1,
-        full: &[],
-        quick: &["--steps", "500", "--eval-every", "50"],
-        gradient: "gradient/ch4-numerical/fast",
-    },
-    Program {
-        stage: 2,
-        full: &[],
-        quick: &["--steps", "150", "--eval-every", "25"],
-        gradient: "gradient/ch4-two-layer/fast",
-    },
-    Program {
-        stage: 3,
-        full: &[],
-        quick: &["--steps", "3000"],
-        gradient: "gradient/ch5-backprop/backprop",
-    },
-    Program {
-        stage: 4,
-        full: &[],
-        quick: &["--epochs", "3"],
-        gradient: "gradient/ch6-mlp/backprop",
-    },
-];
-
-/// The files the run writes into `target/xtask/`, all copied by `--update-book`.
-const OUTPUTS: [&str; 8] = [
-    "bench-about.md",
-    "bench-gradient.md",
-    "bench-epoch.md",
-    "bench-runs.md",
-    "bench-gradient.svg",
-    "bench-gradient.png",
-    "bench-accuracy.svg",
-    "bench-accuracy.png",
-];
-
-fn stage_name(s: &str) -> Result<String, String> {
-    if STAGES.iter().any(|&(_, name)| name == s) {
-        Ok(s.to_string())
-    } else {
-        let names: Vec<&str> = STAGES.iter().map(|&(_, n)| n).collect();
-        Err(format!("expected one of {}, got `{s}`", names.join(", ")))
+/// The training run of `--quick`; a stage not named here runs its default.
+fn quick_flags(krate: &str) -> &'static [&'static str] {
+    match krate {
+        "ch4-numerical" => &["--steps", "500", "--eval-every", "50"],
+        "ch4-two-layer" => &["--steps", "150", "--eval-every", "25"],
+        "ch5-backprop" => &["--steps", "3000"],
+        "ch6-mlp" => &["--epochs", "3"],
+        _ => &[],
     }
 }
 
-fn crate_of(stage: usize) -> &'static str {
-    STAGES
-        .iter()
-        .find(|&&(n, _)| n == stage)
-        .map_or("?", |&(_, name)| name)
+/// One benchmark's result, as criterion wrote it.
+#[derive(Clone, Debug, PartialEq)]
+struct Row {
+    /// 1 for the first stage of the course.
+    stage: usize,
+    krate: String,
+    group: String,
+    /// The function id, without a leading `<crate>/`.
+    name: String,
+    /// Median time of one iteration with its 95% interval: `[point, lower, upper]`, in ns.
+    median: [f64; 3],
+    /// Images one iteration works through (`Throughput::Elements`), when the bench says.
+    images: Option<u64>,
+    /// When criterion wrote it: the order it ran the benchmarks in.
+    written: SystemTime,
 }
 
-/// Trainable parameters of a fully connected network with these layer sizes:
-/// a weight matrix `a × b` and a bias `1 × b` between each pair.
-fn parameter_count(layers: &[usize]) -> usize {
-    layers.windows(2).map(|w| (w[0] + 1) * w[1]).sum()
-}
-
-/// What `cargo metadata` tells us: where the target folder is and which
-/// packages exist with which bench targets.
-struct Workspace {
-    root: PathBuf,
-    target: PathBuf,
-    benches: HashMap<String, Vec<String>>,
-}
+/// A stage (its crate) and its bench targets.
+type Stage = (String, Vec<String>);
 
 fn cargo() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
 }
 
-fn read_workspace(root: &Path) -> Result<Workspace> {
+/// What we read of `cargo metadata`.
+#[derive(Deserialize)]
+struct Metadata {
+    target_directory: PathBuf,
+    packages: Vec<Package>,
+}
+
+#[derive(Deserialize)]
+struct Package {
+    name: String,
+    targets: Vec<Target>,
+}
+
+#[derive(Deserialize)]
+struct Target {
+    name: String,
+    kind: Vec<String>,
+}
+
+/// The target folder, and the stages in course order.
+fn stages(root: &Path) -> Result<(PathBuf, Vec<Stage>)> {
     let out = cargo()
         .args(["metadata", "--no-deps", "--format-version", "1"])
         .current_dir(root)
@@ -290,278 +115,155 @@ fn read_workspace(root: &Path) -> Result<Workspace> {
         .output()
         .context("cannot run `cargo metadata`")?;
     if !out.status.success() {
-        bail!(
-            "`cargo metadata` failed ({}): see its message above",
-            out.status
-        );
+        bail!("`cargo metadata` failed ({}), see above", out.status);
     }
-    let meta: serde_json::Value =
-        serde_json::from_slice(&out.stdout).context("`cargo metadata` printed no JSON")?;
-    let target = meta["target_directory"]
-        .as_str()
-        .context("`cargo metadata` gave no target_directory")?;
-    let mut benches = HashMap::new();
-    for package in meta["packages"].as_array().into_iter().flatten() {
-        let Some(name) = package["name"].as_str() else {
-            continue;
-        };
-        let names = package["targets"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|t| {
-                t["kind"]
-                    .as_array()
-                    .is_some_and(|k| k.iter().any(|k| k == "bench"))
-            })
-            .filter_map(|t| t["name"].as_str().map(String::from))
-            .collect();
-        benches.insert(name.to_string(), names);
+    let meta: Metadata = serde_json::from_slice(&out.stdout)?;
+    let mut stages: Vec<Stage> = Vec::new();
+    for Package { name, targets } in meta.packages {
+        let bench = |t: &Target| t.kind.contains(&"bench".into()).then(|| t.name.clone());
+        let benches: Vec<String> = targets.iter().filter_map(bench).collect();
+        if name.starts_with("ch") && !benches.is_empty() {
+            stages.push((name, benches));
+        }
     }
-    Ok(Workspace {
-        root: root.to_path_buf(),
-        target: PathBuf::from(target),
-        benches,
-    })
+    stages.sort();
+    Ok((meta.target_directory, stages))
 }
 
-/// Prints a progress line between cargo's and criterion's own output.
-fn progress(line: &str) {
-    eprintln!("\n==> {line}");
+/// Runs `cmd` (`shown` in messages) in `root`, its output sent to stderr with
+/// the rest of the progress, so that stdout carries only the tables.
+fn status(mut cmd: Command, shown: &str, root: &Path) -> Result<Option<String>> {
+    let stdout = Stdio::from(std::io::stderr());
+    let status = cmd.current_dir(root).stdout(stdout).status();
+    let status = status.with_context(|| format!("cannot run {shown}"))?;
+    Ok((!status.success()).then(|| format!("`{shown}` failed ({status}), see above")))
 }
 
 /// `cargo xtask bench`.
 pub fn run(args: &BenchArgs) -> Result<()> {
-    let started = Instant::now();
-    let load_at_start = load_average();
+    let (started, load_at_start) = (Instant::now(), load_average());
     let root = workspace_root();
-    let ws = read_workspace(&root)?;
-    let out = ws.target.join("xtask");
-    let criterion_root = out.join("criterion");
+    let (target, all) = stages(&root)?;
+    let names: Vec<&str> = all.iter().map(|(k, _)| k.as_str()).collect();
+    if let Some(s) = args.stages.iter().find(|s| !names.contains(&s.as_str())) {
+        bail!("no stage `{s}`; the stages are {}", names.join(", "));
+    }
+    let wanted = |(_, (k, _)): &(usize, &Stage)| args.stages.is_empty() || args.stages.contains(k);
+    let chosen: Vec<(usize, &Stage)> = (1..).zip(&all).filter(wanted).collect();
+    let out = target.join("xtask");
+    let steps = chosen.iter().map(|(_, (_, b))| b.len() + 1).sum::<usize>();
+    let quick = if args.quick { " --quick" } else { "" };
+    let list: Vec<&str> = chosen.iter().map(|(_, (k, _))| k.as_str()).collect();
+    let (list, steps_said) = (list.join(", "), count(steps, "step"));
+    eprintln!("cargo xtask bench{quick}: {list}; {steps_said} (benches, then a training run each)");
 
-    let wanted = |krate: &str| args.stages.is_empty() || args.stages.iter().any(|s| s == krate);
-    let stages: Vec<(usize, &str)> = STAGES.iter().copied().filter(|&(_, k)| wanted(k)).collect();
-    let present: Vec<(usize, &str)> = stages
-        .iter()
-        .copied()
-        .filter(|&(_, k)| ws.benches.contains_key(k))
-        .collect();
-    let missing: Vec<&str> = stages
-        .iter()
-        .filter(|&&(_, k)| !ws.benches.contains_key(k))
-        .map(|&(_, k)| k)
-        .collect();
-    let total_steps: usize = present.iter().map(|&(_, k)| ws.benches[k].len() + 1).sum();
-    progress(&format!(
-        "cargo xtask bench{}: stages {}{}; {} steps (criterion benches, then one training run per stage)",
-        if args.quick { " --quick" } else { "" },
-        present
-            .iter()
-            .map(|&(_, k)| k)
-            .collect::<Vec<_>>()
-            .join(", "),
-        if missing.is_empty() {
-            String::new()
-        } else {
-            format!("; not built yet: {}", missing.join(", "))
-        },
-        total_steps
-    ));
-
-    let mut problems: Vec<String> = Vec::new();
-    let mut measured: HashMap<String, Measurement> = HashMap::new();
-    let mut runs: Vec<Run> = Vec::new();
+    let (mut problems, mut rows, mut runs) = (Vec::new(), Vec::new(), Vec::new());
     let mut step = 0;
-    for &(stage, krate) in &present {
-        let home = criterion_root.join(krate);
+    for &(stage, (krate, benches)) in &chosen {
+        let home = out.join("criterion").join(krate);
         if home.exists() {
-            std::fs::remove_dir_all(&home)
-                .with_context(|| format!("cannot empty {}", home.display()))?;
+            std::fs::remove_dir_all(&home).with_context(|| format!("cannot empty {home:?}"))?;
         }
-        let filter = ladder_filter(stage);
-        for bench in &ws.benches[krate] {
+        for bench in benches {
             step += 1;
-            progress(&format!(
-                "[{step}/{total_steps}] stage {stage} {krate}: criterion bench `{bench}`"
-            ));
-            let t0 = Instant::now();
-            if let Err(e) = run_bench(&ws.root, krate, bench, &filter, &home, args.quick) {
-                problems.push(format!("{e:#}"));
-            }
-            eprintln!("    ({:.0} s)", t0.elapsed().as_secs_f64());
+            eprintln!("\n==> [{step}/{steps}] {krate}: criterion bench `{bench}`");
+            let mut cmd = cargo();
+            cmd.args(["bench", "-p", krate, "--bench", bench, "--", "--noplot"]);
+            cmd.args(args.quick.then_some("--quick"))
+                .env("CRITERION_HOME", &home);
+            let shown = format!("cargo bench -p {krate} --bench {bench}");
+            problems.extend(status(cmd, &shown, &root)?);
         }
-        match criterion::read_measurements(&home) {
-            Ok(found) => {
-                for m in found {
-                    measured.insert(format!("{}/{}", m.group, m.function), m);
-                }
-            }
-            Err(e) => problems.push(format!("stage {stage} {krate}: {e:#}")),
+        match read_rows(&home, stage, krate) {
+            Ok(found) => rows.extend(found),
+            Err(e) => problems.push(format!("{krate}: {e:#}")),
         }
-
         step += 1;
-        let program = PROGRAMS
-            .iter()
-            .find(|p| p.stage == stage)
-            .expect("a program per stage");
-        let flags = if args.quick {
-            program.quick
-        } else {
-            program.full
-        };
-        let command = display_command(krate, flags);
-        progress(&format!(
-            "[{step}/{total_steps}] stage {stage} {krate}: training run `{command}`"
-        ));
-        let t0 = Instant::now();
-        match run_program(&ws.root, krate, flags) {
-            Ok(summary) => runs.push(Run {
-                stage,
-                command,
-                summary,
-            }),
-            Err(e) => problems.push(format!("stage {stage} {krate}: `{command}` {e:#}")),
+        let flags = if args.quick { quick_flags(krate) } else { &[] };
+        let mut command = format!("cargo run --release -p {krate}");
+        if !flags.is_empty() {
+            command += &format!(" -- {}", flags.join(" "));
         }
-        eprintln!("    ({:.0} s)", t0.elapsed().as_secs_f64());
+        eprintln!("\n==> [{step}/{steps}] {krate}: training run `{command}`");
+        match run_program(&root, krate, flags) {
+            Ok(summary) => runs.push((stage, command, summary)),
+            Err(e) => problems.push(format!("`{command} --json`: {e:#}")),
+        }
     }
+    rows.sort_by_key(|r| (r.stage, step_number(&r.name), r.written));
+    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {out:?}"))?;
+    let (mut written, printed) = write_tables(&out, &rows, &runs, &mut problems)?;
+    let minutes = started.elapsed().as_secs_f64() / 60.0;
+    let about = about(args.quick, minutes, load_at_start.zip(load_average()));
+    std::fs::write(out.join("bench-about.md"), &about).context("cannot write bench-about.md")?;
+    written.push("bench-about.md".into());
 
-    let gradient_lines = ladder_lines(
-        GRADIENTS,
-        &stages,
-        &present,
-        &measured,
-        &runs,
-        &mut problems,
+    println!(
+        "\n{printed}{about}\nIn {}: {}",
+        out.display(),
+        written.join(", ")
     );
-    let epoch_lines = ladder_lines(EPOCHS, &stages, &present, &measured, &runs, &mut problems);
-    let tables = [
-        (
-            "bench-gradient.md",
-            table::gradient_table(&gradient_lines, &TARGETS),
-        ),
-        (
-            "bench-epoch.md",
-            or_none(&epoch_lines, table::epoch_table(&epoch_lines)),
-        ),
-        (
-            "bench-runs.md",
-            or_none(&runs, table::runs_table(&runs, &TARGETS)),
-        ),
-        (
-            "bench-about.md",
-            about(
-                args.quick,
-                started.elapsed().as_secs_f64() / 60.0,
-                load_at_start.zip(load_average()),
-            ),
-        ),
-    ];
-    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
-    for (name, text) in &tables {
-        let path = out.join(name);
-        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
-    }
-    draw_charts(&out, &gradient_lines, &runs)?;
-
-    println!();
-    println!("## One gradient on a batch of 100 training images\n");
-    println!("{}", tables[0].1);
-    println!("## One training epoch\n");
-    println!("{}", tables[1].1);
-    println!("## Training runs (time to accuracy)\n");
-    println!("{}", tables[2].1);
-    println!("{}", tables[3].1);
-    println!("Tables and charts in {}:", out.display());
-    for name in OUTPUTS {
-        println!("  {}", out.join(name).display());
-    }
     if args.update_book {
-        let book = ws.root.join("book/src/generated");
-        std::fs::create_dir_all(&book)
-            .with_context(|| format!("cannot create {}", book.display()))?;
-        for name in OUTPUTS {
+        let book = root.join("book/src/generated");
+        for name in &written {
             std::fs::copy(out.join(name), book.join(name))
                 .with_context(|| format!("cannot copy {name} into {}", book.display()))?;
         }
-        println!("Copied into {} for the book.", book.display());
+        println!("Copied into {}.", book.display());
     }
-    println!("Done in {:.1} min.", started.elapsed().as_secs_f64() / 60.0);
-
     if !problems.is_empty() {
-        let list: Vec<String> = problems.iter().map(|p| format!("  - {p}")).collect();
-        bail!(
-            "{} problem(s); the tables above are incomplete:\n{}",
-            problems.len(),
-            list.join("\n")
-        );
+        let (n, list) = (count(problems.len(), "problem"), problems.join("\n  - "));
+        bail!("{n}, the tables are incomplete:\n  - {list}");
     }
     Ok(())
 }
 
-/// A table, or a sentence saying it has no rows (the stages measured have none).
-fn or_none<T>(rows: &[T], table: String) -> String {
-    if rows.is_empty() {
-        "Nothing measured here in the stages of this run.\n".into()
-    } else {
-        table
+/// Writes every group's table and bars, the runs' table and the accuracy
+/// chart into `out`; returns the names of the files and the tables as printed.
+fn write_tables(
+    out: &Path,
+    rows: &[Row],
+    runs: &[Run],
+    problems: &mut Vec<String>,
+) -> Result<(Vec<String>, String)> {
+    let write = |name: &str, text: &str| {
+        std::fs::write(out.join(name), text).with_context(|| format!("cannot write {name}"))
+    };
+    let (mut written, mut printed) = (Vec::new(), String::new());
+    let mut groups: Vec<&str> = rows.iter().map(|r| r.group.as_str()).collect();
+    groups.sort_by_key(|g| rows.iter().position(|r| r.group == *g));
+    groups.dedup();
+    for group in groups {
+        let stem = format!("bench-{}", slug(group));
+        if ["bench-about", "bench-runs", "bench-accuracy"].contains(&stem.as_str()) {
+            problems.push(format!(
+                "criterion group `{group}` would overwrite {stem}.md"
+            ));
+            continue;
+        }
+        let members: Vec<&Row> = rows.iter().filter(|r| r.group == group).collect();
+        let table = group_table(&members);
+        write(&format!("{stem}.md"), &table)?;
+        printed += &format!("## Criterion group `{group}`\n\n{table}\n");
+        let title = format!("criterion group `{group}`: median time per iteration");
+        for ext in ["svg", "png"] {
+            draw_bars(&out.join(format!("{stem}.{ext}")), &title, &members)?;
+        }
+        written.extend(["md", "svg", "png"].map(|ext| format!("{stem}.{ext}")));
     }
-}
-
-/// criterion's filter (a regex on `group/function`) for the ladder's
-/// benchmarks of `stage`, so other benchmarks in the same files are not run.
-fn ladder_filter(stage: usize) -> String {
-    let ids: Vec<String> = GRADIENTS
-        .iter()
-        .chain(EPOCHS)
-        .filter(|r| r.stage == stage)
-        .map(|r| regex::escape(r.id))
-        .collect();
-    format!("^({})$", ids.join("|"))
-}
-
-/// Runs one criterion bench target, its results written under `home`.
-fn run_bench(
-    root: &Path,
-    krate: &str,
-    bench: &str,
-    filter: &str,
-    home: &Path,
-    quick: bool,
-) -> Result<()> {
-    let mut cmd = cargo();
-    cmd.args(["bench", "-p", krate, "--bench", bench, "--", "--noplot"]);
-    if quick {
-        // Measures only until the estimate is within 5%, or for the bench's
-        // measurement time (one iteration for the slowest benches).
-        cmd.arg("--quick");
+    let table = runs_table(runs);
+    write("bench-runs.md", &table)?;
+    printed += &format!("## Training runs\n\n{table}\n");
+    for ext in ["svg", "png"] {
+        draw_accuracy(&out.join(format!("bench-accuracy.{ext}")), runs)?;
     }
-    // criterion reports on stdout: send it to stderr with the other progress,
-    // so that stdout carries only the tables.
-    cmd.arg(filter)
-        .env("CRITERION_HOME", home)
-        .current_dir(root)
-        .stdout(Stdio::from(std::io::stderr()));
-    let status = cmd
-        .status()
-        .with_context(|| format!("cannot run `cargo bench -p {krate} --bench {bench}`"))?;
-    if !status.success() {
-        bail!("`cargo bench -p {krate} --bench {bench}` failed ({status}); its output is above");
-    }
-    Ok(())
-}
-
-fn display_command(krate: &str, flags: &[&str]) -> String {
-    let mut s = format!("cargo run --release -p {krate}");
-    if !flags.is_empty() {
-        s += " -- ";
-        s += &flags.join(" ");
-    }
-    s
+    written.extend(["bench-runs.md", "bench-accuracy.svg", "bench-accuracy.png"].map(String::from));
+    Ok((written, printed))
 }
 
 /// Runs a stage's program with `--json --quiet` (release build, as the
-/// benches) and reads its summary from standard output.
-fn run_program(root: &Path, krate: &str, flags: &[&str]) -> Result<history::RunSummary> {
+/// benches) and reads the summary it prints last.
+fn run_program(root: &Path, krate: &str, flags: &[&str]) -> Result<Summary> {
     let output = cargo()
         .args(["run", "--release", "-p", krate, "--"])
         .args(flags)
@@ -571,155 +273,354 @@ fn run_program(root: &Path, krate: &str, flags: &[&str]) -> Result<history::RunS
         .output()
         .context("cannot run cargo")?;
     if !output.status.success() {
-        bail!("failed ({}); its message is above", output.status);
+        bail!("failed ({}), see above", output.status);
     }
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    history::parse_summary(&stdout)
+    parse_summary(&String::from_utf8_lossy(&output.stdout))
 }
 
-/// The table lines of `rungs`: a time for each measured rung, the reason for
-/// each missing one, one "not built yet" line for each stage that does not
-/// exist. A rung missing from a stage that exists is a problem.
-fn ladder_lines(
-    rungs: &[Rung],
-    stages: &[(usize, &str)],
-    present: &[(usize, &str)],
-    measured: &HashMap<String, Measurement>,
-    runs: &[Run],
-    problems: &mut Vec<String>,
-) -> Vec<Line> {
-    let mut lines = Vec::new();
-    for &(stage, krate) in stages {
-        let of_stage: Vec<&Rung> = rungs.iter().filter(|r| r.stage == stage).collect();
-        if of_stage.is_empty() {
-            continue;
-        }
-        if !present.iter().any(|&(s, _)| s == stage) {
-            lines.push(Line {
+/// The `--json` summary: the last non-empty line of a program's output.
+fn parse_summary(stdout: &str) -> Result<Summary> {
+    let line = stdout.lines().rev().find(|l| !l.trim().is_empty());
+    let line = line.unwrap_or_default();
+    let summary: Summary = serde_json::from_str(line)
+        .with_context(|| format!("expected its --json summary as last line, got `{line}`"))?;
+    if summary.history.is_empty() {
+        bail!("its --json summary has no evaluations in \"history\"");
+    }
+    Ok(summary)
+}
+
+fn read_json(path: &Path) -> Result<serde_json::Value> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {path:?}"))?;
+    serde_json::from_str(&text).with_context(|| format!("no JSON in {path:?}"))
+}
+
+/// Every result criterion wrote under `home`: each `…/new/` folder holds the
+/// latest run of one benchmark (`base/` holds the one before).
+fn read_rows(home: &Path, stage: usize, krate: &str) -> Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    let mut folders = vec![home.to_path_buf()];
+    while let Some(dir) = folders.pop() {
+        let file = dir.join("benchmark.json");
+        if dir.ends_with("new") && file.is_file() {
+            // benchmark.json says which benchmark; estimates.json how long it took.
+            let (id, estimates) = (read_json(&file)?, read_json(&dir.join("estimates.json"))?);
+            let m = &estimates["median"];
+            let ci = &m["confidence_interval"];
+            let median = [&m["point_estimate"], &ci["lower_bound"], &ci["upper_bound"]];
+            let median = median.map(|v| v.as_f64().unwrap_or(f64::NAN));
+            if !median.iter().all(|v| v.is_finite()) {
+                bail!("no median with its interval in {dir:?}/estimates.json");
+            }
+            let text = |key: &str| id[key].as_str().map(String::from);
+            let (parts, prefix) = (
+                [text("function_id"), text("value_str")],
+                format!("{krate}/"),
+            );
+            let function = parts.into_iter().flatten().collect::<Vec<_>>().join("/");
+            let name = function.strip_prefix(&prefix).unwrap_or(&function);
+            rows.push(Row {
                 stage,
-                krate: krate.into(),
-                network: String::new(),
-                parameters: None,
-                work: String::new(),
-                time: Err("not built yet".into()),
-                elements: None,
-                reached: Vec::new(),
+                krate: krate.to_string(),
+                group: text("group_id").with_context(|| format!("no group_id in {file:?}"))?,
+                name: name.to_string(),
+                median,
+                images: id["throughput"]["Elements"].as_u64(),
+                written: file.metadata()?.modified()?,
             });
             continue;
         }
-        for rung in of_stage {
-            let m = measured.get(rung.id);
-            let time = match m {
-                Some(m) => Ok(m.median),
-                None => {
-                    problems.push(format!(
-                        "stage {stage} {krate}: no result for bench `{}` (expected from `cargo bench -p {krate}`)",
-                        rung.id
-                    ));
-                    Err(format!("missing: bench `{}`", rung.id))
-                }
-            };
-            let program = PROGRAMS
-                .iter()
-                .find(|p| p.stage == stage && p.gradient == rung.id);
-            let run = runs.iter().find(|r| r.stage == stage);
-            let reached = match (program, run) {
-                (Some(_), Some(run)) => TARGETS
-                    .iter()
-                    .map(|&t| Reached::of(&run.summary, t))
-                    .collect(),
-                _ => Vec::new(),
-            };
-            lines.push(Line {
-                stage,
-                krate: crate_of(stage).into(),
-                network: rung.network.into(),
-                parameters: Some(parameter_count(rung.layers)),
-                work: rung.work.into(),
-                time,
-                elements: m.and_then(|m| m.elements).or(Some(rung.images)),
-                reached,
-            });
+        for entry in
+            std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))?
+        {
+            let path = entry?.path();
+            if path.is_dir() {
+                folders.push(path);
+            }
         }
     }
-    lines
+    if rows.is_empty() {
+        bail!("criterion wrote no results into {}", home.display());
+    }
+    Ok(rows)
 }
 
-fn draw_charts(out: &Path, gradients: &[Line], runs: &[Run]) -> Result<()> {
-    let bars: Vec<Bar> = gradients
-        .iter()
-        .filter_map(|l| {
-            let t = l.time.as_ref().ok()?;
-            let method = l.work.split(',').next_back().unwrap_or(&l.work).trim();
-            let kind = if l.work.starts_with("numerical") {
-                ""
-            } else {
-                "backprop "
-            };
-            Some(Bar {
-                stage: l.stage,
-                label: format!("{} {kind}{method}", l.stage),
-                median: t.point,
-            })
-        })
-        .collect();
-    let curves: Vec<Curve> = runs
-        .iter()
-        .map(|r| Curve {
-            stage: r.stage,
-            name: format!("{} {}: {}", r.stage, r.summary.stage, r.summary.network),
-            points: r
-                .summary
-                .history
-                .iter()
-                .map(|e| (e.seconds, 100.0 * e.test_accuracy))
-                .collect(),
-        })
-        .collect();
-    let targets: Vec<f64> = TARGETS.iter().map(|t| 100.0 * t).collect();
-    for ext in ["svg", "png"] {
-        chart::draw_gradient_bars(
-            &out.join(format!("bench-gradient.{ext}")),
-            "One gradient on a batch of 100 MNIST images (median, log scale)",
-            &bars,
-        )?;
-        chart::draw_accuracy(
-            &out.join(format!("bench-accuracy.{ext}")),
-            "Test accuracy against seconds of training, each stage's program",
-            &curves,
-            &targets,
-        )?;
+/// The step number an id starts with (`"2 gemm crate"` → 2), else 0.
+fn step_number(name: &str) -> u64 {
+    let digits: String = name.chars().take_while(char::is_ascii_digit).collect();
+    match name[digits.len()..].starts_with(' ') {
+        true => digits.parse().unwrap_or(0),
+        false => 0,
     }
-    Ok(())
+}
+
+/// A group name as a file name: `cpu time` → `cpu-time`.
+fn slug(group: &str) -> String {
+    group.replace(
+        |c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '_',
+        "-",
+    )
+}
+
+/// How many times faster `row` is than `earlier`: per image when both say
+/// how many images an iteration works through, else per iteration.
+fn speedup(earlier: &Row, row: &Row) -> f64 {
+    match (earlier.images, row.images) {
+        (Some(a), Some(b)) => (earlier.median[0] / a as f64) / (row.median[0] / b as f64),
+        _ => earlier.median[0] / row.median[0],
+    }
+}
+
+/// One criterion group as a table, its rows compared with the one before and the first.
+fn group_table(rows: &[&Row]) -> String {
+    let images = rows.iter().any(|r| r.images.is_some());
+    let mut headers = vec!["stage", "benchmark"];
+    headers.push("time per iteration: median [95% interval]");
+    if images {
+        headers.extend(["images per iteration", "images per second"]);
+    }
+    headers.extend(["against the row before", "against the first row"]);
+    let cells = rows.iter().enumerate().map(|(i, r)| {
+        let mut cells = vec![
+            format!("{} `{}`", r.stage, r.krate),
+            r.name.clone(),
+            format_estimate(r.median),
+        ];
+        if images {
+            cells.push(r.images.map_or("—".into(), |n| thousands(n as usize)));
+            let rate = r.images.map(|n| n as f64 / (r.median[0] * 1e-9));
+            cells.push(rate.map_or("—".into(), |x| thousands(x.round() as usize)));
+        }
+        for earlier in [i.checked_sub(1), Some(0)] {
+            let earlier = earlier.filter(|&e| e < i).map(|e| rows[e]);
+            cells.push(earlier.map_or("—".into(), |e| format_speedup(speedup(e, r))));
+        }
+        cells
+    });
+    markdown(&headers, &cells.collect::<Vec<_>>())
+}
+
+/// A stage program's training run: stage, the command as typed, its summary.
+type Run = (usize, String, Summary);
+
+/// The training runs: what ran, on which network, how long, how well, and
+/// when it was first seen at each of [`TARGETS`] (evaluations are spaced).
+fn runs_table(runs: &[Run]) -> String {
+    let mut headers: Vec<String> = ["stage", "command", "network", "parameters"]
+        .map(String::from)
+        .into();
+    headers.extend(
+        [
+            "steps × batch",
+            "training time",
+            "final (best) test accuracy",
+        ]
+        .map(String::from),
+    );
+    headers.extend(TARGETS.map(|t| format!("time to {:.0}%", 100.0 * t)));
+    let mut rows = Vec::new();
+    for (stage, command, s) in runs {
+        let (history, info) = (&s.history, &s.info);
+        let best = history.iter().map(|e| e.test_accuracy).fold(0.0, f64::max);
+        let mut row = vec![stage.to_string(), format!("`{command}`")];
+        row.push(info.network.clone());
+        row.push(thousands(info.parameters));
+        row.push(format!("{} × {}", thousands(s.steps_done), info.batch_size));
+        row.push(format_time(s.seconds_training * 1e9));
+        let (last, best_pct) = (100.0 * s.test_accuracy, 100.0 * best);
+        row.push(format!("{last:.2}% ({best_pct:.2}%)"));
+        for t in TARGETS {
+            row.push(match history.iter().find(|e| e.test_accuracy >= t) {
+                Some(e) => format_time(e.seconds * 1e9),
+                None => format!("not reached (best {:.1}%)", 100.0 * best),
+            });
+        }
+        rows.push(row);
+    }
+    markdown(&headers, &rows)
+}
+
+/// Test accuracy against seconds of training, one line per run (train-cli's chart).
+fn draw_accuracy(path: &Path, runs: &[Run]) -> Result<()> {
+    let point = |e: &Evaluation| (e.seconds, 100.0 * e.test_accuracy);
+    let line = |(stage, _, s): &Run| Series {
+        name: format!("{stage} {}: {}", s.info.stage, s.info.network),
+        points: s.history.iter().map(point).collect(),
+    };
+    let series: Vec<Series> = runs.iter().map(line).collect();
+    let title = "Test accuracy against training time, each stage's program";
+    let x = "seconds of training (evaluations not counted)";
+    train_cli::draw_line_chart(path, title, x, "test accuracy (%)", &series, false)
+}
+
+/// A markdown table, its columns padded so it also reads well as plain text.
+fn markdown<H: AsRef<str>>(headers: &[H], rows: &[Vec<String>]) -> String {
+    let headers: Vec<String> = headers.iter().map(|h| h.as_ref().to_string()).collect();
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &[String]| {
+        let padded = cells.iter().zip(&widths);
+        let padded = padded.map(|(c, &w)| format!("{c}{}", " ".repeat(w - c.chars().count())));
+        format!("| {} |\n", padded.collect::<Vec<_>>().join(" | "))
+    };
+    let rule: Vec<String> = widths.iter().map(|&w| "-".repeat(w)).collect();
+    let mut out = line(&headers) + &format!("|-{}-|\n", rule.join("-|-"));
+    for row in rows {
+        out += &line(row);
+    }
+    out
+}
+
+/// `45` → "45× faster", `0.5` → "2.0× slower".
+fn format_speedup(s: f64) -> String {
+    let ratio = |r: f64| match r < 10.0 {
+        true => format!("{r:.1}"),
+        false => thousands(r.round() as usize),
+    };
+    match s >= 1.0 {
+        true => format!("{}× faster", ratio(s)),
+        false => format!("{}× slower", ratio(1.0 / s)),
+    }
+}
+
+/// The unit that suits `ns` and its size in nanoseconds, rounding first so
+/// that 999.7 µs shows as "1.00 ms".
+fn unit_of(ns: f64) -> (f64, &'static str) {
+    let units = [(1e9, "s"), (1e6, "ms"), (1e3, "µs")];
+    let unit = units.into_iter().find(|&(scale, _)| ns / scale >= 0.9995);
+    unit.unwrap_or((1.0, "ns"))
+}
+
+/// Three significant digits, with thousands separators past 999.
+fn digits(v: f64, like: f64) -> String {
+    match like {
+        l if l >= 999.5 => thousands(v.round() as usize),
+        l if l >= 99.95 => format!("{v:.0}"),
+        l if l >= 9.995 => format!("{v:.1}"),
+        _ => format!("{v:.2}"),
+    }
+}
+
+/// A duration given in ns: "850 ns", "12.3 µs", "456 ms", "1.02 s".
+fn format_time(ns: f64) -> String {
+    let (scale, unit) = unit_of(ns);
+    format!("{} {unit}", digits(ns / scale, ns / scale))
+}
+
+/// A median and its interval, in the median's unit: "1.02 s [0.99–1.05]".
+fn format_estimate([point, lower, upper]: [f64; 3]) -> String {
+    let (scale, unit) = unit_of(point);
+    let d = |v: f64| digits(v / scale, point / scale);
+    format!("{} {unit} [{}–{}]", d(point), d(lower), d(upper))
+}
+
+/// A group's medians as horizontal bars on a log time axis, each labelled
+/// with its stage and bench id, one colour per stage; PNG or SVG by the
+/// file's extension.
+fn draw_bars(path: &Path, title: &str, rows: &[&Row]) -> Result<()> {
+    train_cli::register_font();
+    let longest = rows
+        .iter()
+        .map(|r| r.name.chars().count())
+        .max()
+        .unwrap_or(0);
+    let size = (600 + 8 * longest as u32, 110 + 34 * rows.len() as u32);
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("svg") => bars(SVGBackend::new(path, size), title, rows),
+        Some("png") => bars(BitMapBackend::new(path, size), title, rows),
+        _ => bail!("{}: expected a .png or .svg file name", path.display()),
+    }
+    .with_context(|| format!("cannot draw {}", path.display()))
+}
+
+fn bars<DB: DrawingBackend>(canvas: DB, title: &str, rows: &[&Row]) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let labels: Vec<String> = rows
+        .iter()
+        .map(|r| format!("stage {} · {}", r.stage, r.name))
+        .collect();
+    let width = 20 + 8 * labels.iter().map(|l| l.chars().count()).max().unwrap_or(0) as u32;
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("{e:?}");
+    let root = canvas.into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let n = rows.len().max(1);
+    let seconds: Vec<f64> = rows.iter().map(|r| r.median[0] * 1e-9).collect();
+    let lo = seconds.iter().fold(1.0, |lo: f64, &s| lo.min(s)) / 3.0;
+    let hi = seconds.iter().fold(lo * 10.0, |hi: f64, &s| hi.max(s)) * 8.0;
+    // Segment 0 is at the bottom: row i is drawn in segment n - 1 - i.
+    let label = |v: &SegmentValue<usize>| match v {
+        SegmentValue::CenterOf(s) => labels.get(n - 1 - s).cloned().unwrap_or_default(),
+        _ => String::new(),
+    };
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 20))
+        .margin(14)
+        .x_label_area_size(40)
+        .y_label_area_size(width)
+        .build_cartesian_2d((lo..hi).log_scale(), (0..n - 1).into_segmented())
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .y_labels(n + 1)
+        .y_label_formatter(&label)
+        .x_desc("median time per iteration, seconds (log scale)")
+        .label_style(("sans-serif", 14))
+        .draw()
+        .map_err(err)?;
+    for (i, (r, &t)) in rows.iter().zip(&seconds).enumerate() {
+        let s = n - 1 - i;
+        let top = if s + 1 < n {
+            SegmentValue::Exact(s + 1)
+        } else {
+            SegmentValue::Last
+        };
+        // Blue, orange, green, red, purple, brown: the order of train-cli's lines.
+        let colour = Palette99::pick([3, 4, 1, 0, 5, 12][(r.stage - 1) % 6]);
+        let colour = colour.mix(0.85).filled();
+        let mut bar = Rectangle::new([(lo, SegmentValue::Exact(s)), (t, top)], colour);
+        bar.set_margin(6, 6, 0, 0);
+        chart.draw_series([bar]).map_err(err)?;
+        let style = TextStyle::from(("sans-serif", 14).into_font());
+        let style = style.pos(Pos::new(HPos::Left, VPos::Center));
+        let at = (t * 1.1, SegmentValue::CenterOf(s));
+        chart
+            .draw_series([Text::new(format_time(r.median[0]), at, style)])
+            .map_err(err)?;
+    }
+    root.present().map_err(err)
 }
 
 /// One paragraph saying how and where the numbers were measured.
 fn about(quick: bool, minutes: f64, load: Option<(f64, f64)>) -> String {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| format!("{}, ", m.trim()))
-        })
-        .unwrap_or_default();
-    let days = SystemTime::now()
+    let cpu = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu = cpu.lines().find_map(|l| l.strip_prefix("model name"));
+    let cpu = cpu.map_or(String::new(), |m| {
+        format!("{}, ", m.trim_start_matches([' ', '\t', ':']))
+    });
+    let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() / 86_400);
-    let (y, m, d) = civil_from_days(days as i64);
+        .unwrap_or_default();
+    let (y, m, d) = civil_from_days((now.as_secs() / 86_400) as i64);
+    let (flag, samples) = match quick {
+        true => (
+            " --quick",
+            "criterion's --quick mode: few samples, wide intervals",
+        ),
+        false => ("", "each bench's own sample count"),
+    };
     format!(
-        "Measured by `cargo xtask bench{}` on {y:04}-{m:02}-{d:02} ({cpu}{cores} cores available to the process). \
-         Times per gradient and per epoch are criterion's medians with their 95% confidence interval \
-         ({}); training times are the programs' own clocks, evaluations not counted, \
-         release build. The run took {minutes:.1} min.{}\n",
-        if quick { " --quick" } else { "" },
-        if quick {
-            "criterion's --quick mode: few samples, wide intervals"
-        } else {
-            "each bench's own sample count"
-        },
+        "Measured by `cargo xtask bench{flag}` on {y:04}-{m:02}-{d:02} ({cpu}{cores} cores available to the process). \
+         Times per iteration are criterion's medians with their 95% confidence interval ({samples}); \
+         training times are the programs' own clocks, evaluations not counted, release build. \
+         The run took {minutes:.1} min.{}\n",
         load_note(load, cores)
     )
 }
@@ -730,135 +631,206 @@ fn load_note(load: Option<(f64, f64)>, cores: usize) -> String {
     let Some((start, end)) = load else {
         return String::new();
     };
-    let busy = start.max(end) > cores as f64;
-    format!(
-        " Load average (1 minute): {start:.1} at the start, {end:.1} at the end{}",
-        if busy {
-            ": more than the cores, so other work shared them and these times are longer than on a quiet machine."
-        } else {
-            "."
-        }
-    )
+    let busy = ": more than the cores, so other work shared them and these times are longer than on a quiet machine.";
+    let busy = if start.max(end) > cores as f64 {
+        busy
+    } else {
+        "."
+    };
+    format!(" Load average (1 minute): {start:.1} at the start, {end:.1} at the end{busy}")
 }
 
 /// The 1-minute load average, where the system reports one (Linux).
 fn load_average() -> Option<f64> {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
+    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
+    text.split_whitespace().next()?.parse().ok()
 }
 
 /// Year, month, day of the date `days` after 1970-01-01 (proleptic Gregorian;
 /// Howard Hinnant's `civil_from_days`).
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
+    let (era, doe) = (z.div_euclid(146_097), z.rem_euclid(146_097));
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
     let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
     let mp = (5 * doy + 2) / 153;
     let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn parameter_counts_follow_the_layer_sizes() {
-        assert_eq!(parameter_count(&[784, 10]), 7_850);
-        assert_eq!(parameter_count(&[784, 50, 10]), 39_760);
-        assert_eq!(parameter_count(&[784, 100, 50, 10]), 84_060);
+    fn row(stage: usize, name: &str, ns: f64, images: Option<u64>) -> Row {
+        let (krate, group, name) = (format!("ch{stage}"), "g".into(), name.into());
+        let (median, written) = ([ns, ns * 0.99, ns * 1.01], UNIX_EPOCH);
+        Row {
+            stage,
+            krate,
+            group,
+            name,
+            median,
+            images,
+            written,
+        }
+    }
+
+    /// A table's rows below its header, the cells trimmed and joined by " | ".
+    fn cells(table: &str) -> Vec<String> {
+        let cells = |l: &str| {
+            l.trim_matches('|')
+                .split('|')
+                .map(str::trim)
+                .collect::<Vec<_>>()
+                .join(" | ")
+        };
+        table.lines().skip(2).map(cells).collect()
     }
 
     #[test]
-    fn the_ladder_is_consistent() {
-        for rung in GRADIENTS.iter().chain(EPOCHS) {
-            assert!(STAGES.iter().any(|&(s, _)| s == rung.stage), "{}", rung.id);
-            assert!(rung.id.contains('/'), "{}", rung.id);
+    fn any_group_becomes_a_table_in_step_order() {
+        let home = tempfile::tempdir().unwrap();
+        // Run in another order than their step numbers; `base/` holds an older run.
+        for (function, ns) in [
+            ("ch6-mlp/2 gemm", 2e8),
+            ("1 stage 3 layers", 6e8),
+            ("10 fused", 1e8),
+        ] {
+            let new = home
+                .path()
+                .join("engine")
+                .join(function.replace('/', "_"))
+                .join("new");
+            std::fs::create_dir_all(&new).unwrap();
+            let id = format!(
+                r#"{{"group_id":"engine","function_id":"{function}","value_str":null,"throughput":{{"Elements":50000}}}}"#
+            );
+            std::fs::write(new.join("benchmark.json"), id).unwrap();
+            let (lower, upper) = (ns * 0.99, ns * 1.01);
+            let e = format!(
+                r#"{{"confidence_interval":{{"confidence_level":0.95,"lower_bound":{lower},"upper_bound":{upper}}},"point_estimate":{ns}}}"#
+            );
+            let estimates = format!(r#"{{"mean":{e},"median":{e},"slope":null}}"#);
+            std::fs::write(new.join("estimates.json"), estimates).unwrap();
         }
-        for p in &PROGRAMS {
-            let rung = GRADIENTS.iter().find(|r| r.id == p.gradient);
-            assert!(rung.is_some_and(|r| r.stage == p.stage), "{}", p.gradient);
-        }
-        let filter = regex::Regex::new(&ladder_filter(1)).unwrap();
-        assert!(filter.is_match("gradient/ch4-numerical/naive"));
-        assert!(!filter.is_match("gradient/ch4-numerical/naive-2"));
-        assert!(!filter.is_match("gradient/ch4-two-layer/fast"));
-        assert!(stage_name("ch9").unwrap_err().contains("ch4-numerical"));
+        std::fs::create_dir_all(home.path().join("engine/10 fused/base")).unwrap();
+        let mut rows = read_rows(home.path(), 4, "ch6-mlp").unwrap();
+        rows.sort_by_key(|r| (r.stage, step_number(&r.name), r.written));
+        let table = group_table(&rows.iter().collect::<Vec<_>>());
+        assert!(table.starts_with("| stage       | benchmark        | time per iteration: median [95% interval] | images per iteration | images per second |"), "{table}");
+        let expected = [
+            "4 `ch6-mlp` | 1 stage 3 layers | 600 ms [594–606] | 50,000 | 83,333 | — | —",
+            "4 `ch6-mlp` | 2 gemm | 200 ms [198–202] | 50,000 | 250,000 | 3.0× faster | 3.0× faster",
+            "4 `ch6-mlp` | 10 fused | 100 ms [99–101] | 50,000 | 500,000 | 2.0× faster | 6.0× faster",
+        ];
+        assert_eq!(cells(&table), expected);
+        assert!(read_rows(&home.path().join("absent"), 1, "x").is_err());
     }
 
     #[test]
-    fn missing_stages_are_shown_and_missing_benches_reported() {
-        let measured: HashMap<String, Measurement> = [(
-            "gradient/ch4-numerical/fast".to_string(),
-            Measurement {
-                group: "gradient".into(),
-                function: "ch4-numerical/fast".into(),
-                median: criterion::Estimate {
-                    point: 1e6,
-                    lower: 0.9e6,
-                    upper: 1.1e6,
-                    confidence: 0.95,
-                },
-                elements: None,
-            },
-        )]
-        .into();
-        let stages = [(1, "ch4-numerical"), (2, "ch4-two-layer")];
-        let mut problems = Vec::new();
-        let lines = ladder_lines(
-            GRADIENTS,
-            &stages,
-            &stages[..1],
-            &measured,
-            &[],
-            &mut problems,
-        );
-        let cells: Vec<_> = lines
-            .iter()
-            .map(|l| (l.stage, l.time.clone().err()))
-            .collect();
+    fn rows_compare_per_image_when_both_say_their_images() {
+        let per_sample = row(3, "per-sample", 3e9, Some(60_000));
+        let batches = row(4, "batches", 4e8, Some(50_000));
+        let other = row(4, "no images", 1e9, None);
+        // 50,000 ns against 8,000 ns per image; then per iteration.
+        let expected = [
+            "3 `ch3` | per-sample | 3.00 s [2.97–3.03] | 60,000 | 20,000 | — | —",
+            "4 `ch4` | batches | 400 ms [396–404] | 50,000 | 125,000 | 6.2× faster | 6.2× faster",
+            "4 `ch4` | no images | 1.00 s [0.99–1.01] | — | — | 2.5× slower | 3.0× faster",
+        ];
         assert_eq!(
-            cells,
-            [
-                (
-                    1,
-                    Some("missing: bench `gradient/ch4-numerical/naive`".to_string())
-                ),
-                (1, None),
-                (2, Some("not built yet".to_string())),
-            ]
+            cells(&group_table(&[&per_sample, &batches, &other])),
+            expected
         );
-        assert_eq!(problems.len(), 1);
-        assert!(
-            problems[0].contains("gradient/ch4-numerical/naive"),
-            "{}",
-            problems[0]
+        // No throughput anywhere: no image columns.
+        assert_eq!(
+            cells(&group_table(&[&other])),
+            ["4 `ch4` | no images | 1.00 s [0.99–1.01] | — | —"]
         );
     }
 
     #[test]
-    fn a_busy_machine_is_said_to_be_busy() {
+    fn step_numbers_file_names_and_numbers() {
+        let steps = ["12 fused passes", "784-100-50-10 tanh", "naive"].map(step_number);
+        assert_eq!(steps, [12, 0, 0]);
+        assert_eq!(slug("per sample/epoch"), "per-sample-epoch");
+        assert_eq!(
+            [1234.4, 0.02].map(format_speedup),
+            ["1,234× faster", "50× slower"]
+        );
+        let times = [850.0, 12_345.0, 999_700.0, 4321e9].map(format_time);
+        assert_eq!(times, ["850 ns", "12.3 µs", "1.00 ms", "4,321 s"]);
+        assert_eq!(
+            format_estimate([1.02e9, 0.991e9, 1.054e9]),
+            "1.02 s [0.99–1.05]"
+        );
+        let t = markdown(&["a", "network"], &[vec!["µs".into(), "784→10".into()]]);
+        assert_eq!(t, "| a  | network |\n|----|---------|\n| µs | 784→10  |\n");
+    }
+
+    /// A summary as a stage prints it (one line), with a stage's own key.
+    const SUMMARY: &str = r#"{"stage":"ch5-backprop","network":"784-50-10","parameters":39760,"steps":300,
+        "batch_size":100,"learning_rate":0.1,"train_size":60000,"seed":42,"steps_done":300,"seconds_training":30.0,
+        "steps_per_second":10.0,"final_loss":0.3,"test_accuracy":0.9,"history":[
+        {"step":100,"seconds":1.5,"loss":0.5,"train_accuracy":null,"validation_accuracy":null,"test_accuracy":0.86},
+        {"step":200,"seconds":3.0,"loss":0.4,"train_accuracy":0.9,"validation_accuracy":null,"test_accuracy":0.91},
+        {"step":300,"seconds":4.5,"loss":0.3,"train_accuracy":null,"validation_accuracy":null,"test_accuracy":0.90}
+        ],"gradient":"backprop"}"#;
+
+    /// Read back through train-cli's own type, both `#[serde(flatten)]` parts included.
+    #[test]
+    fn runs_are_read_with_train_clis_summary() {
+        let summary = parse_summary(&format!("\n{}\n\n", SUMMARY.replace('\n', ""))).unwrap();
+        assert_eq!(summary.info.parameters, 39_760);
+        assert_eq!(summary.extra.keys().collect::<Vec<_>>(), ["gradient"]);
+        let table = runs_table(&[(3, "cargo run -p ch5-backprop".into(), summary)]);
+        let row = "3 | `cargo run -p ch5-backprop` | 784-50-10 | 39,760 | 300 × 100 | 30.0 s | 90.00% (91.00%) | 1.50 s | not reached (best 91.0%)";
+        assert_eq!(cells(&table), [row]);
+
+        let err = format!("{:#}", parse_summary("Test accuracy: 91%").unwrap_err());
+        assert!(
+            err.contains("--json summary") && err.contains("Test accuracy"),
+            "{err}"
+        );
+        let mut no_history: serde_json::Value = serde_json::from_str(SUMMARY).unwrap();
+        no_history["history"] = serde_json::json!([]);
+        let err = parse_summary(&no_history.to_string()).unwrap_err();
+        assert!(err.to_string().contains("no evaluations"), "{err}");
+    }
+
+    #[test]
+    fn charts_draw_to_png_and_svg() {
+        let dir = tempfile::tempdir().unwrap();
+        let rows = [row(1, "1 naive", 1e9, None), row(3, "f64", 4e5, Some(100))];
+        let rows: Vec<&Row> = rows.iter().collect();
+        let file = |f: &str| dir.path().join(f);
+        let summary = parse_summary(&SUMMARY.replace('\n', "")).unwrap();
+        let runs = [(3, String::new(), summary)];
+        for ext in ["png", "svg"] {
+            draw_bars(&file(&format!("bars.{ext}")), "t", &rows).unwrap();
+            draw_accuracy(&file(&format!("accuracy.{ext}")), &runs).unwrap();
+        }
+        let svg = std::fs::read_to_string(file("bars.svg")).unwrap();
+        assert!(
+            svg.contains("stage 3 · f64") && svg.contains("1.00 s"),
+            "no labels"
+        );
+        assert!(std::fs::metadata(file("accuracy.png")).unwrap().len() > 2000);
+        assert!(draw_bars(&file("x.gif"), "t", &rows).is_err());
+    }
+
+    #[test]
+    fn the_about_paragraph_says_when_the_machine_was_busy() {
         assert_eq!(load_note(None, 2), "");
         assert!(load_note(Some((1.5, 0.8)), 2).ends_with("at the end."));
         let busy = load_note(Some((6.2, 4.4)), 2);
-        assert!(
-            busy.contains("6.2 at the start, 4.4 at the end") && busy.contains("longer"),
-            "{busy}"
+        assert!(busy.contains("6.2 at the start, 4.4 at the end") && busy.contains("longer"));
+        assert!(about(true, 3.0, None).contains("--quick` on 20"));
+        assert_eq!(
+            [0, 19_782].map(civil_from_days),
+            [(1970, 1, 1), (2024, 2, 29)]
         );
-    }
-
-    #[test]
-    fn dates_from_days() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(19_723), (2024, 1, 1));
-        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
     }
 }

@@ -1,8 +1,9 @@
 //! `cargo xtask`: the course's task runner (the rust-analyzer pattern: a plain
 //! binary in the workspace, run through the alias in `.cargo/config.toml`).
 //!
-//! It drives `cargo` and reads files; it does not link the stages, so it stays
-//! quick to compile.
+//! One file per command: [`mod@bench`] and [`mod@book`]. It drives `cargo` and reads
+//! files; it links no stage, only `train-cli` for the summary type the stages
+//! print, its number formatting and its charts, so it stays quick to compile.
 
 mod bench;
 mod book;

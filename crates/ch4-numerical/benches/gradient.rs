@@ -16,10 +16,11 @@ fn gradient(c: &mut Criterion) {
     let mut group = c.benchmark_group("gradient");
     // The naive gradient is 15,700 forward passes of the batch: ten samples, criterion's fewest.
     group.sample_size(10);
-    group.bench_function("ch4-numerical/naive", |b| {
+    group.throughput(criterion::Throughput::Elements(batch.len() as u64));
+    group.bench_function("ch4-numerical/1 numerical naive, softmax 784→10", |b| {
         b.iter(|| net.gradient(GradientMethod::Naive, &x, &labels))
     });
-    group.bench_function("ch4-numerical/fast", |b| {
+    group.bench_function("ch4-numerical/2 numerical fast, softmax 784→10", |b| {
         b.iter(|| net.gradient(GradientMethod::Fast, &x, &labels))
     });
     group.finish();

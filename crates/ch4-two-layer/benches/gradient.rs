@@ -23,7 +23,8 @@ fn gradient(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("gradient");
     group.sample_size(10);
-    group.bench_function("ch4-two-layer/fast", |b| {
+    group.throughput(criterion::Throughput::Elements(batch.len() as u64));
+    group.bench_function("ch4-two-layer/2 numerical fast, 784-50-10 sigmoid", |b| {
         b.iter(|| net.gradient(GradientMethod::Fast, &x, &labels))
     });
     // One iteration per sample; criterion warns that the samples cannot fit
@@ -31,7 +32,7 @@ fn gradient(c: &mut Criterion) {
     group.sampling_mode(SamplingMode::Flat);
     group.warm_up_time(Duration::from_millis(1));
     group.measurement_time(Duration::from_secs(1));
-    group.bench_function("ch4-two-layer/naive", |b| {
+    group.bench_function("ch4-two-layer/1 numerical naive, 784-50-10 sigmoid", |b| {
         b.iter(|| net.gradient(GradientMethod::Naive, &x, &labels))
     });
     group.finish();

@@ -4,8 +4,8 @@
 //! weights from seed 42), in the same group `gradient`, so the table sets
 //! backprop beside stage 2's naive and fast numerical gradients.
 //!
-//! `ch5-backprop/backprop` is f64, as stage 2; `ch5-backprop/backprop-f32`
-//! is the same code in f32. Group `cpu-time` repeats both timed by the CPU
+//! `ch5-backprop/backprop f64, …` is f64, as stage 2; `… f32, …` is the
+//! same code in f32. Group `cpu-time` repeats both timed by the CPU
 //! time of the benchmarking thread, which other programs on a shared machine
 //! inflate less than the wall clock.
 
@@ -33,10 +33,11 @@ fn gradient(c: &mut Criterion) {
     let (mut net32, x32, t32) = setup::<f32>(&data);
 
     let mut group = c.benchmark_group("gradient");
-    group.bench_function("ch5-backprop/backprop", |b| {
+    group.throughput(criterion::Throughput::Elements(x64.nrows() as u64));
+    group.bench_function("ch5-backprop/backprop f64, 784-50-10 sigmoid", |b| {
         b.iter(|| net64.gradient(&x64, &t64))
     });
-    group.bench_function("ch5-backprop/backprop-f32", |b| {
+    group.bench_function("ch5-backprop/backprop f32, 784-50-10 sigmoid", |b| {
         b.iter(|| net32.gradient(&x32, &t32))
     });
     group.finish();
@@ -45,20 +46,26 @@ fn gradient(c: &mut Criterion) {
     // sample must run many gradients: flat sampling, 20 samples.
     let mut group = c.benchmark_group("cpu-time");
     group.sample_size(20).sampling_mode(SamplingMode::Flat);
-    group.bench_function("gradient/ch5-backprop/backprop", |b| {
-        b.iter_custom(|iters| {
-            cpu_timed(iters, || {
-                std::hint::black_box(net64.gradient(&x64, &t64));
+    group.bench_function(
+        "gradient/ch5-backprop/backprop f64, 784-50-10 sigmoid",
+        |b| {
+            b.iter_custom(|iters| {
+                cpu_timed(iters, || {
+                    std::hint::black_box(net64.gradient(&x64, &t64));
+                })
             })
-        })
-    });
-    group.bench_function("gradient/ch5-backprop/backprop-f32", |b| {
-        b.iter_custom(|iters| {
-            cpu_timed(iters, || {
-                std::hint::black_box(net32.gradient(&x32, &t32));
+        },
+    );
+    group.bench_function(
+        "gradient/ch5-backprop/backprop f32, 784-50-10 sigmoid",
+        |b| {
+            b.iter_custom(|iters| {
+                cpu_timed(iters, || {
+                    std::hint::black_box(net32.gradient(&x32, &t32));
+                })
             })
-        })
-    });
+        },
+    );
     group.finish();
 }
 

@@ -39,14 +39,15 @@ fn per_sample_epoch(c: &mut Criterion) {
     let mut net32 = Network::<f32>::tanh_mlp(&sizes, 42);
     let sgd32 = Sgd::new(0.1f32);
 
-    let mut group = c.benchmark_group("per_sample_epoch");
+    let mut group = c.benchmark_group("epoch");
     group.sample_size(10).sampling_mode(SamplingMode::Flat);
+    group.throughput(criterion::Throughput::Elements(data.train.len() as u64));
     group.warm_up_time(Duration::from_millis(1));
     group.measurement_time(Duration::from_secs(1));
-    group.bench_function("ch5-backprop/tanh-784-100-50-10", |b| {
+    group.bench_function("ch5-backprop/per-sample SGD f64, 784-100-50-10 tanh", |b| {
         b.iter(|| epoch(&mut net64, &data.train, &sgd64))
     });
-    group.bench_function("ch5-backprop/tanh-784-100-50-10-f32", |b| {
+    group.bench_function("ch5-backprop/per-sample SGD f32, 784-100-50-10 tanh", |b| {
         b.iter(|| epoch(&mut net32, &data.train, &sgd32))
     });
     group.finish();
@@ -55,13 +56,16 @@ fn per_sample_epoch(c: &mut Criterion) {
     group.sample_size(10).sampling_mode(SamplingMode::Flat);
     group.warm_up_time(Duration::from_millis(1));
     group.measurement_time(Duration::from_secs(1));
-    group.bench_function("per_sample_epoch/ch5-backprop/tanh-784-100-50-10", |b| {
-        b.iter_custom(|iters| {
-            cpu_timed(iters, || {
-                std::hint::black_box(epoch(&mut net64, &data.train, &sgd64));
+    group.bench_function(
+        "epoch/ch5-backprop/per-sample SGD f64, 784-100-50-10 tanh",
+        |b| {
+            b.iter_custom(|iters| {
+                cpu_timed(iters, || {
+                    std::hint::black_box(epoch(&mut net64, &data.train, &sgd64));
+                })
             })
-        })
-    });
+        },
+    );
     group.finish();
 }
 

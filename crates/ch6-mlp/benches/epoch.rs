@@ -4,16 +4,16 @@
 //! real MNIST data, in f32:
 //! - group `engine`: one epoch of the `numpy-mlp` preset (784-100-200-10
 //!   ReLU, SGD, batch 32, 1,562 batches of the first 50,000 images, one
-//!   thread), device by device: `1` stage 3's plain layers (nalgebra
+//!   thread), device by device, images per second as criterion's throughput: `1` stage 3's plain layers (nalgebra
 //!   operators, every result allocated, batches from `Dataset::batch_images`);
 //!   `2` the engine (kept buffers, transposes read in place, ReLU in place,
 //!   fused softmax, lookup-table batch loading) on nalgebra's products;
 //!   `3` the same engine on the `gemm` crate's products;
-//! - group `epoch`: one full training epoch of each preset (`numpy-mlp`;
-//!   `keras`: 784-512-10, RMSprop, batch 128, 60,000 images, two threads,
-//!   and `keras-1-thread`), and stage 3's own per-sample network
-//!   (784-100-50-10 tanh, mean squared error) in batches of 32 with stage 3's
-//!   layers (`stage3-network-batch-32`);
+//! - group `epoch` (beside stage 3's per-sample epochs, same group): stage
+//!   3's own per-sample network (784-100-50-10 tanh, mean squared error) in
+//!   batches of 32 with stage 3's layers, then one full training epoch of
+//!   each preset (`numpy-mlp`; `keras`: 784-512-10, RMSprop, batch 128,
+//!   60,000 images, on one thread and on two);
 //! - group `gemm`: only the matrix products those epochs make, same shapes,
 //!   same count, same transpositions, same threads. Epoch ÷ gemm is the cost
 //!   of the glue (copies, bias, ReLU, softmax, optimizer, shuffling);
@@ -243,10 +243,19 @@ fn slow_group<'a>(c: &'a mut Criterion, name: &str, seconds: u64) -> BenchmarkGr
     group
 }
 
+/// Images one epoch of `config` trains on (all but a dropped last batch), for criterion's throughput.
+fn epoch_images(mnist: &Mnist, config: &Config) -> u64 {
+    let images = training_set(mnist, config).len();
+    (config.steps_per_epoch(images) * config.batch_size).min(images) as u64
+}
+
 fn bench_engine(c: &mut Criterion) {
     let mnist = data();
     let numpy = Preset::NumpyMlp.config();
     let mut group = slow_group(c, "engine", 10);
+    group.throughput(criterion::Throughput::Elements(epoch_images(
+        &mnist, &numpy,
+    )));
     let runs = [
         (
             "1 stage 3 layers",
@@ -276,13 +285,32 @@ fn preset_epoch(mnist: &Mnist, config: Config) -> Work {
 fn bench_epochs(c: &mut Criterion) {
     let mnist = data();
     let mut group = slow_group(c, "epoch", 10);
+    let (numpy, keras) = (Preset::NumpyMlp.config(), Preset::Keras.config());
+    let all = mnist.train.len() as u64;
     let runs = [
-        ("numpy-mlp", preset_epoch(&mnist, Preset::NumpyMlp.config())),
-        ("keras", preset_epoch(&mnist, Preset::Keras.config())),
-        ("keras-1-thread", preset_epoch(&mnist, keras_1_thread())),
-        ("stage3-network-batch-32", stage3_network_epoch(&mnist)),
+        (
+            "1 stage 3 network, batch 32",
+            all,
+            stage3_network_epoch(&mnist),
+        ),
+        (
+            "2 numpy-mlp",
+            epoch_images(&mnist, &numpy),
+            preset_epoch(&mnist, numpy),
+        ),
+        (
+            "3 keras, 1 thread",
+            epoch_images(&mnist, &keras),
+            preset_epoch(&mnist, keras_1_thread()),
+        ),
+        (
+            "4 keras, 2 threads",
+            epoch_images(&mnist, &keras),
+            preset_epoch(&mnist, keras),
+        ),
     ];
-    for (name, mut work) in runs {
+    for (name, images, mut work) in runs {
+        group.throughput(criterion::Throughput::Elements(images));
         group.bench_function(name, |b| b.iter(&mut work));
     }
     group.finish();
@@ -324,7 +352,7 @@ fn bench_cpu_time(c: &mut Criterion) {
             plain_epoch(&mnist, numpy(), plain_network(&numpy())),
         ),
         (
-            "epoch/stage3-network-batch-32",
+            "epoch/1 stage 3 network, batch 32",
             stage3_network_epoch(&mnist),
         ),
         (

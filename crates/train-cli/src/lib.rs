@@ -18,7 +18,7 @@ mod report;
 use std::path::PathBuf;
 
 pub use cpu_time::{cpu_timed, thread_cpu_time};
-pub use plot::{Series, draw_line_chart, draw_training_curves};
+pub use plot::{Series, draw_line_chart, draw_training_curves, register_font};
 pub use recipe::{Recipe, RecipeArgs, timed};
 pub use report::{
     Accuracies, Evaluation, Reporter, RunInfo, Summary, TrainError, TrainEvent, count, thousands,

@@ -5,12 +5,12 @@ use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::CommonArgs;
 
 /// What a stage tells the reporter about its run before training starts.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RunInfo {
     /// The crate name, e.g. `ch4-numerical`.
     pub stage: String,
@@ -30,7 +30,7 @@ pub struct RunInfo {
 pub use mnist::{Accuracies, TrainEvent};
 
 /// One point of the evaluation history.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Evaluation {
     pub step: usize,
     /// Seconds of training so far, not counting time spent evaluating.
@@ -43,7 +43,7 @@ pub struct Evaluation {
 }
 
 /// What `--json` prints: the run's settings, results and history.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Summary {
     #[serde(flatten)]
     pub info: RunInfo,

@@ -36,19 +36,30 @@ pub fn two_layer_gradient(
     let ones = DMatrix::from_element(x.nrows(), 1, 1.0);
 
     // Forward, keeping what backward needs.
-    let a1 = x * w1 + &ones * b1; //                  A1 = X·W1 + 1·b1       N × 50
-    let z1 = a1.map(|a| 1.0 / (1.0 + (-a).exp())); // Z1 = σ(A1)            N × 50
-    let a2 = &z1 * w2 + &ones * b2; //                A2 = Z1·W2 + 1·b2      N × 10
-    let y = softmax(&a2); //                          Y = softmax(A2)        N × 10
+    // A1 = X·W1 + 1·b1                               N × 50
+    let a1 = x * w1 + &ones * b1;
+    // Z1 = σ(A1)                                     N × 50
+    let z1 = a1.map(|a| 1.0 / (1.0 + (-a).exp()));
+    // A2 = Z1·W2 + 1·b2                              N × 10
+    let a2 = &z1 * w2 + &ones * b2;
+    // Y = softmax(A2)                                N × 10
+    let y = softmax(&a2);
 
     // Backward, from the loss down.
-    let da2 = (y - t) / n; //                         dA2 = (Y − T)/N        N × 10
-    let dw2 = z1.transpose() * &da2; //               dW2 = Z1ᵀ·dA2          50 × 10
-    let db2 = ones.transpose() * &da2; //             db2 = 1ᵀ·dA2           1 × 10
-    let dz1 = &da2 * w2.transpose(); //               dZ1 = dA2·W2ᵀ          N × 50
-    let da1 = z1.zip_map(&dz1, |z, dz| z * (1.0 - z) * dz); // dA1 = Z1 ⊙ (1 − Z1) ⊙ dZ1
-    let dw1 = x.transpose() * &da1; //                dW1 = Xᵀ·dA1           784 × 50
-    let db1 = ones.transpose() * &da1; //             db1 = 1ᵀ·dA1           1 × 50
+    // dA2 = (Y − T)/N                                N × 10
+    let da2 = (y - t) / n;
+    // dW2 = Z1ᵀ·dA2                                  50 × 10
+    let dw2 = z1.transpose() * &da2;
+    // db2 = 1ᵀ·dA2                                   1 × 10
+    let db2 = ones.transpose() * &da2;
+    // dZ1 = dA2·W2ᵀ                                  N × 50
+    let dz1 = &da2 * w2.transpose();
+    // dA1 = Z1 ⊙ (1 − Z1) ⊙ dZ1, since σ' = σ(1 − σ)   N × 50
+    let da1 = z1.zip_map(&dz1, |z, dz| z * (1.0 - z) * dz);
+    // dW1 = Xᵀ·dA1                                   784 × 50
+    let dw1 = x.transpose() * &da1;
+    // db1 = 1ᵀ·dA1                                   1 × 50
+    let db1 = ones.transpose() * &da1;
 
     TwoLayerGradient {
         w1: dw1,

@@ -7,7 +7,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use ch5_backprop::{Activation, Network, Sgd};
+use ch5_backprop::{Affine, Layer, Network, Relu, Sgd, SoftmaxWithLoss};
 use ch6_mlp::{Init, Mlp, OptimizerKind};
 use nalgebra::DMatrix;
 
@@ -65,8 +65,16 @@ fn training_steps_reuse_their_buffers() {
         engine = count;
     }
 
-    // Stage 3's plain layers, for contrast, allocate every result.
-    let mut net = Network::<f32>::two_layer(784, 50, 10, Activation::Relu, 0.01, 1);
+    // Stage 3's plain layers, the same network, for contrast: they allocate every result.
+    let mlp = Mlp::<f32>::new(&[784, 100, 50, 10], Init::He, 1, 1);
+    let mut layers: Vec<Box<dyn Layer<f32>>> = Vec::new();
+    for (i, (w, b)) in mlp.parameters().into_iter().enumerate() {
+        layers.push(Box::new(Affine::from_parameters(w, b)));
+        if i < 2 {
+            layers.push(Box::new(Relu::new()));
+        }
+    }
+    let mut net = Network::new(layers, Box::new(SoftmaxWithLoss::new()));
     let sgd = Sgd::new(0.1f32);
     let x = DMatrix::from_fn(32, 784, |r, c| ((r + c) % 11) as f32 / 11.0);
     let t = DMatrix::from_fn(32, 10, |r, c| if r % 10 == c { 1.0 } else { 0.0 });

@@ -212,7 +212,6 @@ fn sizes(config: &Config) -> String {
         .join("-")
 }
 
-// ANCHOR: run_train
 fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
     let config = config(args);
     let (train_set, validation, test) = load_split(&config, &args.common)?;
@@ -273,9 +272,7 @@ fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
     reporter.finish(trained.test_accuracy, &lines, extra)?;
     Ok(())
 }
-// ANCHOR_END: run_train
 
-// ANCHOR: run_seeds
 /// Trains `count` networks of the same settings, seeds `--seed`, `--seed + 1`,
 /// …, and prints each one's accuracies and their spread: how far apart two
 /// runs that differ only by chance land.
@@ -343,7 +340,6 @@ fn run_seeds(count: usize, args: &TrainArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
-// ANCHOR_END: run_seeds
 
 fn predict(index: usize, args: &ModelArgs) -> anyhow::Result<()> {
     let mut mlp = model_file::load(&args.model, 1)?;

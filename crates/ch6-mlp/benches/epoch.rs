@@ -31,7 +31,7 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use ch5_backprop::{Affine, Layer, Network, Relu, Sgd, SoftmaxWithLoss};
+use ch5_backprop::{Network, Sgd};
 use ch6_mlp::Mlp;
 use ch6_mlp::dense::{Kernel, Operand, matmul};
 use ch6_mlp::optim::OptimizerKind;
@@ -106,16 +106,7 @@ fn plain_epoch(mnist: &Mnist, config: Config, mut network: Network<f32>) -> Work
 
 /// Stage 3's layers with the engine's initial weights for `config` (seed 42).
 fn plain_network(config: &Config) -> Network<f32> {
-    let mlp = Mlp::<f32>::new(&config.sizes(), config.init, 42, 1);
-    let last = mlp.layers.len() - 1;
-    let mut layers: Vec<Box<dyn Layer<f32>>> = Vec::new();
-    for (i, (w, b)) in mlp.parameters().into_iter().enumerate() {
-        layers.push(Box::new(Affine::from_parameters(w, b)));
-        if i < last {
-            layers.push(Box::new(Relu::new()));
-        }
-    }
-    Network::new(layers, Box::new(SoftmaxWithLoss::new()))
+    Mlp::<f32>::new(&config.sizes(), config.init, 42, 1).plain_network()
 }
 
 /// Stage 3's per-sample network (`Network::tanh_mlp`: 784-100-50-10 tanh,

@@ -14,6 +14,7 @@
 //! kernel its scratch (`tests/allocations.rs` counts), and
 //! the tests below check the engine against stage 3's plain layers.
 
+use ch5_backprop::{Affine, Layer, Network, Relu, SoftmaxWithLoss};
 use mnist::{CLASSES, Dataset, IMAGE_SIZE};
 use nalgebra::{DMatrix, RealField};
 use rand::SeedableRng;
@@ -115,6 +116,21 @@ impl<T: RealField + Copy> Mlp<T> {
             .iter()
             .map(|l| (l.w.clone(), l.b.clone()))
             .collect()
+    }
+
+    /// The same network in stage 3's plain layers, with copies of these
+    /// weights: `Affine → ReLU → … → Affine → SoftmaxWithLoss`. What the engine
+    /// is checked and measured against.
+    pub fn plain_network(&self) -> Network<T> {
+        let last = self.layers.len() - 1;
+        let mut layers: Vec<Box<dyn Layer<T>>> = Vec::new();
+        for (i, (w, b)) in self.parameters().into_iter().enumerate() {
+            layers.push(Box::new(Affine::from_parameters(w, b)));
+            if i < last {
+                layers.push(Box::new(Relu::new()));
+            }
+        }
+        Network::new(layers, Box::new(SoftmaxWithLoss::new()))
     }
 
     // ANCHOR: load_batch
@@ -294,7 +310,6 @@ pub fn softmax_cross_entropy<T: RealField + Copy>(
 mod tests {
     use super::*;
     use ch5_backprop::gradient_check::{numerical_gradient, relative_errors};
-    use ch5_backprop::{Affine, Layer, Network, Relu, SoftmaxWithLoss};
     use rand_distr::{Distribution, Normal};
 
     /// `n` made-up images with pixels 0–255 and labels 0–9.
@@ -372,14 +387,7 @@ mod tests {
         for kernel in [Kernel::Nalgebra, Kernel::Gemm { threads: 2 }] {
             let engine = Mlp::<f64>::new(&sizes, Init::He, 8, 1);
             let mut mlp = Mlp::from_parameters(&sizes, engine.parameters(), kernel);
-            let mut layers: Vec<Box<dyn Layer<f64>>> = Vec::new();
-            for (i, (w, b)) in mlp.parameters().into_iter().enumerate() {
-                layers.push(Box::new(Affine::from_parameters(w, b)));
-                if i < 2 {
-                    layers.push(Box::new(Relu::new()));
-                }
-            }
-            let mut plain = Network::new(layers, Box::new(SoftmaxWithLoss::new()));
+            let mut plain = mlp.plain_network();
             let batch = [5, 0, 3, 1];
             let (x, t) = (data.batch_images(&batch), data.batch_one_hot(&batch));
             mlp.load_batch(&data, &batch);

@@ -7,7 +7,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use ch5_backprop::{Affine, Layer, Network, Relu, Sgd, SoftmaxWithLoss};
+use ch5_backprop::Sgd;
 use ch6_mlp::{Init, Mlp, OptimizerKind};
 use nalgebra::DMatrix;
 
@@ -66,15 +66,7 @@ fn training_steps_reuse_their_buffers() {
     }
 
     // Stage 3's plain layers, the same network, for contrast: they allocate every result.
-    let mlp = Mlp::<f32>::new(&[784, 100, 50, 10], Init::He, 1, 1);
-    let mut layers: Vec<Box<dyn Layer<f32>>> = Vec::new();
-    for (i, (w, b)) in mlp.parameters().into_iter().enumerate() {
-        layers.push(Box::new(Affine::from_parameters(w, b)));
-        if i < 2 {
-            layers.push(Box::new(Relu::new()));
-        }
-    }
-    let mut net = Network::new(layers, Box::new(SoftmaxWithLoss::new()));
+    let mut net = Mlp::<f32>::new(&[784, 100, 50, 10], Init::He, 1, 1).plain_network();
     let sgd = Sgd::new(0.1f32);
     let x = DMatrix::from_fn(32, 784, |r, c| ((r + c) % 11) as f32 / 11.0);
     let t = DMatrix::from_fn(32, 10, |r, c| if r % 10 == c { 1.0 } else { 0.0 });

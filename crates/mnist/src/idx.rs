@@ -12,8 +12,11 @@
 //! | 12     |                        | cols (28)              |
 //! | 16     |                        | `count·rows·cols` pixels, row-major |
 
-use std::io::Read;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+
+use flate2::read::MultiGzDecoder;
 
 use crate::MnistError;
 
@@ -27,12 +30,45 @@ pub const SIDE: usize = 28;
 // ANCHOR_END: constants
 
 // ANCHOR: read_gz
-/// Reads a whole `.gz` file into memory, decompressed.
+/// The most a data file may hold decompressed: 256 MiB, about 340,000 images
+/// of 28×28 (MNIST's largest file is 47 MB). A header that announces more is
+/// refused before anything is decompressed.
+pub const MAX_DECOMPRESSED: usize = 256 << 20;
+
+/// Reads an IDX file from gzip, decompressing no more than its header
+/// announces: first the header, checked, then exactly the announced data.
+/// What follows the data must be the end of the file (several gzip members
+/// are read one after the other, as `gzip -d` does).
 ///
-/// Errors name the file: missing, unreadable, not gzip at all, or a gzip
-/// stream that ends early or is corrupt.
+/// Errors name the file: missing, not a regular file, unreadable, not gzip at
+/// all, a gzip stream that ends early or is corrupt, a header that announces
+/// too much, or bytes after the data.
 pub fn read_gz(path: &Path) -> Result<Vec<u8>, MnistError> {
-    let compressed = std::fs::read(path).map_err(|source| {
+    let mut gz = open_gz(path)?;
+    let corrupt = |source| MnistError::CorruptGzip {
+        path: path.to_path_buf(),
+        source,
+    };
+    // The magic says how long the header is: 8 bytes for labels, 16 for images.
+    let mut bytes = read_up_to(&mut gz, 8).map_err(corrupt)?;
+    if be_u32(path, &bytes, 0)? == IMAGES_MAGIC {
+        bytes.extend(read_up_to(&mut gz, 8).map_err(corrupt)?);
+    }
+    let expected = announced_len(path, &bytes)?;
+    // One byte more than announced tells data that goes on (an error the
+    // parser reports) from data that ends where the header says.
+    let rest = read_up_to(&mut gz, (expected + 1).saturating_sub(bytes.len()));
+    bytes.extend(rest.map_err(corrupt)?);
+    Ok(bytes)
+}
+// ANCHOR_END: read_gz
+
+// ANCHOR: gunzip
+/// Opens `path` as a gzip stream: it must be a regular file (not a folder, a
+/// pipe or a device, which could hang or never end) that starts with gzip's
+/// two signature bytes `1f 8b`.
+fn open_gz(path: &Path) -> Result<MultiGzDecoder<BufReader<File>>, MnistError> {
+    let io_error = |source: std::io::Error| {
         if source.kind() == std::io::ErrorKind::NotFound {
             MnistError::FileMissing {
                 path: path.to_path_buf(),
@@ -43,30 +79,74 @@ pub fn read_gz(path: &Path) -> Result<Vec<u8>, MnistError> {
                 source,
             }
         }
-    })?;
-    gunzip(path, &compressed)
+    };
+    if !std::fs::metadata(path).map_err(io_error)?.is_file() {
+        return Err(MnistError::NotAFile {
+            path: path.to_path_buf(),
+        });
+    }
+    let mut file = BufReader::new(File::open(path).map_err(io_error)?);
+    let start = file.fill_buf().map_err(io_error)?;
+    if start.len() < 2 || start[..2] != [0x1f, 0x8b] {
+        return Err(MnistError::NotGzip {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(MultiGzDecoder::new(file))
 }
-// ANCHOR_END: read_gz
 
-// ANCHOR: gunzip
-/// Decompresses gzip bytes (`path` is only used in error messages).
+/// Reads at most `n` bytes, fewer only at the end of the stream.
+fn read_up_to(reader: &mut impl Read, n: usize) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    reader.take(n as u64).read_to_end(&mut out)?;
+    Ok(out)
+}
+
+/// Decompresses gzip bytes held in memory (`path` is only used in error
+/// messages), with the same limit as [`read_gz`].
 pub fn gunzip(path: &Path, compressed: &[u8]) -> Result<Vec<u8>, MnistError> {
     if compressed.len() < 2 || compressed[..2] != [0x1f, 0x8b] {
         return Err(MnistError::NotGzip {
             path: path.to_path_buf(),
         });
     }
-    // The decompressed images are about 5× the compressed size.
-    let mut out = Vec::with_capacity(compressed.len() * 5);
-    flate2::read::GzDecoder::new(compressed)
-        .read_to_end(&mut out)
-        .map_err(|source| MnistError::CorruptGzip {
+    let out = read_up_to(&mut MultiGzDecoder::new(compressed), MAX_DECOMPRESSED + 1).map_err(
+        |source| MnistError::CorruptGzip {
             path: path.to_path_buf(),
             source,
-        })?;
+        },
+    )?;
+    if out.len() > MAX_DECOMPRESSED {
+        return Err(MnistError::TooLarge {
+            path: path.to_path_buf(),
+            announced: out.len(),
+        });
+    }
     Ok(out)
 }
 // ANCHOR_END: gunzip
+
+/// The whole length (header and data) that a labels or images header
+/// announces, refused above [`MAX_DECOMPRESSED`]. A header of the wrong kind
+/// announces nothing: the parser that reads it says what is wrong.
+fn announced_len(path: &Path, header: &[u8]) -> Result<usize, MnistError> {
+    let dim = |offset| be_u32(path, header, offset).map(|d| d as usize);
+    let len = match be_u32(path, header, 0)? {
+        LABELS_MAGIC => dim(4)?.saturating_add(8),
+        IMAGES_MAGIC => dim(4)?
+            .saturating_mul(dim(8)?)
+            .saturating_mul(dim(12)?)
+            .saturating_add(16),
+        _ => header.len(),
+    };
+    if len > MAX_DECOMPRESSED {
+        return Err(MnistError::TooLarge {
+            path: path.to_path_buf(),
+            announced: len,
+        });
+    }
+    Ok(len)
+}
 
 // ANCHOR: be_u32
 fn be_u32(path: &Path, bytes: &[u8], offset: usize) -> Result<u32, MnistError> {
@@ -272,6 +352,42 @@ mod tests {
             let mut bytes = header(LABELS_MAGIC, &[count]);
             bytes.extend_from_slice(&tail);
             let _ = parse_labels(Path::new("p"), &bytes);
+        }
+
+        #[test]
+        fn a_mutated_file_gives_an_error_or_a_valid_dataset(
+            flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
+            images in any::<bool>(),
+        ) {
+            // A valid small file, compressed, with a few bytes changed
+            // anywhere (header, gzip framing, data), read from disk.
+            use std::io::Write;
+            let raw = if images {
+                let mut b = header(IMAGES_MAGIC, &[2, 28, 28]);
+                b.extend((0..2 * 784).map(|i| (i % 251) as u8));
+                b
+            } else {
+                let mut b = header(LABELS_MAGIC, &[5]);
+                b.extend_from_slice(&[3, 1, 4, 1, 5]);
+                b
+            };
+            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            enc.write_all(&raw).unwrap();
+            let mut gz = enc.finish().unwrap();
+            for (at, byte) in flips {
+                let i = at.index(gz.len());
+                gz[i] = byte;
+            }
+            let file = tempfile::NamedTempFile::new().unwrap();
+            std::fs::write(file.path(), &gz).unwrap();
+            if let Ok(bytes) = read_gz(file.path()) {
+                let parsed = if images {
+                    parse_images(file.path(), &bytes).map(|p| p.len() % 784 == 0)
+                } else {
+                    parse_labels(file.path(), &bytes).map(|l| l.iter().all(|&d| d < 10))
+                };
+                prop_assert!(parsed.unwrap_or(true));
+            }
         }
 
         #[test]

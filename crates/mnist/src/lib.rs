@@ -47,6 +47,15 @@ pub enum MnistError {
     )]
     DirNotFound { looked: Vec<PathBuf> },
     #[error(
+        "{given}: not a directory; expected a directory holding the four MNIST .gz files{}",
+        if .dir.exists() { "" } else { " (nothing is there)" }
+    )]
+    NotADirectory {
+        /// The path as the learner gave it: `--data-dir DIR` or `$MNIST_DIR=DIR`.
+        given: String,
+        dir: PathBuf,
+    },
+    #[error(
         "{}: file not found.\n  Fix: the directory must hold train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, \
          t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz (copies ship in the repository's data/mnist/)",
         .path.display()
@@ -57,6 +66,14 @@ pub enum MnistError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{}: not a regular file (a folder, a pipe or a device); expected an MNIST .gz file", .path.display())]
+    NotAFile { path: PathBuf },
+    #[error(
+        "{}: its header announces {announced} bytes of data, more than this loader reads ({} bytes); \
+         is this an MNIST file?",
+        .path.display(), idx::MAX_DECOMPRESSED
+    )]
+    TooLarge { path: PathBuf, announced: usize },
     #[error("{}: not a gzip file (expected the .gz file as distributed, starting with bytes 1f 8b)", .path.display())]
     NotGzip { path: PathBuf },
     #[error("{}: corrupt or truncated gzip data: {source}", .path.display())]
@@ -150,10 +167,11 @@ pub fn find_data_dir(flag: Option<&Path>) -> Result<PathBuf, MnistError> {
     // An explicit choice is taken as given: if it is wrong, say so rather than
     // silently reading other data.
     if let Some(dir) = flag {
-        return checked_dir(dir);
+        return checked_dir(dir, format!("--data-dir {}", dir.display()));
     }
     if let Some(dir) = std::env::var_os(ENV_VAR) {
-        return checked_dir(Path::new(&dir));
+        let dir = PathBuf::from(dir);
+        return checked_dir(&dir, format!("${ENV_VAR}={}", dir.display()));
     }
     let mut looked = Vec::new();
     let built_in = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mnist");
@@ -171,12 +189,15 @@ pub fn find_data_dir(flag: Option<&Path>) -> Result<PathBuf, MnistError> {
     Err(MnistError::DirNotFound { looked })
 }
 
-fn checked_dir(dir: &Path) -> Result<PathBuf, MnistError> {
+/// `dir` as given by the learner (`given` says how: the flag or the
+/// variable), which must be a directory.
+fn checked_dir(dir: &Path, given: String) -> Result<PathBuf, MnistError> {
     if dir.is_dir() {
         Ok(dir.to_path_buf())
     } else {
-        Err(MnistError::DirNotFound {
-            looked: vec![dir.to_path_buf()],
+        Err(MnistError::NotADirectory {
+            given,
+            dir: dir.to_path_buf(),
         })
     }
 }

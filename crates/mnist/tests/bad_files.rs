@@ -68,15 +68,91 @@ fn a_valid_small_directory_loads() {
 }
 
 #[test]
-fn missing_directory_says_where_it_looked_and_how_to_fix_it() {
+fn a_data_dir_that_is_not_a_directory_is_named_with_the_flag() {
     let err = find_data_dir(Some(Path::new("/no/such/mnist"))).unwrap_err();
     let msg = err.to_string();
-    assert!(matches!(err, MnistError::DirNotFound { .. }));
-    assert!(msg.contains("/no/such/mnist"), "{msg}");
+    assert!(matches!(err, MnistError::NotADirectory { .. }));
+    assert!(msg.contains("--data-dir /no/such/mnist"), "{msg}");
+    assert!(msg.contains("nothing is there"), "{msg}");
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let msg = find_data_dir(Some(file.path())).unwrap_err().to_string();
+    assert!(msg.contains("not a directory"), "{msg}");
+    assert!(!msg.contains("nothing is there"), "{msg}");
+}
+
+#[test]
+fn when_nothing_is_found_it_says_where_it_looked_and_how_to_fix_it() {
+    let err = MnistError::DirNotFound {
+        looked: vec!["/a/data/mnist".into()],
+    };
+    let msg = err.to_string();
+    assert!(msg.contains("/a/data/mnist"), "{msg}");
     assert!(
         msg.contains("--data-dir") && msg.contains("MNIST_DIR"),
         "{msg}"
     );
+}
+
+#[test]
+fn a_gzip_bomb_is_refused_before_it_is_inflated() {
+    // The header announces 3 labels, then 100 MB of zeros follow: the loader
+    // must stop after the announced bytes (and say there are more), not
+    // decompress everything first.
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    enc.write_all(&idx(0x801, &[3], &[1, 2, 3])).unwrap();
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..100 {
+        enc.write_all(&zeros).unwrap();
+    }
+    let bomb = enc.finish().unwrap();
+    assert!(bomb.len() < 200_000, "{}", bomb.len());
+    let (err, msg) = load_with(TRAIN_LABELS, &bomb);
+    assert!(matches!(err, MnistError::TrailingBytes { .. }), "{msg}");
+}
+
+#[test]
+fn a_header_announcing_more_than_the_limit_is_refused() {
+    let (err, msg) = load_with(TRAIN_IMAGES, &gz(&idx(0x803, &[1_000_000, 28, 28], &[])));
+    assert!(matches!(err, MnistError::TooLarge { .. }), "{msg}");
+    assert!(msg.contains("784000016"), "{msg}");
+}
+
+#[test]
+fn several_gzip_members_are_read_as_one_stream() {
+    // `gzip -d` reads concatenated members as one file; so do we.
+    let dir = small_dir(3);
+    let labels = idx(0x801, &[3], &[4, 5, 6]);
+    let mut two = gz(&labels[..5]);
+    two.extend(gz(&labels[5..]));
+    std::fs::write(dir.path().join(TRAIN_LABELS), two).unwrap();
+    assert_eq!(Mnist::load(dir.path()).unwrap().train.labels(), &[4, 5, 6]);
+}
+
+#[test]
+fn bytes_after_the_gzip_stream_are_an_error() {
+    let mut file = gz(&idx(0x801, &[3], &[0, 1, 2]));
+    file.extend_from_slice(b"garbage after the data");
+    let (err, msg) = load_with(TRAIN_LABELS, &file);
+    assert!(matches!(err, MnistError::CorruptGzip { .. }), "{msg}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_pipe_or_a_device_is_not_read() {
+    let dir = small_dir(3);
+    let fifo = dir.path().join(TEST_IMAGES);
+    std::fs::remove_file(&fifo).unwrap();
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    if made.is_ok_and(|s| s.success()) {
+        // Opening a FIFO with no writer would block forever.
+        let err = Mnist::load(dir.path()).unwrap_err();
+        assert!(matches!(err, MnistError::NotAFile { .. }), "{err}");
+        assert!(err.to_string().contains(TEST_IMAGES), "{err}");
+    }
+    std::fs::remove_file(&fifo).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", &fifo).unwrap();
+    let err = Mnist::load(dir.path()).unwrap_err();
+    assert!(matches!(err, MnistError::NotAFile { .. }), "{err}");
 }
 
 #[test]

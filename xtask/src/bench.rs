@@ -450,7 +450,8 @@ fn draw_accuracy(path: &Path, runs: &[Run]) -> Result<()> {
     let series: Vec<Series> = runs.iter().map(line).collect();
     let title = "Test accuracy against training time, each stage's program";
     let x = "seconds of training (evaluations not counted)";
-    train_cli::draw_line_chart(path, title, x, "test accuracy (%)", &series, false)
+    train_cli::draw_line_chart(path, title, x, "test accuracy (%)", &series, false)?;
+    Ok(())
 }
 
 /// A markdown table, its columns padded so it also reads well as plain text.

@@ -42,7 +42,7 @@ const DEFAULTS: Recipe = Recipe {
 fn main() -> Result<()> {
     let args: Args = DEFAULTS.parse();
     let recipe = args.recipe.resolve(DEFAULTS);
-    let (train, test) = train_cli::load_data(&args.common)?;
+    let (train, test) = train_cli::load_data(&args.common, &[])?;
     let mut net = SoftmaxNet::new(IMAGE_SIZE, CLASSES, args.common.seed);
     let mut sampler = BatchSampler::new(train.len(), args.common.seed);
     let train_eval = train.first(TRAIN_EVAL_IMAGES);

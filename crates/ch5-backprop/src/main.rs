@@ -140,7 +140,7 @@ fn run_train(args: &TrainArgs) -> Result<()> {
 }
 
 fn train_in<T: RealField + Copy + From<u8>>(args: &TrainArgs) -> Result<()> {
-    let (train_set, test_set) = train_cli::load_data(&args.common)?;
+    let (train_set, test_set) = train_cli::load_data(&args.common, &[])?;
     let activation = match args.activation {
         ActivationArg::Relu => Activation::Relu,
         ActivationArg::Sigmoid => Activation::Sigmoid,
@@ -256,7 +256,7 @@ fn run_per_sample(args: &PerSampleArgs) -> Result<()> {
 }
 
 fn per_sample_in<T: RealField + Copy + From<u8>>(args: &PerSampleArgs) -> Result<()> {
-    let (train_set, test_set) = train_cli::load_data(&args.common)?;
+    let (train_set, test_set) = train_cli::load_data(&args.common, &[])?;
     let sizes = [mnist::IMAGE_SIZE, 100, 50, mnist::CLASSES];
     let mut network = Network::<T>::tanh_mlp(&sizes, args.common.seed);
     let info = RunInfo {

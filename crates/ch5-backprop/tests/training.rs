@@ -14,6 +14,7 @@ fn quiet_args(seed: u64) -> CommonArgs {
         plot: None,
         json: false,
         quiet: true,
+        force: false,
     }
 }
 

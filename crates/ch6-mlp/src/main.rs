@@ -13,7 +13,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use mnist::Dataset;
 use serde_json::json;
-use train_cli::{CommonArgs, Reporter, RunInfo, Series, one_of, positive_usize, say};
+use train_cli::{CommonArgs, Output, Reporter, RunInfo, Series, one_of, positive_usize, say};
 
 use ch6_mlp::init::Init;
 use ch6_mlp::optim::OptimizerKind;
@@ -171,8 +171,9 @@ fn config(args: &TrainArgs) -> Config {
 fn load_split(
     config: &Config,
     common: &CommonArgs,
+    outputs: &[Output],
 ) -> anyhow::Result<(Dataset, Option<Dataset>, Dataset)> {
-    let (all, test) = train_cli::load_data(common)?;
+    let (all, test) = train_cli::load_data(common, outputs)?;
     if config.validation >= all.len() {
         bail!(
             "--validation {} leaves no training images: the training set has {} (see --train-size); use a smaller --validation or 0",
@@ -214,7 +215,13 @@ fn sizes(config: &Config) -> String {
 
 fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
     let config = config(args);
-    let (train_set, validation, test) = load_split(&config, &args.common)?;
+    let save = args.save.as_deref().map(|path| Output {
+        flag: "--save",
+        path,
+        is_ours: model_file::is_model,
+    });
+    let outputs: Vec<Output> = save.into_iter().collect();
+    let (train_set, validation, test) = load_split(&config, &args.common, &outputs)?;
     let mut reporter = Reporter::start(
         run_info(&config, &train_set, args.common.seed),
         &args.common,
@@ -253,8 +260,8 @@ fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
         ));
     }
     if let Some(path) = &args.save {
-        model_file::save(&trained.mlp, path)?;
-        lines.push(format!("Model saved to {}", path.display()));
+        let written = train_cli::write_bytes(path, &model_file::to_bytes(&trained.mlp))?;
+        lines.push(written.said("Model saved to", path));
     }
     let extra = json!({
         "preset": args.preset.map(Preset::name),
@@ -283,7 +290,7 @@ fn run_seeds(count: usize, args: &TrainArgs) -> anyhow::Result<()> {
         );
     }
     let config = config(args);
-    let (train_set, validation, test) = load_split(&config, &args.common)?;
+    let (train_set, validation, test) = load_split(&config, &args.common, &[])?;
     let first = args.common.seed;
     if !args.common.quiet {
         let info = run_info(&config, &train_set, first);
@@ -374,7 +381,7 @@ fn comparison(
     runs: &[(String, Init, OptimizerKind, f64)],
     args: &CompareArgs,
 ) -> anyhow::Result<()> {
-    let (train_set, test) = train_cli::load_data(&args.common)?;
+    let (train_set, test) = train_cli::load_data(&args.common, &[])?;
     let quiet = args.common.quiet;
     if !quiet {
         let sizes = train::COMPARISON_SIZES.map(|s| s.to_string()).join("-");
@@ -426,7 +433,7 @@ fn comparison(
             "{title} · batch {} · means of {window} steps",
             args.batch_size
         );
-        train_cli::draw_line_chart(
+        let written = train_cli::draw_line_chart(
             path,
             &chart_title,
             "iteration",
@@ -435,7 +442,7 @@ fn comparison(
             false,
         )
         .with_context(|| format!("drawing {}", path.display()))?;
-        say(&args.common, &format!("Chart drawn to {}", path.display()));
+        say(&args.common, &written.said("Chart drawn to", path));
     } else if !quiet {
         eprintln!("Add --plot PATH (.png or .svg) to draw the curves.");
     }

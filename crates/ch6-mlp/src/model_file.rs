@@ -13,11 +13,11 @@
 //! `activation = relu`. Loading checks every one of these and says what is
 //! wrong, naming the file.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use nalgebra::DMatrix;
-use safetensors::{Dtype, SafeTensors, tensor::TensorView};
+use safetensors::{Dtype, SafeTensors};
 
 use crate::mlp::Mlp;
 
@@ -28,11 +28,6 @@ pub enum ModelError {
     // be printed a second time by the error chain.
     #[error("{}: cannot read the model file: {cause}", .path.display())]
     Read {
-        path: PathBuf,
-        cause: std::io::Error,
-    },
-    #[error("{}: cannot write the model file: {cause}", .path.display())]
-    Write {
         path: PathBuf,
         cause: std::io::Error,
     },
@@ -98,9 +93,11 @@ fn row_major_bytes(m: &DMatrix<f32>) -> Vec<u8> {
 }
 
 // ANCHOR: save
-/// Writes the network's weights, biases and sizes to `path`.
-pub fn save(mlp: &Mlp<f32>, path: &Path) -> Result<(), ModelError> {
-    let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+/// The network's weights, biases and sizes as the bytes of a safetensors
+/// file. The same network always gives the same bytes. (Writing them to disk,
+/// safely, is the command line's job: see `train_cli::write_bytes`.)
+pub fn to_bytes(mlp: &Mlp<f32>) -> Vec<u8> {
+    let mut tensors = Vec::new();
     for (k, (w, b)) in mlp.parameters().iter().enumerate() {
         tensors.push((
             weight_name(k),
@@ -109,45 +106,86 @@ pub fn save(mlp: &Mlp<f32>, path: &Path) -> Result<(), ModelError> {
         ));
         tensors.push((bias_name(k), vec![b.ncols()], row_major_bytes(b)));
     }
-    let views: Vec<(String, TensorView<'_>)> = tensors
-        .iter()
-        .map(|(name, shape, bytes)| {
-            let view =
-                TensorView::new(Dtype::F32, shape.clone(), bytes).expect("shape matches the bytes");
-            (name.clone(), view)
-        })
-        .collect();
-    let metadata = HashMap::from([
-        ("format".to_string(), "ch6-mlp".to_string()),
+    let metadata = BTreeMap::from([
+        ("format", FORMAT.to_string()),
         (
-            "sizes".to_string(),
+            "sizes",
             mlp.sizes
                 .iter()
                 .map(usize::to_string)
                 .collect::<Vec<_>>()
                 .join(","),
         ),
-        ("activation".to_string(), "relu".to_string()),
+        ("activation", "relu".to_string()),
     ]);
-    let bytes = safetensors::serialize(views, Some(metadata)).map_err(|e| ModelError::Write {
-        path: path.to_path_buf(),
-        cause: std::io::Error::other(e.to_string()),
-    })?;
-    std::fs::write(path, bytes).map_err(|cause| ModelError::Write {
-        path: path.to_path_buf(),
-        cause,
-    })
+    safetensors_bytes(&metadata, &tensors)
 }
 // ANCHOR_END: save
+
+/// The `format` of the metadata: which program wrote the file.
+const FORMAT: &str = "ch6-mlp";
+
+/// The largest model file [`load`] reads: 1 GiB, some 250 million weights.
+pub const MAX_FILE_BYTES: u64 = 1 << 30;
+
+// ANCHOR: safetensors_bytes
+/// A safetensors file, byte by byte: the header's length (8 bytes, little
+/// endian), the JSON header (the metadata under `__metadata__`, then each
+/// tensor's dtype, shape and byte range in the data; keys in sorted order,
+/// padded with spaces to a multiple of 8), then the tensors' bytes one after
+/// the other. Written here rather than by `safetensors::serialize`, whose
+/// metadata is a `HashMap` printed in a different order on every run.
+fn safetensors_bytes(
+    metadata: &BTreeMap<&str, String>,
+    tensors: &[(String, Vec<usize>, Vec<u8>)],
+) -> Vec<u8> {
+    let mut header = BTreeMap::new();
+    header.insert("__metadata__".to_string(), serde_json::json!(metadata));
+    let mut offset = 0;
+    for (name, shape, bytes) in tensors {
+        let range = [offset, offset + bytes.len()];
+        let info = serde_json::json!({"dtype": "F32", "shape": shape, "data_offsets": range});
+        header.insert(name.clone(), info);
+        offset += bytes.len();
+    }
+    let mut json = serde_json::to_string(&header).expect("strings and numbers serialise");
+    while json.len() % 8 != 0 {
+        json.push(' ');
+    }
+    let mut out = (json.len() as u64).to_le_bytes().to_vec();
+    out.extend_from_slice(json.as_bytes());
+    for (_, _, bytes) in tensors {
+        out.extend_from_slice(bytes);
+    }
+    out
+}
+// ANCHOR_END: safetensors_bytes
+
+/// True when `path` looks like a model this stage wrote (a safetensors header
+/// whose metadata says `format: ch6-mlp`), so that replacing it is safe.
+pub fn is_model(path: &Path) -> bool {
+    let Ok(meta) = std::fs::metadata(path) else {
+        return false;
+    };
+    if !meta.is_file() || meta.len() > MAX_FILE_BYTES {
+        return false;
+    }
+    std::fs::read(path).is_ok_and(|bytes| {
+        SafeTensors::read_metadata(&bytes).is_ok_and(|(_, header)| {
+            header
+                .metadata()
+                .as_ref()
+                .and_then(|m| m.get("format"))
+                .is_some_and(|f| f == FORMAT)
+        })
+    })
+}
 
 // ANCHOR: load
 /// Reads a network saved by [`save`], checking every tensor against the
 /// sizes in the metadata. Its products may use `threads` threads.
 pub fn load(path: &Path, threads: usize) -> Result<Mlp<f32>, ModelError> {
-    let bytes = std::fs::read(path).map_err(|cause| ModelError::Read {
-        path: path.to_path_buf(),
-        cause,
-    })?;
+    let bytes = read_model_file(path)?;
     let file = SafeTensors::deserialize(&bytes).map_err(|e| ModelError::Corrupted {
         path: path.to_path_buf(),
         reason: e.to_string(),
@@ -184,6 +222,31 @@ pub fn load(path: &Path, threads: usize) -> Result<Mlp<f32>, ModelError> {
     ))
 }
 // ANCHOR_END: load
+
+/// The bytes of a model file: a regular file (not a pipe or a device, which
+/// could block or never end) of at most [`MAX_FILE_BYTES`].
+fn read_model_file(path: &Path) -> Result<Vec<u8>, ModelError> {
+    let read_error = |cause| ModelError::Read {
+        path: path.to_path_buf(),
+        cause,
+    };
+    let meta = std::fs::metadata(path).map_err(read_error)?;
+    if !meta.is_file() {
+        return Err(read_error(std::io::Error::other(
+            "not a regular file (a folder, a pipe or a device)",
+        )));
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(ModelError::Corrupted {
+            path: path.to_path_buf(),
+            reason: format!(
+                "{} bytes, more than the {MAX_FILE_BYTES} a model of this course can have",
+                meta.len()
+            ),
+        });
+    }
+    std::fs::read(path).map_err(read_error)
+}
 
 /// The layer sizes from the metadata, checked.
 fn read_sizes(
@@ -281,6 +344,7 @@ fn read_tensor(
 mod tests {
     use super::*;
     use crate::init::Init;
+    use safetensors::tensor::TensorView;
 
     fn saved(dir: &Path, sizes: &[usize]) -> (PathBuf, Mlp<f32>) {
         let path = dir.join("model.safetensors");
@@ -293,7 +357,7 @@ mod tests {
                     .for_each(|(i, b)| *b = i as f32 * 0.5);
             }
         });
-        save(&mlp, &path).unwrap();
+        std::fs::write(&path, to_bytes(&mlp)).unwrap();
         (path, mlp)
     }
 
@@ -341,6 +405,34 @@ mod tests {
         let second = f32::from_le_bytes(w.data()[4..8].try_into().unwrap());
         assert_eq!(second, original.parameters()[1].0[(0, 1)]);
         assert_eq!(file.tensor("dense2.bias").unwrap().shape(), &[10]);
+    }
+
+    #[test]
+    fn the_same_network_gives_the_same_bytes_and_the_file_is_recognised() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, mlp) = saved(dir.path(), &[784, 7, 10]);
+        let bytes = std::fs::read(&path).unwrap();
+        // Built again from scratch, each time with a freshly seeded HashMap inside
+        // the safetensors crate's reader: the bytes never change.
+        for _ in 0..5 {
+            assert_eq!(to_bytes(&mlp), bytes);
+        }
+        assert!(is_model(&path));
+        let other = dir.path().join("notes.txt");
+        std::fs::write(&other, "my notes").unwrap();
+        assert!(!is_model(&other));
+        assert!(!is_model(dir.path()));
+        // safetensors' own reader agrees on every tensor.
+        let file = SafeTensors::deserialize(&bytes).unwrap();
+        assert_eq!(file.tensor("dense0.weight").unwrap().shape(), &[784, 7]);
+        assert_eq!(file.tensor("dense1.bias").unwrap().shape(), &[10]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_pipe_or_a_device_is_not_read_as_a_model() {
+        let msg = load_error(Path::new("/dev/zero"));
+        assert!(msg.contains("not a regular file"), "{msg}");
     }
 
     #[test]
@@ -407,7 +499,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("xor.safetensors");
         let mlp = Mlp::<f32>::new(&[2, 3, 1], Init::He, 1, 1);
-        save(&mlp, &path).unwrap();
+        std::fs::write(&path, to_bytes(&mlp)).unwrap();
         assert!(load_error(&path).contains("MNIST needs 784 and 10"));
     }
 }

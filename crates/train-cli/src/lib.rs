@@ -11,6 +11,7 @@
 //! losses and accuracies, and gets the reporting back.
 
 mod cpu_time;
+mod output;
 mod plot;
 mod recipe;
 mod report;
@@ -18,6 +19,9 @@ mod report;
 use std::path::PathBuf;
 
 pub use cpu_time::{cpu_timed, thread_cpu_time};
+pub use output::{
+    Output, Written, check_outputs, file_start, is_plot, write_atomically, write_bytes,
+};
 pub use plot::{Series, draw_line_chart, draw_training_curves, register_font};
 pub use recipe::{Recipe, RecipeArgs, timed};
 pub use report::{
@@ -52,6 +56,10 @@ pub struct CommonArgs {
     /// Show no progress while training; print only the final summary
     #[arg(long, short)]
     pub quiet: bool,
+
+    /// Replace output files (--plot, --save) even when they are not files this program wrote
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Value parser for counts that must be at least 1 (`--batch-size`, `--steps`, ...).
@@ -128,8 +136,38 @@ pub fn say(args: &CommonArgs, line: &str) {
 
 /// The training and test sets for a run: `--data-dir` (or `$MNIST_DIR`, or the
 /// repository's `data/mnist/`), with the training set cut to `--train-size`.
-pub fn load_data(args: &CommonArgs) -> anyhow::Result<(mnist::Dataset, mnist::Dataset)> {
-    let data = mnist::Mnist::load_from(args.data_dir.as_deref())?;
+///
+/// First, before anything is loaded or trained, the run's outputs are checked
+/// ([`check_outputs`]): `--plot` and the stage's own `outputs` (such as
+/// `--save`), with the four MNIST files as the inputs they must not replace.
+/// Either set being empty is an error: a run needs images to learn from and
+/// to be measured on.
+pub fn load_data(
+    args: &CommonArgs,
+    outputs: &[Output],
+) -> anyhow::Result<(mnist::Dataset, mnist::Dataset)> {
+    let dir = mnist::find_data_dir(args.data_dir.as_deref())?;
+    let mut all = outputs.to_vec();
+    if let Some(path) = &args.plot {
+        all.push(Output {
+            flag: "--plot",
+            path,
+            is_ours: is_plot,
+        });
+    }
+    let (train_files, test_files) = (mnist::idx::TRAIN_FILES, mnist::idx::TEST_FILES);
+    let inputs = [train_files.0, train_files.1, test_files.0, test_files.1].map(|f| dir.join(f));
+    check_outputs(&all, &inputs, args.force)?;
+
+    let data = mnist::Mnist::load(&dir)?;
+    for (set, files) in [(&data.train, train_files), (&data.test, test_files)] {
+        if set.is_empty() {
+            anyhow::bail!(
+                "{}: holds no images; a run needs at least one image to train on and one to test on",
+                dir.join(files.0).display()
+            );
+        }
+    }
     let train = match args.train_size {
         Some(n) => data.train.first(n),
         None => data.train,

@@ -6,11 +6,11 @@
 use std::path::Path;
 use std::sync::Once;
 
-use anyhow::{Context, anyhow};
+use anyhow::anyhow;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::Evaluation;
+use crate::{Evaluation, Written};
 
 static FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
 
@@ -50,37 +50,35 @@ trait Figure {
         DB::ErrorType: 'static;
 }
 
-/// Draws `figure` on a PNG or SVG canvas of `size`, chosen by `path`'s extension.
-fn with_canvas(path: &Path, size: (u32, u32), figure: &impl Figure) -> anyhow::Result<()> {
+/// Draws `figure` on a PNG or SVG canvas of `size`, chosen by `path`'s
+/// extension, written atomically ([`crate::write_atomically`]).
+fn with_canvas(path: &Path, size: (u32, u32), figure: &impl Figure) -> anyhow::Result<Written> {
     register_font();
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase);
-    match ext.as_deref() {
+    let cannot = |e: &dyn std::fmt::Display| anyhow!("cannot write {}: {e}", path.display());
+    crate::write_atomically(path, |temp| match ext.as_deref() {
         Some("png") => {
-            let root = BitMapBackend::new(path, size).into_drawing_area();
+            let root = BitMapBackend::new(temp, size).into_drawing_area();
             figure.draw(&root)?;
-            root.present()
-                .map_err(|e| anyhow!("cannot write {}: {e}", path.display()))
+            root.present().map_err(|e| cannot(&e))
         }
         Some("svg") => {
-            let root = SVGBackend::new(path, size).into_drawing_area();
+            let root = SVGBackend::new(temp, size).into_drawing_area();
             figure.draw(&root)?;
-            root.present()
-                .map_err(|e| anyhow!("cannot write {}: {e}", path.display()))
+            root.present().map_err(|e| cannot(&e))
         }
         _ => Err(anyhow!(
             "{}: expected a .png or .svg file name",
             path.display()
         )),
-    }
+    })
 }
 
 /// Draws `series` as lines in one chart; `log_y` puts the y axis on a log scale.
+/// Says whether it replaced a file.
 pub fn draw_line_chart(
     path: &Path,
     title: &str,
@@ -88,7 +86,7 @@ pub fn draw_line_chart(
     y_desc: &str,
     series: &[Series],
     log_y: bool,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Written> {
     struct Chart<'a> {
         title: &'a str,
         x_desc: &'a str,
@@ -132,7 +130,7 @@ pub fn draw_training_curves(
     title: &str,
     losses: &[(f64, f64)],
     history: &[Evaluation],
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Written> {
     let mut loss = vec![Series {
         name: "loss per step".into(),
         points: losses.to_vec(),

@@ -299,8 +299,9 @@ impl Reporter {
         }
         if let Some(path) = &self.args.plot {
             let title = format!("{}: {}", summary.info.stage, summary.info.network);
-            crate::draw_training_curves(path, &title, &self.losses, &summary.history)?;
-            let line = format!("Curves drawn to {}", path.display());
+            let written =
+                crate::draw_training_curves(path, &title, &self.losses, &summary.history)?;
+            let line = written.said("Curves drawn to", path);
             if self.args.json {
                 eprintln!("{line}")
             } else {
@@ -368,6 +369,7 @@ mod tests {
             plot: None,
             json: false,
             quiet,
+            force: false,
         }
     }
 

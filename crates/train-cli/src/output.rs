@@ -1,0 +1,288 @@
+//! Output files (`--save`, `--plot`): checked before training starts, and
+//! written so that nothing a learner had is lost.
+//!
+//! Every stage writes its outputs through here. Two promises:
+//! - **Checked first.** Before a minute of training is spent, each output
+//!   path must be a file name in a directory that exists and can be written,
+//!   not a directory, not one of the run's input files, not the same file as
+//!   another output, and, if a file is already there, a file of the kind the
+//!   program writes (a model it saved, a chart it drew). Replacing anything
+//!   else needs `--force`.
+//! - **Written atomically.** The file is written under a temporary name in
+//!   the same directory, flushed to disk and then renamed over the target, so
+//!   a failure halfway (a full disk, a crash) leaves the previous file as it
+//!   was.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+
+/// One output a run will write: the flag that named it, its path, and how to
+/// tell that a file already there is one this program wrote (and may be
+/// replaced without `--force`).
+#[derive(Clone, Copy, Debug)]
+pub struct Output<'a> {
+    pub flag: &'static str,
+    pub path: &'a Path,
+    pub is_ours: fn(&Path) -> bool,
+}
+
+/// What [`write_atomically`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Written {
+    Created,
+    Replaced,
+}
+
+impl Written {
+    /// The line that tells the learner: "Model saved to m.safetensors", with
+    /// "(replaced the file that was there)" when one was.
+    pub fn said(self, what: &str, path: &Path) -> String {
+        let replaced = match self {
+            Written::Created => "",
+            Written::Replaced => " (replaced the file that was there)",
+        };
+        format!("{what} {}{replaced}", path.display())
+    }
+}
+
+/// Checks `outputs` before anything is computed: see the module's doc for
+/// the rules. `inputs` are the files the run reads (they must not be
+/// overwritten); `force` allows replacing a file that is not ours.
+pub fn check_outputs(outputs: &[Output], inputs: &[PathBuf], force: bool) -> anyhow::Result<()> {
+    let mut seen: Vec<(&str, PathBuf)> = Vec::new();
+    for out in outputs {
+        let shown = format!("{} {}", out.flag, out.path.display());
+        let Some(name) = out.path.file_name() else {
+            bail!("{shown}: expected a file name, such as {}", example(out));
+        };
+        let dir = parent(out.path);
+        if !dir.is_dir() {
+            bail!(
+                "{shown}: the directory {} does not exist; create it first or choose another path",
+                dir.display()
+            );
+        }
+        let dir = dir
+            .canonicalize()
+            .with_context(|| format!("{shown}: cannot resolve {}", dir.display()))?;
+        let full = dir.join(name);
+        match std::fs::metadata(&full) {
+            Ok(meta) if meta.is_dir() => bail!(
+                "{shown}: is a directory; expected a file name, such as {}",
+                example(out)
+            ),
+            Ok(meta) if !meta.is_file() => {
+                bail!("{shown}: exists and is not a regular file (a pipe or a device?)")
+            }
+            Ok(_) => {
+                if inputs.iter().any(|i| same_file(i, &full)) {
+                    bail!("{shown}: that is one of the files this run reads; choose another name");
+                }
+                if !force && !(out.is_ours)(&full) {
+                    bail!(
+                        "{shown}: a file is there and it is not one this program wrote; \
+                         choose another name, or add --force to replace it"
+                    );
+                }
+            }
+            Err(_) => {}
+        }
+        if let Some((flag, _)) = seen.iter().find(|(_, p)| *p == full) {
+            bail!("{shown}: {flag} names the same file; give each output its own name");
+        }
+        can_write_in(&dir)
+            .with_context(|| format!("{shown}: cannot write in the directory {}", dir.display()))?;
+        seen.push((out.flag, full));
+    }
+    Ok(())
+}
+
+fn example(out: &Output) -> String {
+    let ext = out.path.extension().and_then(|e| e.to_str());
+    match (out.flag, ext) {
+        ("--plot", _) => "curves.png".into(),
+        (_, Some(ext)) => format!("model.{ext}"),
+        _ => "model.safetensors".into(),
+    }
+}
+
+/// The directory a path's file is in (`.` for a bare name).
+fn parent(path: &Path) -> &Path {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    }
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b)
+}
+
+/// Creates and removes a file in `dir`: the one sure test that it can be written.
+fn can_write_in(dir: &Path) -> std::io::Result<()> {
+    let probe = temporary_name(&dir.join(".write-check"));
+    File::create_new(&probe)?;
+    std::fs::remove_file(&probe)
+}
+
+/// `dir/.name.tmp-<pid>.ext`: hidden, unique to this process, in the target's
+/// directory (a rename across file systems would not be atomic), and with the
+/// target's extension (a plot backend is chosen by it).
+fn temporary_name(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map_or("output".into(), |n| n.to_string_lossy());
+    let ext = path
+        .extension()
+        .map_or(String::new(), |e| format!(".{}", e.to_string_lossy()));
+    parent(path).join(format!(".{name}.tmp-{}{ext}", std::process::id()))
+}
+
+/// Writes `path` atomically: `write` writes the content into the temporary
+/// path it is given; the file is then synced and renamed over `path`. On any
+/// error the temporary file is removed and `path` is untouched.
+pub fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(&Path) -> anyhow::Result<()>,
+) -> anyhow::Result<Written> {
+    let temp = temporary_name(path);
+    let result = write(&temp)
+        .and_then(|()| {
+            File::open(&temp)
+                .and_then(|f| f.sync_all())
+                .with_context(|| format!("cannot write {}", path.display()))
+        })
+        .and_then(|()| {
+            let existed = path.exists();
+            std::fs::rename(&temp, path)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            Ok(if existed {
+                Written::Replaced
+            } else {
+                Written::Created
+            })
+        });
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result
+}
+
+/// Writes `bytes` to `path` atomically (see [`write_atomically`]).
+pub fn write_bytes(path: &Path, bytes: &[u8]) -> anyhow::Result<Written> {
+    write_atomically(path, |temp| {
+        std::fs::write(temp, bytes).with_context(|| format!("cannot write {}", path.display()))
+    })
+}
+
+/// The first `n` bytes of a file (fewer if it is shorter).
+pub fn file_start(path: &Path, n: usize) -> Vec<u8> {
+    let mut start = Vec::new();
+    if let Ok(f) = File::open(path) {
+        let _ = f.take(n as u64).read_to_end(&mut start);
+    }
+    start
+}
+
+/// A chart this program could have drawn: a PNG, or an SVG file.
+pub fn is_plot(path: &Path) -> bool {
+    let start = file_start(path, 256);
+    let text = String::from_utf8_lossy(&start);
+    start.starts_with(b"\x89PNG\r\n\x1a\n") || text.trim_start().starts_with("<svg")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plot<'a>(path: &'a Path) -> Output<'a> {
+        Output {
+            flag: "--plot",
+            path,
+            is_ours: is_plot,
+        }
+    }
+
+    fn never_ours(_: &Path) -> bool {
+        false
+    }
+
+    fn check(outputs: &[Output], inputs: &[PathBuf], force: bool) -> String {
+        check_outputs(outputs, inputs, force)
+            .err()
+            .map_or(String::new(), |e| format!("{e:#}"))
+    }
+
+    #[test]
+    fn output_paths_are_checked_before_anything_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = |name: &str| dir.path().join(name);
+        // Fine: a new file in an existing directory.
+        assert_eq!(check(&[plot(&at("a.png"))], &[], false), "");
+        // The directory must exist.
+        let msg = check(&[plot(&at("missing/a.png"))], &[], false);
+        assert!(msg.contains("does not exist"), "{msg}");
+        // Not a directory.
+        std::fs::create_dir(at("sub.png")).unwrap();
+        let msg = check(&[plot(&at("sub.png"))], &[], false);
+        assert!(msg.contains("is a directory"), "{msg}");
+        // Not an input file, even with --force.
+        std::fs::write(at("in.png"), b"\x89PNG\r\n\x1a\n").unwrap();
+        let msg = check(&[plot(&at("in.png"))], &[at("in.png")], true);
+        assert!(msg.contains("one of the files this run reads"), "{msg}");
+        // Two outputs, one file (also when spelt differently).
+        let save = Output {
+            flag: "--save",
+            path: &at("a.png"),
+            is_ours: never_ours,
+        };
+        let other_spelling = dir.path().join("sub.png/../a.png");
+        let msg = check(&[save, plot(&other_spelling)], &[], false);
+        assert!(msg.contains("--save names the same file"), "{msg}");
+        // A file that is not ours needs --force; one of ours does not.
+        std::fs::write(at("notes.png"), "my notes").unwrap();
+        let msg = check(&[plot(&at("notes.png"))], &[], false);
+        assert!(msg.contains("--force"), "{msg}");
+        assert_eq!(check(&[plot(&at("notes.png"))], &[], true), "");
+        assert_eq!(check(&[plot(&at("in.png"))], &[], false), "");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_directory_that_cannot_be_written_is_said_before_training() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let locked = dir.path().join("locked");
+        std::fs::create_dir(&locked).unwrap();
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o500)).unwrap();
+        let target = locked.join("a.png");
+        let result = check(&[plot(&target)], &[], false);
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o700)).unwrap();
+        // Root may write anywhere; then there is nothing to refuse.
+        if File::create_new(locked.join("probe")).is_err() || result.is_empty() {
+            return;
+        }
+        assert!(result.contains("cannot write in the directory"), "{result}");
+    }
+
+    #[test]
+    fn a_failed_write_leaves_the_old_file_intact() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("model.bin");
+        assert_eq!(write_bytes(&path, b"first").unwrap(), Written::Created);
+        let failed = write_atomically(&path, |temp| {
+            std::fs::write(temp, b"half of the sec")?;
+            bail!("disk full")
+        });
+        assert!(format!("{:#}", failed.unwrap_err()).contains("disk full"));
+        assert_eq!(std::fs::read(&path).unwrap(), b"first");
+        assert_eq!(write_bytes(&path, b"second").unwrap(), Written::Replaced);
+        assert_eq!(std::fs::read(&path).unwrap(), b"second");
+        // No temporary file is left behind, after success or failure.
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "{names:?}");
+    }
+}

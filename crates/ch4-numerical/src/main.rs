@@ -39,7 +39,11 @@ const DEFAULTS: Recipe = Recipe {
     eval_every: 100,
 };
 
-fn main() -> Result<()> {
+fn main() -> std::process::ExitCode {
+    train_cli::exit_code(run())
+}
+
+fn run() -> Result<()> {
     let args: Args = DEFAULTS.parse();
     let recipe = args.recipe.resolve(DEFAULTS);
     let (train, test) = train_cli::load_data(&args.common, &[])?;

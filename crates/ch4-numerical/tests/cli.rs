@@ -83,7 +83,7 @@ fn a_huge_learning_rate_stops_with_a_divergence_message() {
         "{msg}"
     );
     assert!(
-        msg.contains("learning rate 1e308") && msg.contains("1e307"),
+        msg.contains("this run used 1e308") && msg.contains("for example 1e307"),
         "{msg}"
     );
 }

@@ -119,15 +119,16 @@ struct PerSampleArgs {
     common: CommonArgs,
 }
 
-fn main() -> Result<()> {
+fn main() -> std::process::ExitCode {
+    train_cli::exit_code(run())
+}
+
+fn run() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         None => run_train(&cli.train),
         Some(Command::Train(args)) => run_train(&args),
-        Some(Command::Xor(args)) => {
-            run_xor(&args);
-            Ok(())
-        }
+        Some(Command::Xor(args)) => run_xor(&args),
         Some(Command::PerSample(args)) => run_per_sample(&args),
     }
 }
@@ -170,7 +171,7 @@ fn train_in<T: RealField + Copy + From<u8>>(args: &TrainArgs) -> Result<()> {
         train_size: train_set.len(),
         seed,
     };
-    let mut reporter = Reporter::start(info, &args.common);
+    let mut reporter = Reporter::start(info, &args.common).with_init_flag("--init-std");
     let precision = format!("{:?}", args.precision).to_lowercase();
     reporter.note(&format!(
         "Gradient by backpropagation in {precision}; train accuracy on the first {} training images.",
@@ -211,7 +212,7 @@ fn finish(
     Ok(())
 }
 
-fn run_xor(args: &XorArgs) {
+fn run_xor(args: &XorArgs) -> Result<()> {
     let mut network = Network::<f64>::tanh_mlp(&[2, 3, 1], args.seed);
     if !args.quiet {
         println!("XOR with a 2-3-1 network: {}", network.describe());
@@ -230,7 +231,7 @@ fn run_xor(args: &XorArgs) {
             }
         },
     );
-    let (x, _) = train::xor_data::<f64>();
+    let (x, t) = train::xor_data::<f64>();
     let y = network.predict(&x);
     println!("x1 x2  output  rounded");
     for n in 0..4 {
@@ -246,6 +247,18 @@ fn run_xor(args: &XorArgs) {
     if !args.quiet {
         println!("final mean squared error {loss:.6}");
     }
+    let wrong = (0..4)
+        .filter(|&n| (y[(n, 0)] - t[(n, 0)]).abs() >= 0.5)
+        .count();
+    if !loss.is_finite() || wrong > 0 {
+        anyhow::bail!(
+            "the network did not learn XOR: {wrong} of the 4 outputs round to the wrong answer, \
+             mean squared error {loss:.4} (0.25 or more means it answers about the same for every input).\n  \
+             Try a smaller --learning-rate (this run used {}), or more --epochs",
+            args.learning_rate
+        );
+    }
+    Ok(())
 }
 
 fn run_per_sample(args: &PerSampleArgs) -> Result<()> {

@@ -123,18 +123,44 @@ fn per_sample_sgd_learns_on_a_slice_of_mnist() {
 }
 
 #[test]
-fn a_huge_learning_rate_stops_with_a_message() {
-    // Softmax computed from the scores keeps the loss finite long after
-    // training has gone wrong (about 4.5e11 after 100 steps at learning rate
-    // 1e12), so only an absurd rate drives it to NaN.
+fn a_learning_rate_that_blows_the_loss_up_stops_with_a_message() {
+    // At learning rate 50 the loss stays finite (softmax is computed from
+    // the scores), but it climbs far above where it started: that is caught
+    // within a few steps, not 100 steps later at 10% accuracy.
     let train_set = data().train.first(1_000);
     let test_set = data().test.first(100);
-    let mut net = Network::<f64>::two_layer(784, 50, 10, Activation::Relu, 0.01, 1);
-    let mut reporter = reporter(100, 1e100);
+    for learning_rate in [50.0, 1e100] {
+        let mut net = Network::<f64>::two_layer(784, 50, 10, Activation::Relu, 0.01, 1);
+        let mut reporter = reporter(100, learning_rate);
+        let config = MinibatchConfig {
+            steps: 100,
+            batch_size: 100,
+            learning_rate,
+            seed: 2,
+        };
+        let err = train::train_minibatch(&mut net, &train_set, &test_set, config, |e| {
+            reporter.record(e)
+        })
+        .unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("smaller --learning-rate"), "{message}");
+        let TrainError::Diverged { step, .. } = err else {
+            panic!("{message}")
+        };
+        assert!(step < 20, "{message}");
+    }
+}
+
+#[test]
+fn huge_initial_weights_are_blamed_not_the_learning_rate() {
+    let train_set = data().train.first(1_000);
+    let test_set = data().test.first(100);
+    let mut net = Network::<f64>::two_layer(784, 50, 10, Activation::Relu, 1e300, 1);
+    let mut reporter = reporter(10, 0.1).with_init_flag("--init-std");
     let config = MinibatchConfig {
-        steps: 100,
+        steps: 10,
         batch_size: 100,
-        learning_rate: 1e100,
+        learning_rate: 0.1,
         seed: 2,
     };
     let err = train::train_minibatch(&mut net, &train_set, &test_set, config, |e| {
@@ -142,7 +168,7 @@ fn a_huge_learning_rate_stops_with_a_message() {
     })
     .unwrap_err();
     let message = err.to_string();
-    assert!(message.contains("smaller --learning-rate"), "{message}");
-    let TrainError::Diverged { step, .. } = err;
-    assert!(step < 100, "{message}");
+    assert!(matches!(err, TrainError::BadStart { .. }), "{message}");
+    assert!(message.contains("--init-std"), "{message}");
+    assert!(!message.contains("--learning-rate"), "{message}");
 }

@@ -134,9 +134,9 @@ fn hidden_sizes(s: &str) -> Result<HiddenSizes, String> {
         .map_err(|e| format!("expected sizes such as 100,200 ({e})"))
 }
 
-fn main() {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
+    train_cli::exit_code(match cli.command {
         None => run_train(&cli.train),
         Some(Command::Train(args)) => run_train(&args),
         Some(Command::Seeds { count, train }) => run_seeds(count, &train),
@@ -144,11 +144,7 @@ fn main() {
         Some(Command::Evaluate(model)) => evaluate(&model),
         Some(Command::CompareOptimizers(args)) => compare_optimizers(&args),
         Some(Command::CompareInit(args)) => compare_init(&args),
-    };
-    if let Err(e) = result {
-        eprintln!("error: {e:#}");
-        std::process::exit(1);
-    }
+    })
 }
 
 /// The preset's settings with the flags' overrides.
@@ -225,7 +221,8 @@ fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
     let mut reporter = Reporter::start(
         run_info(&config, &train_set, args.common.seed),
         &args.common,
-    );
+    )
+    .with_init_flag("--init");
     reporter.note(&format!(
         "Training on {} images, {} epochs of {} mini-batches{}",
         train_set.len(),
@@ -259,10 +256,6 @@ fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
             config.validation
         ));
     }
-    if let Some(path) = &args.save {
-        let written = train_cli::write_bytes(path, &model_file::to_bytes(&trained.mlp))?;
-        lines.push(written.said("Model saved to", path));
-    }
     let extra = json!({
         "preset": args.preset.map(Preset::name),
         "optimizer": config.optimizer.to_string(),
@@ -276,7 +269,12 @@ fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
     let serde_json::Value::Object(extra) = extra else {
         unreachable!("an object")
     };
+    // A network that learned nothing (finish says so) is not saved.
     reporter.finish(trained.test_accuracy, &lines, extra)?;
+    if let Some(path) = &args.save {
+        let written = train_cli::write_bytes(path, &model_file::to_bytes(&trained.mlp))?;
+        say(&args.common, &written.said("Model saved to", path));
+    }
     Ok(())
 }
 
@@ -309,7 +307,8 @@ fn run_seeds(count: usize, args: &TrainArgs) -> anyhow::Result<()> {
     let (mut rows, mut tests, mut validations) = (Vec::new(), Vec::new(), Vec::new());
     for seed in (first..).take(count) {
         // A silent reporter still stops a run that diverges.
-        let mut reporter = Reporter::start(run_info(&config, &train_set, seed), &silent);
+        let mut reporter =
+            Reporter::start(run_info(&config, &train_set, seed), &silent).with_init_flag("--init");
         let trained = train::train(&config, seed, &train_set, validation.as_ref(), &test, |e| {
             reporter.record(e)
         })

@@ -124,6 +124,20 @@ pub fn one_of<T: Copy + Send + Sync + 'static>(
     })
 }
 
+/// The end of every stage's `main`: on an error, prints `error: ` with the
+/// message and its causes on stderr, and exits with status 1. Never a
+/// backtrace, not even with `RUST_BACKTRACE=1` set: a wrong flag or file is
+/// the learner's to fix, not a bug of the program.
+pub fn exit_code(result: anyhow::Result<()>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// Prints a line for the reader: on stdout, or on stderr with `--json`,
 /// where stdout carries only the JSON object.
 pub fn say(args: &CommonArgs, line: &str) {

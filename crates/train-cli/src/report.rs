@@ -59,20 +59,56 @@ pub struct Summary {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
+/// A loss this many times the first one means training has blown up.
+pub const BLOW_UP: f64 = 10.0;
+
+/// The loss of a network that gives each of the 10 digits probability 1/10:
+/// `ln 10`, about 2.30. Every stage's loss is MNIST's softmax cross-entropy,
+/// and small initial weights start near it; a first loss far above it means
+/// the initial weights are too large, before the learning rate did anything.
+pub const GUESSING_LOSS: f64 = std::f64::consts::LN_10;
+
+/// Test accuracy at or below this is no better than chance: saying one digit
+/// for every image scores about 10% (the most common test digit, 1, is 11.35%).
+pub const CHANCE: f64 = 0.12;
+
 /// Training stopped for a reason the learner should read.
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
     #[error(
-        "training diverged: the loss became {loss} at step {step} with learning rate {}.\n  \
-         Try a smaller --learning-rate (for example {})",
-        short(*.learning_rate),
-        short(*.suggestion)
+        "training diverged: the loss rose to {} at step {step}, from {} at step 1, \
+         so each update overshoots the minimum by more than the last.\n  \
+         Try a smaller --learning-rate (for example {}; this run used {})",
+        short(*.loss), short(*.first_loss), short(*.learning_rate / 10.0), short(*.learning_rate)
     )]
     Diverged {
         step: usize,
         loss: f64,
+        first_loss: f64,
         learning_rate: f64,
-        suggestion: f64,
+    },
+    #[error(
+        "training cannot start: the loss is {} at step 1, before any update (a network that guesses \
+         scores {GUESSING_LOSS:.2}), so the learning rate is not the cause: the initial weights are too large.\n  \
+         Try smaller initial weights{}",
+        short(*.loss),
+        .init_flag.map_or(String::new(), |f| format!(" ({f})"))
+    )]
+    BadStart {
+        loss: f64,
+        init_flag: Option<&'static str>,
+    },
+    #[error(
+        "the network did not learn: {:.2}% test accuracy is no better than guessing (about 10%); \
+         its loss went from {} at step 1 to {} at the end.\n  \
+         Try a smaller --learning-rate (this run used {}), or train for longer",
+        100.0 * .accuracy, short(*.first_loss), short(*.final_loss), short(*.learning_rate)
+    )]
+    NoBetterThanChance {
+        accuracy: f64,
+        first_loss: f64,
+        final_loss: f64,
+        learning_rate: f64,
     },
 }
 
@@ -96,6 +132,8 @@ pub struct Reporter {
     losses: Vec<(f64, f64)>,
     loss_since_eval: (f64, usize),
     history: Vec<Evaluation>,
+    /// The flag that sets the initial weights, named when they are to blame.
+    init_flag: Option<&'static str>,
 }
 
 impl Reporter {
@@ -130,7 +168,15 @@ impl Reporter {
             losses: Vec::new(),
             loss_since_eval: (0.0, 0),
             history: Vec::new(),
+            init_flag: None,
         }
+    }
+
+    /// Names the flag that sets the initial weights (`--init-std`, `--init`),
+    /// for the advice when a run cannot start.
+    pub fn with_init_flag(mut self, flag: &'static str) -> Reporter {
+        self.init_flag = Some(flag);
+        self
     }
 
     /// Prints a line for the learner (above the progress bar; nothing with `--quiet`).
@@ -142,20 +188,36 @@ impl Reporter {
         }
     }
 
-    /// Records the loss of one training step. A NaN or infinite loss stops
-    /// training with [`TrainError::Diverged`].
+    /// Records the loss of one training step, and stops a run that has gone
+    /// wrong: [`TrainError::BadStart`] when the first loss is not finite or
+    /// far above [`GUESSING_LOSS`] (the initial weights are to blame), and
+    /// [`TrainError::Diverged`] when a later loss is not finite or
+    /// [`BLOW_UP`] times the first (the learning rate is).
     pub fn step(&mut self, loss: f64) -> Result<(), TrainError> {
         self.step += 1;
-        if !loss.is_finite() {
+        let first_loss = self.losses.first().map(|l| l.1);
+        let error = match first_loss {
+            None if !loss.is_finite() || loss > BLOW_UP * GUESSING_LOSS => {
+                Some(TrainError::BadStart {
+                    loss,
+                    init_flag: self.init_flag,
+                })
+            }
+            Some(first) if !loss.is_finite() || loss > BLOW_UP * first => {
+                Some(TrainError::Diverged {
+                    step: self.step,
+                    loss,
+                    first_loss: first,
+                    learning_rate: self.info.learning_rate,
+                })
+            }
+            _ => None,
+        };
+        if let Some(error) = error {
             if let Progress::Bar(bar) = &self.progress {
                 bar.abandon();
             }
-            return Err(TrainError::Diverged {
-                step: self.step,
-                loss,
-                learning_rate: self.info.learning_rate,
-                suggestion: self.info.learning_rate / 10.0,
-            });
+            return Err(error);
         }
         self.last_step = Instant::now();
         self.losses.push((self.step as f64, loss));
@@ -239,7 +301,9 @@ impl Reporter {
 
     /// Ends the run: prints the human summary (stdout, or stderr with
     /// `--json`), the stage's own `lines`, the JSON object with `extra` when
-    /// `--json` is given, and draws `--plot`. Returns the summary.
+    /// `--json` is given, and draws `--plot`. Returns the summary, or
+    /// [`TrainError::NoBetterThanChance`] (after all that is printed) when the
+    /// network ended at chance level.
     pub fn finish(
         self,
         test_accuracy: f64,
@@ -308,16 +372,40 @@ impl Reporter {
                 println!("{line}")
             }
         }
+        if test_accuracy <= CHANCE {
+            let first_loss = self.losses.first().map_or(f64::NAN, |l| l.1);
+            return Err(TrainError::NoBetterThanChance {
+                accuracy: test_accuracy,
+                first_loss,
+                final_loss: summary.final_loss,
+                learning_rate: summary.info.learning_rate,
+            }
+            .into());
+        }
         Ok(summary)
     }
 }
 
-/// A number as a person writes it: `0.1`, `5`, but `1e300` rather than 301 digits.
+/// A number as a person writes it, to four significant digits: `0.1`, `5`,
+/// `2874`, `2.302`, but `1e300` and `1.815e16` rather than long rows of digits.
 fn short(x: f64) -> String {
-    if x != 0.0 && !(1e-4..1e6).contains(&x.abs()) {
-        format!("{x:e}")
+    if !x.is_finite() || x == 0.0 {
+        return format!("{x}");
+    }
+    let trim = |s: String| {
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s
+        }
+    };
+    if (1e-4..1e6).contains(&x.abs()) {
+        let decimals = (3 - x.abs().log10().floor() as i32).max(0) as usize;
+        trim(format!("{x:.decimals$}"))
     } else {
-        format!("{x}")
+        let text = format!("{x:.3e}");
+        let (mantissa, exponent) = text.split_once('e').expect("{:e} has an e");
+        format!("{}e{exponent}", trim(mantissa.to_string()))
     }
 }
 
@@ -406,6 +494,48 @@ mod tests {
     }
 
     #[test]
+    fn a_loss_that_blows_up_stops_training_and_blames_the_learning_rate() {
+        let mut r = Reporter::start(info(), &args(true));
+        for loss in [2.3, 1.9, 5.0, 20.0] {
+            r.step(loss).unwrap();
+        }
+        let err = r.step(23.5).unwrap_err();
+        assert!(matches!(err, TrainError::Diverged { step: 5, .. }), "{err}");
+        let msg = err.to_string();
+        assert!(msg.contains("rose to 23.5 at step 5, from 2.3"), "{msg}");
+        assert!(msg.contains("--learning-rate (for example 0.05"), "{msg}");
+    }
+
+    #[test]
+    fn a_bad_first_loss_blames_the_initial_weights_and_names_their_flag() {
+        for first in [f64::NAN, f64::INFINITY, 1e300, 30.0] {
+            let mut r = Reporter::start(info(), &args(true)).with_init_flag("--init-std");
+            let err = r.step(first).unwrap_err();
+            assert!(matches!(err, TrainError::BadStart { .. }), "{err}");
+            let msg = err.to_string();
+            assert!(msg.contains("learning rate is not the cause"), "{msg}");
+            assert!(msg.contains("(--init-std)"), "{msg}");
+        }
+        // Near the guessing loss, training starts.
+        let mut r = Reporter::start(info(), &args(true));
+        r.step(3.0).unwrap();
+    }
+
+    #[test]
+    fn a_run_that_ends_at_chance_says_so() {
+        let mut r = Reporter::start(info(), &args(true));
+        r.step(2.3).unwrap();
+        r.step(2.31).unwrap();
+        let err = r.finish(0.1135, &[], Default::default()).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("did not learn: 11.35%"), "{msg}");
+        assert!(msg.contains("from 2.3 at step 1 to 2.31"), "{msg}");
+        let mut r = Reporter::start(info(), &args(true));
+        r.step(2.3).unwrap();
+        assert!(r.finish(0.5, &[], Default::default()).is_ok());
+    }
+
+    #[test]
     fn evaluations_average_the_losses_since_the_last_one() {
         let mut r = Reporter::start(info(), &args(true));
         r.step(3.0).unwrap();
@@ -432,6 +562,24 @@ mod tests {
         let json = serde_json::to_value(&summary).unwrap();
         assert_eq!(json["parameters"], 7850);
         assert_eq!(json["history"][1]["test_accuracy"], 0.75);
+    }
+
+    #[test]
+    fn numbers_in_messages_are_short() {
+        for (x, text) in [
+            (0.1, "0.1"),
+            (5.0, "5"),
+            (0.05, "0.05"),
+            (2874.394540447567, "2874"),
+            (2.302312374453925, "2.302"),
+            (1e300, "1e300"),
+            (1.815492339695616e16, "1.815e16"),
+            (1e6, "1e6"),
+            (100_000.0, "100000"),
+            (f64::NAN, "NaN"),
+        ] {
+            assert_eq!(short(x), text);
+        }
     }
 
     #[test]

@@ -46,6 +46,13 @@ fn main() -> std::process::ExitCode {
 fn run() -> Result<()> {
     let args: Args = DEFAULTS.parse();
     let recipe = args.recipe.resolve(DEFAULTS);
+    train_cli::check_memory(
+        &[IMAGE_SIZE, CLASSES],
+        recipe.batch_size,
+        3,
+        8,
+        "--batch-size",
+    )?;
     let (train, test) = train_cli::load_data(&args.common, &[])?;
     let mut net = SoftmaxNet::new(IMAGE_SIZE, CLASSES, args.common.seed);
     let mut sampler = BatchSampler::new(train.len(), args.common.seed);

@@ -156,3 +156,19 @@ fn naive_and_fast_runs_learn_the_same_way() {
     }
     assert_eq!(naive["gradient_method"], "naive");
 }
+
+#[test]
+fn bad_input_gets_a_clear_error_and_nothing_is_lost() {
+    train_cli::checks::bad_input(&train_cli::checks::Program {
+        path: env!("CARGO_BIN_EXE_ch4-numerical"),
+        quick: &[
+            "--steps",
+            "20",
+            "--train-size",
+            "1000",
+            "--eval-every",
+            "10",
+        ],
+        diverge: &["--learning-rate", "1e308"],
+    });
+}

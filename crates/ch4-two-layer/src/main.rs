@@ -37,7 +37,7 @@ struct Args {
     gradient: GradientMethod,
 
     /// Number of hidden units (sigmoid)
-    #[arg(long, default_value_t = 50, value_parser = positive_usize)]
+    #[arg(long, default_value_t = 50, value_parser = positive_usize, allow_negative_numbers = true)]
     hidden: usize,
 
     #[command(flatten)]
@@ -63,6 +63,8 @@ fn main() -> std::process::ExitCode {
 fn run() -> Result<()> {
     let args: Args = DEFAULTS.parse();
     let recipe = args.recipe.resolve(DEFAULTS);
+    let sizes = [IMAGE_SIZE, args.hidden, CLASSES];
+    train_cli::check_memory(&sizes, recipe.batch_size, 3, 8, "--hidden or --batch-size")?;
     let (train, test) = train_cli::load_data(&args.common, &[])?;
     let mut net = TwoLayerNet::new(IMAGE_SIZE, args.hidden, CLASSES, args.common.seed);
     let mut sampler = BatchSampler::new(train.len(), args.common.seed);

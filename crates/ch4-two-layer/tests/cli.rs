@@ -49,3 +49,12 @@ fn invalid_values_are_refused_with_the_flag_named() {
         assert!(!msg.contains("panicked"), "{args:?}: {msg}");
     }
 }
+
+#[test]
+fn bad_input_gets_a_clear_error_and_nothing_is_lost() {
+    train_cli::checks::bad_input(&train_cli::checks::Program {
+        path: env!("CARGO_BIN_EXE_ch4-two-layer"),
+        quick: &["--steps", "40", "--train-size", "500", "--eval-every", "10"],
+        diverge: &["--learning-rate", "1e9"],
+    });
+}

@@ -13,7 +13,10 @@
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use nalgebra::RealField;
-use train_cli::{CommonArgs, Reporter, RunInfo, learning_rate, positive_usize, thousands};
+use train_cli::{
+    CommonArgs, Reporter, RunInfo, count_up_to, learning_rate, positive_usize, thousands,
+    whole_number,
+};
 
 use ch5_backprop::train::{self, MinibatchConfig};
 use ch5_backprop::{Activation, Network};
@@ -61,22 +64,22 @@ enum Precision {
 #[derive(Args, Debug)]
 struct TrainArgs {
     /// Number of SGD steps (mini-batches)
-    #[arg(long, default_value_t = 10_000, value_parser = positive_usize)]
+    #[arg(long, default_value_t = 10_000, value_parser = positive_usize, allow_negative_numbers = true)]
     steps: usize,
     /// Images per mini-batch, drawn at random with replacement
-    #[arg(long, default_value_t = 100, value_parser = positive_usize)]
+    #[arg(long, default_value_t = 100, value_parser = positive_usize, allow_negative_numbers = true)]
     batch_size: usize,
     /// SGD learning rate
-    #[arg(long, default_value_t = 0.1, value_parser = learning_rate)]
+    #[arg(long, default_value_t = 0.1, value_parser = learning_rate, allow_negative_numbers = true)]
     learning_rate: f64,
     /// Width of the hidden layer
-    #[arg(long, default_value_t = 50, value_parser = positive_usize)]
+    #[arg(long, default_value_t = 50, value_parser = positive_usize, allow_negative_numbers = true)]
     hidden: usize,
     /// Hidden activation: relu (chapter 5) or sigmoid (the stage 2 network)
     #[arg(long, value_enum, default_value_t = ActivationArg::Relu)]
     activation: ActivationArg,
     /// Standard deviation of the initial weights, N(0, std²)
-    #[arg(long, default_value_t = 0.01, value_parser = learning_rate)]
+    #[arg(long, default_value_t = 0.01, value_parser = learning_rate, allow_negative_numbers = true)]
     init_std: f64,
     /// Scalar type of the network
     #[arg(long, value_enum, default_value_t = Precision::F64)]
@@ -88,13 +91,13 @@ struct TrainArgs {
 #[derive(Args, Debug)]
 struct XorArgs {
     /// Passes over the four samples
-    #[arg(long, default_value_t = 1000, value_parser = positive_usize)]
+    #[arg(long, default_value_t = 1000, value_parser = count_up_to(10_000_000), allow_negative_numbers = true)]
     epochs: usize,
     /// SGD learning rate
-    #[arg(long, default_value_t = 0.1, value_parser = learning_rate)]
+    #[arg(long, default_value_t = 0.1, value_parser = learning_rate, allow_negative_numbers = true)]
     learning_rate: f64,
     /// Seed for the initial weights
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = 42, value_parser = whole_number::<u64>, allow_negative_numbers = true)]
     seed: u64,
     /// Print only the outputs
     #[arg(long, short)]
@@ -104,13 +107,13 @@ struct XorArgs {
 #[derive(Args, Debug)]
 struct PerSampleArgs {
     /// Passes over the training images
-    #[arg(long, default_value_t = 1, value_parser = positive_usize)]
+    #[arg(long, default_value_t = 1, value_parser = count_up_to(10_000), allow_negative_numbers = true)]
     epochs: usize,
     /// SGD learning rate
-    #[arg(long, default_value_t = 0.1, value_parser = learning_rate)]
+    #[arg(long, default_value_t = 0.1, value_parser = learning_rate, allow_negative_numbers = true)]
     learning_rate: f64,
     /// Measure test accuracy every N images
-    #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = positive_usize)]
+    #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = positive_usize, allow_negative_numbers = true)]
     evaluate_every: usize,
     /// Scalar type of the network
     #[arg(long, value_enum, default_value_t = Precision::F64)]
@@ -141,6 +144,15 @@ fn run_train(args: &TrainArgs) -> Result<()> {
 }
 
 fn train_in<T: RealField + Copy + From<u8>>(args: &TrainArgs) -> Result<()> {
+    let sizes = [mnist::IMAGE_SIZE, args.hidden, mnist::CLASSES];
+    let bytes = std::mem::size_of::<T>() as u128;
+    train_cli::check_memory(
+        &sizes,
+        args.batch_size,
+        3,
+        bytes,
+        "--hidden or --batch-size",
+    )?;
     let (train_set, test_set) = train_cli::load_data(&args.common, &[])?;
     let activation = match args.activation {
         ActivationArg::Relu => Activation::Relu,

@@ -133,3 +133,12 @@ fn per_sample_runs_and_reports_seconds_per_epoch() {
     assert_eq!(run["history"].as_array().unwrap().len(), 2);
     assert!(run["seconds_per_epoch"].as_f64().unwrap() > 0.0);
 }
+
+#[test]
+fn bad_input_gets_a_clear_error_and_nothing_is_lost() {
+    train_cli::checks::bad_input(&train_cli::checks::Program {
+        path: env!("CARGO_BIN_EXE_ch5-backprop"),
+        quick: &["--steps", "100", "--train-size", "1000"],
+        diverge: &["--learning-rate", "50"],
+    });
+}

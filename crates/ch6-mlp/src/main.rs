@@ -13,7 +13,10 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use mnist::Dataset;
 use serde_json::json;
-use train_cli::{CommonArgs, Output, Reporter, RunInfo, Series, one_of, positive_usize, say};
+use train_cli::{
+    CommonArgs, Output, Reporter, RunInfo, Series, count_up_to, one_of, positive_usize, say,
+    whole_number,
+};
 
 use ch6_mlp::init::Init;
 use ch6_mlp::optim::OptimizerKind;
@@ -37,7 +40,7 @@ enum Command {
     /// Train the same settings once per seed (--seed, --seed + 1, …) and show how much the accuracies vary
     Seeds {
         /// How many seeds (networks) to train
-        #[arg(long, value_name = "N", default_value_t = 5, value_parser = positive_usize)]
+        #[arg(long, value_name = "N", default_value_t = 5, value_parser = count_up_to(1_000), allow_negative_numbers = true)]
         count: usize,
         #[command(flatten)]
         train: TrainArgs,
@@ -45,7 +48,7 @@ enum Command {
     /// Draw test image N in the terminal with its label and the model's top-3 guesses
     Predict {
         /// Which test image (0 to 9999)
-        #[arg(long, value_name = "N")]
+        #[arg(long, value_name = "N", value_parser = whole_number::<usize>, allow_negative_numbers = true)]
         index: usize,
         #[command(flatten)]
         model: ModelArgs,
@@ -69,13 +72,13 @@ struct TrainArgs {
     #[arg(long, value_parser = one_of(&Preset::ALL, Preset::name, preset_help))]
     preset: Option<Preset>,
     /// Passes over the training set [default: the preset's]
-    #[arg(long, value_name = "N", value_parser = positive_usize)]
+    #[arg(long, value_name = "N", value_parser = count_up_to(100_000), allow_negative_numbers = true)]
     epochs: Option<usize>,
     /// Images per mini-batch [default: the preset's]
-    #[arg(long, value_name = "N", value_parser = positive_usize)]
+    #[arg(long, value_name = "N", value_parser = positive_usize, allow_negative_numbers = true)]
     batch_size: Option<usize>,
     /// Step size of the optimizer [default: the preset's]
-    #[arg(long, value_name = "ETA", value_parser = train_cli::learning_rate)]
+    #[arg(long, value_name = "ETA", value_parser = train_cli::learning_rate, allow_negative_numbers = true)]
     learning_rate: Option<f64>,
     /// Update rule [default: the preset's]
     #[arg(long, value_parser = one_of(&OptimizerKind::ALL, OptimizerKind::name, |k| k.to_string()))]
@@ -84,13 +87,13 @@ struct TrainArgs {
     #[arg(long, value_parser = one_of(&Init::ALL, Init::name, |i| i.to_string()))]
     init: Option<Init>,
     /// Hidden layer sizes, comma-separated, such as 100,200 [default: the preset's]
-    #[arg(long, value_name = "N,N,…", value_parser = hidden_sizes)]
+    #[arg(long, value_name = "N,N,…", value_parser = hidden_sizes, allow_negative_numbers = true)]
     hidden: Option<HiddenSizes>,
     /// Hold out the last N training images for validation, 0 for none [default: the preset's]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = whole_number::<usize>, allow_negative_numbers = true)]
     validation: Option<usize>,
     /// Threads a large matrix product may use [default: the preset's]
-    #[arg(long, value_name = "N", value_parser = positive_usize)]
+    #[arg(long, value_name = "N", value_parser = positive_usize, allow_negative_numbers = true)]
     threads: Option<usize>,
     /// Save the trained network to FILE (safetensors)
     #[arg(long, value_name = "FILE")]
@@ -112,10 +115,10 @@ struct ModelArgs {
 #[derive(Args, Debug, Clone)]
 struct CompareArgs {
     /// Mini-batches to train each network for
-    #[arg(long, value_name = "N", default_value_t = 2000, value_parser = positive_usize)]
+    #[arg(long, value_name = "N", default_value_t = 2000, value_parser = count_up_to(10_000_000), allow_negative_numbers = true)]
     iterations: usize,
     /// Images per mini-batch
-    #[arg(long, value_name = "N", default_value_t = 128, value_parser = positive_usize)]
+    #[arg(long, value_name = "N", default_value_t = 128, value_parser = positive_usize, allow_negative_numbers = true)]
     batch_size: usize,
     #[command(flatten)]
     common: CommonArgs,
@@ -169,6 +172,8 @@ fn load_split(
     common: &CommonArgs,
     outputs: &[Output],
 ) -> anyhow::Result<(Dataset, Option<Dataset>, Dataset)> {
+    let flags = "--hidden or --batch-size";
+    train_cli::check_memory(&config.sizes(), config.batch_size, 4, 4, flags)?;
     let (all, test) = train_cli::load_data(common, outputs)?;
     if config.validation >= all.len() {
         bail!(
@@ -347,9 +352,18 @@ fn run_seeds(count: usize, args: &TrainArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The test set for `predict` and `evaluate`, which must hold an image.
+fn test_set(args: &ModelArgs) -> anyhow::Result<Dataset> {
+    let test = mnist::Mnist::load_from(args.data_dir.as_deref())?.test;
+    if test.is_empty() {
+        bail!("the test set holds no images: there is nothing to predict or evaluate");
+    }
+    Ok(test)
+}
+
 fn predict(index: usize, args: &ModelArgs) -> anyhow::Result<()> {
     let mut mlp = model_file::load(&args.model, 1)?;
-    let test = mnist::Mnist::load_from(args.data_dir.as_deref())?.test;
+    let test = test_set(args)?;
     if index >= test.len() {
         bail!(
             "--index {index} is out of range: the test set has images 0 to {}",
@@ -362,7 +376,7 @@ fn predict(index: usize, args: &ModelArgs) -> anyhow::Result<()> {
 
 fn evaluate(args: &ModelArgs) -> anyhow::Result<()> {
     let mut mlp = model_file::load(&args.model, 2)?;
-    let test = mnist::Mnist::load_from(args.data_dir.as_deref())?.test;
+    let test = test_set(args)?;
     println!(
         "Model {} ({}, {} parameters)",
         args.model.display(),
@@ -380,6 +394,8 @@ fn comparison(
     runs: &[(String, Init, OptimizerKind, f64)],
     args: &CompareArgs,
 ) -> anyhow::Result<()> {
+    let sizes = train::COMPARISON_SIZES;
+    train_cli::check_memory(&sizes, args.batch_size, 4, 4, "--batch-size")?;
     let (train_set, test) = train_cli::load_data(&args.common, &[])?;
     let quiet = args.common.quiet;
     if !quiet {

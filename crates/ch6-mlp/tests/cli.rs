@@ -194,3 +194,110 @@ fn seeds_trains_one_network_per_seed_and_reports_their_spread() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("--save and --plot are for one network"));
 }
+
+#[test]
+fn bad_input_gets_a_clear_error_and_nothing_is_lost() {
+    train_cli::checks::bad_input(&train_cli::checks::Program {
+        path: env!("CARGO_BIN_EXE_ch6-mlp"),
+        quick: &["--epochs", "1", "--train-size", "1000"],
+        diverge: &["--learning-rate", "50"],
+    });
+}
+
+#[test]
+fn save_never_loses_a_file_and_the_same_run_gives_the_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
+    let quick = ["--epochs", "1", "--train-size", "1000", "--quiet"];
+    let run = |extra: &[&str]| {
+        let out = ch6(&[&quick[..], extra].concat());
+        (out.status.success(), text(&out.stdout), text(&out.stderr))
+    };
+    // A new model, then the same run again: replaced, said, the same bytes.
+    let (ok, stdout, stderr) = run(&["--save", &at("m.safetensors")]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("Model saved to"), "{stdout}");
+    let first = std::fs::read(at("m.safetensors")).unwrap();
+    let (ok, stdout, _) = run(&["--save", &at("m.safetensors")]);
+    assert!(
+        ok && stdout.contains("replaced the file that was there"),
+        "{stdout}"
+    );
+    assert_eq!(std::fs::read(at("m.safetensors")).unwrap(), first);
+
+    // Refused before training: a file that is not a model (unless --force),
+    // an input file (even with --force), the same file for two outputs.
+    std::fs::write(at("notes.txt"), "my notes").unwrap();
+    let (ok, _, stderr) = run(&["--save", &at("notes.txt")]);
+    assert!(!ok && stderr.contains("add --force"), "{stderr}");
+    assert_eq!(std::fs::read(at("notes.txt")).unwrap(), b"my notes");
+    let (ok, _, stderr) = run(&["--save", &at("notes.txt"), "--force"]);
+    assert!(ok, "{stderr}");
+    assert_eq!(std::fs::read(at("notes.txt")).unwrap(), first);
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mnist");
+    let input = data.join("t10k-labels-idx1-ubyte.gz");
+    let before = std::fs::read(&input).unwrap();
+    let (ok, _, stderr) = run(&["--save", input.to_str().unwrap(), "--force"]);
+    assert!(
+        !ok && stderr.contains("one of the files this run reads"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(&input).unwrap(), before);
+    let (ok, _, stderr) = run(&["--save", &at("x.png"), "--plot", &at("x.png")]);
+    assert!(!ok && stderr.contains("names the same file"), "{stderr}");
+    assert!(!Path::new(&at("x.png")).exists());
+
+    // A diverged run saves nothing and leaves the old model as it was.
+    let (ok, _, stderr) = run(&["--save", &at("m.safetensors"), "--learning-rate", "1e6"]);
+    assert!(!ok && stderr.contains("diverged"), "{stderr}");
+    assert_eq!(std::fs::read(at("m.safetensors")).unwrap(), first);
+}
+
+#[test]
+fn every_optimizer_that_blows_up_is_stopped() {
+    for optimizer in ["sgd", "momentum", "adagrad", "rmsprop", "adam"] {
+        for rate in ["50", "1e6"] {
+            let out = ch6(&[
+                "--optimizer",
+                optimizer,
+                "--learning-rate",
+                rate,
+                "--epochs",
+                "1",
+                "--train-size",
+                "2000",
+                "--quiet",
+            ]);
+            let stderr = text(&out.stderr);
+            assert_eq!(
+                out.status.code(),
+                Some(1),
+                "{optimizer} at {rate}: {stderr}"
+            );
+            assert!(
+                stderr.contains("training diverged") || stderr.contains("did not learn"),
+                "{optimizer} at {rate}: {stderr}"
+            );
+        }
+    }
+}
+
+#[test]
+fn predict_and_evaluate_on_an_empty_test_set_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.safetensors");
+    train_small(&model);
+    let some = mnist::Dataset::from_parts(vec![0; 784], vec![1]);
+    mnist::write_dir(dir.path(), &some, &some.first(0)).unwrap();
+    for command in ["predict", "evaluate"] {
+        let mut args = vec![command, "--model", model.to_str().unwrap()];
+        args.extend(["--data-dir", dir.path().to_str().unwrap()]);
+        if command == "predict" {
+            args.extend(["--index", "0"]);
+        }
+        let out = ch6(&args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("holds no images"), "{stderr}");
+    }
+}

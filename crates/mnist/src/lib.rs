@@ -36,6 +36,8 @@ pub const ENV_VAR: &str = "MNIST_DIR";
 /// ones): an estimate of the accuracy on all 60,000 at a sixth of the cost,
 /// so evaluations stay small next to the training they report on.
 pub const TRAIN_EVAL_IMAGES: usize = 10_000;
+/// [`Dataset::accuracy`] runs the network on this many images at a time.
+pub const EVAL_BATCH: usize = 2_000;
 
 /// Everything that can go wrong while finding and reading MNIST.
 #[derive(Debug, thiserror::Error)]
@@ -202,6 +204,33 @@ fn checked_dir(dir: &Path, given: String) -> Result<PathBuf, MnistError> {
     }
 }
 
+/// Writes `train` and `test` into `dir` as the four MNIST `.gz` files, in the
+/// format [`Mnist::load`] reads: for tests and tools that make their own digits.
+pub fn write_dir(dir: &Path, train: &Dataset, test: &Dataset) -> std::io::Result<()> {
+    use std::io::Write;
+    let header = |magic: u32, dims: &[usize]| -> Vec<u8> {
+        let mut bytes = magic.to_be_bytes().to_vec();
+        for &d in dims {
+            bytes.extend_from_slice(&(d as u32).to_be_bytes());
+        }
+        bytes
+    };
+    for (set, (images, labels)) in [(train, idx::TRAIN_FILES), (test, idx::TEST_FILES)] {
+        let n = set.len();
+        let image_file = [
+            header(idx::IMAGES_MAGIC, &[n, idx::SIDE, idx::SIDE]),
+            set.pixels.clone(),
+        ];
+        let label_file = [header(idx::LABELS_MAGIC, &[n]), set.labels.clone()];
+        for (name, parts) in [(images, image_file), (labels, label_file)] {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            gz.write_all(&parts.concat())?;
+            std::fs::write(dir.join(name), gz.finish()?)?;
+        }
+    }
+    Ok(())
+}
+
 impl Dataset {
     /// Builds a dataset from raw parts (`pixels.len() == 784 · labels.len()`).
     /// Used by tests and by tools that make their own digits.
@@ -302,7 +331,7 @@ impl Dataset {
         mut scores: impl FnMut(&DMatrix<T>) -> DMatrix<T>,
     ) -> f64 {
         let correct: usize = self
-            .chunks::<T>(2_000)
+            .chunks::<T>(EVAL_BATCH)
             .map(|(x, labels)| {
                 (accuracy(&scores(&x), labels) * labels.len() as f64).round() as usize
             })

@@ -271,3 +271,15 @@ fn wrong_image_size() {
     );
     assert!(msg.contains("expected 28×28"), "{msg}");
 }
+
+#[test]
+fn write_dir_writes_what_load_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let pixels: Vec<u8> = (0..2 * 784).map(|i| (i % 256) as u8).collect();
+    let train = mnist::Dataset::from_parts(pixels, vec![3, 9]);
+    let test = train.first(1);
+    mnist::write_dir(dir.path(), &train, &test).unwrap();
+    let loaded = Mnist::load(dir.path()).unwrap();
+    assert_eq!(loaded.train, train);
+    assert_eq!(loaded.test, test);
+}

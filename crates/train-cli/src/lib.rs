@@ -10,6 +10,7 @@
 //! This crate knows nothing about any particular network: a stage hands it
 //! losses and accuracies, and gets the reporting back.
 
+pub mod checks;
 mod cpu_time;
 mod output;
 mod plot;
@@ -34,7 +35,7 @@ pub use report::{
 #[derive(clap::Args, Debug, Clone)]
 pub struct CommonArgs {
     /// Seed for weight initialisation and mini-batch sampling: the same seed gives the same numbers
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = 42, value_parser = whole_number::<u64>, allow_negative_numbers = true)]
     pub seed: u64,
 
     /// Directory with the four MNIST .gz files [default: $MNIST_DIR if set, else the repository's data/mnist/]
@@ -67,7 +68,95 @@ pub fn positive_usize(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
         Ok(0) => Err("must be at least 1".into()),
         Ok(n) => Ok(n),
+        Err(_) if s.trim().parse::<i128>().is_ok_and(|n| n < 1) => {
+            Err(format!("must be at least 1, got {s}"))
+        }
+        Err(_) if s.trim().parse::<u128>().is_ok() => {
+            Err(format!("{s} is larger than this machine can count"))
+        }
         Err(_) => Err(format!("expected a whole number of at least 1, got `{s}`")),
+    }
+}
+
+/// Value parser for a number that may be 0 (`--seed`, `--index`, `--validation`).
+pub fn whole_number<T: std::str::FromStr>(s: &str) -> Result<T, String> {
+    match s.parse::<T>() {
+        Ok(n) => Ok(n),
+        Err(_) if s.trim().parse::<i128>().is_ok_and(|n| n < 0) => {
+            Err(format!("must be 0 or more, got {s}"))
+        }
+        Err(_) if s.trim().parse::<u128>().is_ok() => {
+            Err(format!("{s} is larger than this machine can count"))
+        }
+        Err(_) => Err(format!("expected a whole number such as 42, got `{s}`")),
+    }
+}
+
+/// A value parser for a count from 1 to `max`, such as `--epochs` (a count
+/// past any sensible run would overflow the step counter).
+pub fn count_up_to(max: usize) -> impl Fn(&str) -> Result<usize, String> + Clone + Send + Sync {
+    move |s: &str| match positive_usize(s)? {
+        n if n > max => Err(format!(
+            "must be at most {}, got {}",
+            thousands(max),
+            thousands(n)
+        )),
+        n => Ok(n),
+    }
+}
+
+/// The most memory a run may plan for: 16 GiB.
+pub const MEMORY_LIMIT: u128 = 16 << 30;
+
+/// Checks, before anything is allocated, that a network of layer `sizes`
+/// (`[784, …, 10]`) trained on batches of `batch_size` fits in memory: its
+/// weights and biases `copies` times (the parameters, their gradient, an
+/// optimizer's state), and for the larger of a batch and an evaluation
+/// chunk ([`mnist::EVAL_BATCH`]) every layer's outputs three times (the
+/// outputs, their gradient, a mask or a copy), each number `bytes` bytes.
+/// Counted in `u128` (saturating), so no size overflows. The error names `flags`, the
+/// flags that set these sizes, and says how much the run would need.
+pub fn check_memory(
+    sizes: &[usize],
+    batch_size: usize,
+    copies: u128,
+    bytes: u128,
+    flags: &str,
+) -> anyhow::Result<()> {
+    let params: u128 = sizes
+        .windows(2)
+        .map(|p| (p[0] as u128 + 1) * p[1] as u128)
+        .sum();
+    let rows = batch_size.max(mnist::EVAL_BATCH) as u128;
+    let outputs: u128 = sizes.iter().map(|&n| n as u128).sum();
+    let activations = rows.saturating_mul(outputs).saturating_mul(3);
+    let need = copies
+        .saturating_mul(params)
+        .saturating_add(activations)
+        .saturating_mul(bytes);
+    if need > MEMORY_LIMIT {
+        let network = sizes.iter().map(usize::to_string).collect::<Vec<_>>();
+        anyhow::bail!(
+            "a {} network trained on batches of {} would need about {} of memory, more than the {} \
+             this program allows; use smaller {flags}",
+            network.join("-"),
+            thousands(batch_size),
+            gibibytes(need),
+            gibibytes(MEMORY_LIMIT)
+        );
+    }
+    Ok(())
+}
+
+/// `17179869184` → `16 GiB`.
+fn gibibytes(bytes: u128) -> String {
+    let gib = bytes as f64 / (1u64 << 30) as f64;
+    if gib >= 1e6 {
+        format!("{gib:.1e} GiB")
+    } else if gib >= 10.0 {
+        format!("{} GiB", thousands(gib.round() as usize))
+    } else {
+        format!("{gib:.1} GiB")
     }
 }
 
@@ -194,10 +283,53 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_network_too_large_for_memory_is_refused_with_what_it_would_need() {
+        assert!(check_memory(&[784, 100, 10], 100, 4, 4, "--hidden").is_ok());
+        let err = check_memory(
+            &[784, 1_000_000_000, 10],
+            100,
+            4,
+            4,
+            "--hidden or --batch-size",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("784-1000000000-10"), "{err}");
+        assert!(err.contains("would need about 34,198 GiB"), "{err}");
+        assert!(
+            err.contains("use smaller --hidden or --batch-size"),
+            "{err}"
+        );
+        let err = check_memory(&[784, 50, 10], 100_000_000, 3, 8, "--batch-size")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("batches of 100,000,000"), "{err}");
+        // Sizes near usize::MAX do not overflow.
+        assert!(check_memory(&[784, usize::MAX, 10], usize::MAX, 4, 8, "--hidden").is_err());
+    }
+
+    #[test]
     fn values_are_checked_with_a_reason() {
         assert_eq!(positive_usize("32"), Ok(32));
         assert!(positive_usize("0").unwrap_err().contains("at least 1"));
-        assert!(positive_usize("-3").unwrap_err().contains("whole number"));
+        assert!(positive_usize("-3").unwrap_err().contains("at least 1"));
+        assert!(positive_usize("ten").unwrap_err().contains("whole number"));
+        assert!(
+            positive_usize("99999999999999999999999")
+                .unwrap_err()
+                .contains("larger")
+        );
+        let epochs = count_up_to(1000);
+        assert_eq!(epochs("1000"), Ok(1000));
+        assert!(epochs("1001").unwrap_err().contains("at most 1,000"));
+        assert!(epochs("0").unwrap_err().contains("at least 1"));
+        assert_eq!(whole_number::<u64>("0"), Ok(0));
+        assert!(whole_number::<u64>("-1").unwrap_err().contains("0 or more"));
+        assert!(
+            whole_number::<u64>("1.5")
+                .unwrap_err()
+                .contains("whole number")
+        );
         assert_eq!(learning_rate("0.1"), Ok(0.1));
         for bad in ["0", "-1", "inf", "NaN"] {
             assert!(

@@ -232,7 +232,7 @@ mod tests {
     fn bad_values_are_refused_with_the_flag_named() {
         for (args, expected) in [
             (&["--steps", "0"][..], "must be at least 1"),
-            (&["--steps", "-3"], "whole number of at least 1"),
+            (&["--steps", "-3"], "must be at least 1, got -3"),
             (&["--batch-size", "0"], "--batch-size"),
             (&["--learning-rate", "-1"], "finite number above 0"),
             (&["--learning-rate", "NaN"], "finite number above 0"),

@@ -100,9 +100,13 @@ pub enum TrainError {
     },
     #[error(
         "the network did not learn: {:.2}% test accuracy is no better than guessing (about 10%); \
-         its loss went from {} at step 1 to {} at the end.\n  \
-         Try a smaller --learning-rate (this run used {}), or train for longer",
-        100.0 * .accuracy, short(*.first_loss), short(*.final_loss), short(*.learning_rate)
+         its loss went from {} at step 1 to {} at the end.\n  {}",
+        100.0 * .accuracy, short(*.first_loss), short(*.final_loss),
+        if .final_loss > .first_loss {
+            format!("The loss rose: try a smaller --learning-rate (this run used {})", short(*.learning_rate))
+        } else {
+            format!("Train for longer, or try a larger --learning-rate (this run used {})", short(*.learning_rate))
+        }
     )]
     NoBetterThanChance {
         accuracy: f64,
@@ -530,6 +534,10 @@ mod tests {
         let msg = err.to_string();
         assert!(msg.contains("did not learn: 11.35%"), "{msg}");
         assert!(msg.contains("from 2.3 at step 1 to 2.31"), "{msg}");
+        assert!(
+            msg.contains("The loss rose: try a smaller --learning-rate"),
+            "{msg}"
+        );
         let mut r = Reporter::start(info(), &args(true));
         r.step(2.3).unwrap();
         assert!(r.finish(0.5, &[], Default::default()).is_ok());

@@ -36,10 +36,11 @@ fn help_shows_the_stages_defaults() {
 fn invalid_values_are_refused_with_the_flag_named() {
     for (args, expected) in [
         (&["--steps", "0"][..], "--steps"),
-        (&["--steps", "-3"], "whole number of at least 1"),
+        (&["--steps", "-3"], "must be at least 1, got -3"),
         (&["--batch-size", "0"], "--batch-size"),
         (&["--learning-rate", "-1"], "finite number above 0"),
         (&["--hidden", "0"], "--hidden"),
+        (&["--hidden", "-5"], "must be at least 1"),
         (&["--gradient", "analytic"], "naive"),
     ] {
         let out = run(args);
@@ -57,4 +58,53 @@ fn bad_input_gets_a_clear_error_and_nothing_is_lost() {
         quick: &["--steps", "40", "--train-size", "500", "--eval-every", "10"],
         diverge: &["--learning-rate", "1e9"],
     });
+}
+
+/// A short run's JSON summary.
+fn json(args: &[&str]) -> serde_json::Value {
+    let out = run(args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("--json prints one JSON object on stdout")
+}
+
+#[test]
+fn a_short_run_learns_reports_json_and_the_same_seed_repeats_it() {
+    let short = [
+        "--steps",
+        "30",
+        "--eval-every",
+        "15",
+        "--train-size",
+        "1000",
+        "--hidden",
+        "20",
+        "--quiet",
+        "--json",
+    ];
+    let a = json(&short);
+    assert_eq!(a["stage"], "ch4-two-layer");
+    // 784·20 + 20 + 20·10 + 10 weights and biases.
+    assert_eq!(a["parameters"], 15_910);
+    assert_eq!(a["steps_done"], 30);
+    assert_eq!(a["history"].as_array().unwrap().len(), 2);
+    let acc = a["test_accuracy"].as_f64().unwrap();
+    assert!(
+        acc > 0.2,
+        "30 steps lift the network above chance (10%): {acc}"
+    );
+    // Seconds differ between runs; the numbers the seed decides do not.
+    let learned = |v: &serde_json::Value| -> Vec<(serde_json::Value, serde_json::Value)> {
+        let history = v["history"].as_array().unwrap();
+        history
+            .iter()
+            .map(|e| (e["loss"].clone(), e["test_accuracy"].clone()))
+            .collect()
+    };
+    assert_eq!(learned(&a), learned(&json(&short)));
+    let other = json(&[&short[..], &["--seed", "7"]].concat());
+    assert_ne!(a["final_loss"], other["final_loss"]);
 }

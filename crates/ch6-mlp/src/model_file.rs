@@ -182,7 +182,7 @@ pub fn is_model(path: &Path) -> bool {
 }
 
 // ANCHOR: load
-/// Reads a network saved by [`save`], checking every tensor against the
+/// Reads a network saved by [`to_bytes`], checking every tensor against the
 /// sizes in the metadata. Its products may use `threads` threads.
 pub fn load(path: &Path, threads: usize) -> Result<Mlp<f32>, ModelError> {
     let bytes = read_model_file(path)?;

@@ -26,7 +26,8 @@ pub use output::{
 pub use plot::{Series, draw_line_chart, draw_training_curves, register_font};
 pub use recipe::{Recipe, RecipeArgs, timed};
 pub use report::{
-    Accuracies, Evaluation, Reporter, RunInfo, Summary, TrainError, TrainEvent, count, thousands,
+    Accuracies, BLOW_UP, CHANCE, Evaluation, GUESSING_LOSS, Reporter, RunInfo, Summary, TrainError,
+    TrainEvent, count, thousands,
 };
 
 /// The flags every stage has. A stage adds its own (`--steps`,

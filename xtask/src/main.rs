@@ -1,12 +1,14 @@
 //! `cargo xtask`: the course's task runner (the rust-analyzer pattern: a plain
 //! binary in the workspace, run through the alias in `.cargo/config.toml`).
 //!
-//! One file per command: [`mod@bench`] and [`mod@book`]. It drives `cargo` and reads
+//! One file per command: [`mod@bench`] and [`mod@book`] (with [`mod@outputs`],
+//! the program outputs the book shows). It drives `cargo` and reads
 //! files; it links no stage, only `train-cli` for the summary type the stages
 //! print, its number formatting and its charts, so it stays quick to compile.
 
 mod bench;
 mod book;
+mod outputs;
 
 use std::path::{Path, PathBuf};
 
@@ -41,12 +43,38 @@ enum Command {
     /// Benchmark every stage against the one before (criterion), print a table, draw charts.
     Bench(bench::BenchArgs),
     /// Build the book (mdBook + KaTeX, fully offline) into a folder and print where it is.
-    Book,
+    Book(BookArgs),
 }
 
-fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
+/// `cargo xtask book` flags.
+#[derive(clap::Args)]
+struct BookArgs {
+    /// First re-run every program whose output the book shows, and rewrite book/src/generated/run-*.txt
+    #[arg(long)]
+    refresh: bool,
+    /// First re-run the quick ones and fail if the book's copy of their output differs (what CI runs)
+    #[arg(long, conflicts_with = "refresh")]
+    check_outputs: bool,
+    /// With --refresh: only this run (such as ch6-mlp-keras); repeat for several
+    #[arg(long, value_name = "RUN", requires = "refresh")]
+    only: Vec<String>,
+}
+
+fn main() -> std::process::ExitCode {
+    train_cli::exit_code(run(Cli::parse()))
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
         Command::Bench(args) => bench::run(&args),
-        Command::Book => book::run(),
+        Command::Book(args) => {
+            if args.refresh {
+                outputs::refresh(&args.only)?;
+            }
+            if args.check_outputs {
+                outputs::check()?;
+            }
+            book::run()
+        }
     }
 }

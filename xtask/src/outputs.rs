@@ -1,0 +1,320 @@
+//! `cargo xtask book --refresh` and `--check-outputs`: the program outputs
+//! the book shows, generated, and kept from going stale.
+//!
+//! Every program output a chapter shows is one of the [`RUNS`] below: the
+//! command as a reader types it (dev profile, no `--release`), run from the
+//! workspace root with stdout and stderr in one stream as a terminal shows
+//! them, written to `book/src/generated/run-<name>.txt` with the command as
+//! its first line. Chapters include those files. Times are the one thing a
+//! run does not repeat, so every duration and rate is replaced by `…`
+//! (the book's times come from the bench run, in the benchmarks chapter);
+//! everything else is decided by the seed, so a fresh run must give the same
+//! text. `--check-outputs` re-runs the runs marked `checked` (those quick
+//! enough for CI) and fails, with a diff, when a file differs from a fresh
+//! run; `--refresh` rewrites every file.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::LazyLock;
+
+use anyhow::{Context, Result, bail};
+use regex::Regex;
+
+use crate::workspace_root;
+
+/// One program run whose output a chapter shows.
+pub struct Run {
+    /// `book/src/generated/run-<name>.txt`.
+    pub name: &'static str,
+    /// What follows `cargo run -q` (`-p ch4-numerical -- --steps 10`), as typed.
+    pub args: &'static [&'static str],
+    /// Re-run by `--check-outputs` (and so by CI); the long runs are only
+    /// refreshed.
+    pub checked: bool,
+}
+
+/// The runs, in the order of the book. A run that reads a saved model comes
+/// after the run that saves it.
+pub const RUNS: &[Run] = &[
+    Run {
+        name: "ch4-numerical",
+        args: &["-p", "ch4-numerical"],
+        checked: true,
+    },
+    Run {
+        name: "ch4-two-layer",
+        args: &["-p", "ch4-two-layer"],
+        checked: true,
+    },
+    Run {
+        name: "ch4-two-layer-book-recipe",
+        args: &[
+            "-p",
+            "ch4-two-layer",
+            "--",
+            "--steps",
+            "2000",
+            "--eval-every",
+            "100",
+        ],
+        checked: false,
+    },
+    Run {
+        name: "ch5-backprop",
+        args: &["-p", "ch5-backprop"],
+        checked: true,
+    },
+    Run {
+        name: "ch5-backprop-xor",
+        args: &["-p", "ch5-backprop", "--", "xor"],
+        checked: true,
+    },
+    Run {
+        name: "ch5-apple-shopping",
+        args: &["-p", "ch5-backprop", "--example", "apple_shopping"],
+        checked: true,
+    },
+    Run {
+        name: "ch6-mlp",
+        args: &["-p", "ch6-mlp", "--", "--save", MODEL],
+        checked: true,
+    },
+    Run {
+        name: "ch6-mlp-init-std",
+        args: &["-p", "ch6-mlp", "--", "--init", "std", "--epochs", "5"],
+        checked: false,
+    },
+    Run {
+        name: "ch6-mlp-numpy-mlp",
+        args: &["-p", "ch6-mlp", "--", "--preset", "numpy-mlp"],
+        checked: false,
+    },
+    Run {
+        name: "ch6-mlp-keras",
+        args: &["-p", "ch6-mlp", "--", "--preset", "keras"],
+        checked: false,
+    },
+    Run {
+        name: "ch6-mlp-seeds-numpy-mlp",
+        args: &[
+            "--release",
+            "-p",
+            "ch6-mlp",
+            "--",
+            "seeds",
+            "--preset",
+            "numpy-mlp",
+            "--count",
+            "10",
+        ],
+        checked: false,
+    },
+    Run {
+        name: "ch6-mlp-seeds-keras",
+        args: &[
+            "--release",
+            "-p",
+            "ch6-mlp",
+            "--",
+            "seeds",
+            "--preset",
+            "keras",
+            "--count",
+            "10",
+        ],
+        checked: false,
+    },
+    Run {
+        name: "ch6-mlp-evaluate",
+        args: &["-p", "ch6-mlp", "--", "evaluate", "--model", MODEL],
+        checked: true,
+    },
+    Run {
+        name: "ch6-mlp-predict",
+        args: &[
+            "-p", "ch6-mlp", "--", "predict", "--index", "340", "--model", MODEL,
+        ],
+        checked: true,
+    },
+    Run {
+        name: "ch6-mlp-compare-init",
+        args: &["-p", "ch6-mlp", "--", "compare-init"],
+        checked: true,
+    },
+    Run {
+        name: "ch6-mlp-compare-optimizers",
+        args: &["-p", "ch6-mlp", "--", "compare-optimizers"],
+        checked: true,
+    },
+];
+
+/// A duration or a rate: `38.3 s`, `18.32 ms`, `52.2 steps/s`.
+static TIME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b\d[\d,]*(?:\.\d+)?(?:e-?\d+)? ?(s|ms|µs|ns|min|h|steps/s|images/s)\b").unwrap()
+});
+/// A line of timings without units of their own.
+static TIMING_LINE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?m)^(Seconds per epoch:).*$").unwrap());
+
+/// `text` with every time replaced by `…`.
+pub fn without_times(text: &str) -> String {
+    let text = TIME.replace_all(text, "… $1");
+    TIMING_LINE.replace_all(&text, "$1 …").into_owned()
+}
+
+/// The command as the reader types it.
+fn typed(run: &Run) -> String {
+    format!("cargo run {}", run.args.join(" "))
+}
+
+/// Runs `run` from `root` and returns its transcript: the command, then what
+/// it printed (stdout and stderr in the order written), times left out.
+fn transcript(run: &Run, root: &Path) -> Result<String> {
+    std::fs::create_dir_all(root.join("target/xtask"))?;
+    let log_path = root.join(format!("target/xtask/run-{}.log", run.name));
+    let log = std::fs::File::create(&log_path)?;
+    eprintln!("  {}", typed(run));
+    if run.args.windows(2).any(|w| w == ["--save", MODEL]) {
+        // As in CI's clean checkout: a new file, not a replaced one.
+        let _ = std::fs::remove_file(root.join(MODEL));
+    }
+    let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .args(["run", "-q", "--locked"])
+        .args(run.args)
+        .current_dir(root)
+        .env_remove("MNIST_DIR")
+        .env_remove("RUST_BACKTRACE")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .status()
+        .with_context(|| format!("cannot run `{}`", typed(run)))?;
+    let printed = std::fs::read_to_string(&log_path)?;
+    if !status.success() {
+        bail!("`{}` failed ({status}):\n{printed}", typed(run));
+    }
+    Ok(format!("$ {}\n{}", typed(run), without_times(&printed)))
+}
+
+fn generated(root: &Path, run: &Run) -> std::path::PathBuf {
+    root.join(format!("book/src/generated/run-{}.txt", run.name))
+}
+
+/// The model the `ch6-mlp` run saves and the next runs read.
+const MODEL: &str = "target/xtask/model.safetensors";
+
+/// `--refresh`: writes every run's transcript into `book/src/generated/`,
+/// or only those of the runs named in `only`.
+pub fn refresh(only: &[String]) -> Result<()> {
+    let root = workspace_root();
+    if let Some(unknown) = only.iter().find(|n| !RUNS.iter().any(|r| &r.name == n)) {
+        let names: Vec<&str> = RUNS.iter().map(|r| r.name).collect();
+        bail!(
+            "--only {unknown}: no such run; the runs are {}",
+            names.join(", ")
+        );
+    }
+    let chosen: Vec<&Run> = RUNS
+        .iter()
+        .filter(|r| only.is_empty() || only.iter().any(|n| n == r.name))
+        .collect();
+    eprintln!("Running the {} programs the book shows ...", chosen.len());
+    for run in chosen {
+        let text = transcript(run, &root)?;
+        std::fs::write(generated(&root, run), text)?;
+    }
+    Ok(())
+}
+
+/// `--check-outputs`: re-runs the checked runs and compares.
+pub fn check() -> Result<()> {
+    let root = workspace_root();
+    let mut stale = Vec::new();
+    eprintln!("Checking the book's program outputs against fresh runs ...");
+    for run in RUNS {
+        if !run.checked {
+            continue;
+        }
+        let path = generated(&root, run);
+        let fresh = transcript(run, &root)?;
+        let book = std::fs::read_to_string(&path).unwrap_or_default();
+        if book != fresh {
+            stale.push(format!(
+                "{} differs from a fresh run:\n{}",
+                path.strip_prefix(&root).unwrap_or(&path).display(),
+                diff(&book, &fresh)
+            ));
+        }
+    }
+    if !stale.is_empty() {
+        bail!(
+            "the book's program outputs are stale; run `cargo xtask book --refresh`:\n{}",
+            stale.join("\n")
+        );
+    }
+    eprintln!("Every checked program output matches a fresh run.");
+    Ok(())
+}
+
+/// The lines that differ, `-` in the book and `+` in the fresh run.
+fn diff(book: &str, fresh: &str) -> String {
+    let (a, b): (Vec<&str>, Vec<&str>) = (book.lines().collect(), fresh.lines().collect());
+    let mut out = Vec::new();
+    for i in 0..a.len().max(b.len()) {
+        let (x, y) = (a.get(i), b.get(i));
+        if x != y {
+            out.extend(x.map(|l| format!("  - {l}")));
+            out.extend(y.map(|l| format!("  + {l}")));
+        }
+    }
+    out.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_and_rates_are_left_out_and_nothing_else() {
+        let printed = "step    100/2000  loss 0.5884  train 88.57%  test 89.08%  (2.0 s)\n\
+            Training: 2,000 steps of batch 100 in 38.3 s (52.2 steps/s), final loss 0.2875\n\
+            Time per fast numerical gradient: 18.32 ms (batch 100)\n\
+            Seconds per epoch: 0.533 mean, 0.499 fastest (1 thread at most)\n\
+            seed    42: test 98.14%  (13.3 s of training)\n\
+            a naive gradient is 3.0 min of forward passes\n";
+        let expected = "step    100/2000  loss 0.5884  train 88.57%  test 89.08%  (… s)\n\
+            Training: 2,000 steps of batch 100 in … s (… steps/s), final loss 0.2875\n\
+            Time per fast numerical gradient: … ms (batch 100)\n\
+            Seconds per epoch: …\n\
+            seed    42: test 98.14%  (… s of training)\n\
+            a naive gradient is … min of forward passes\n";
+        assert_eq!(without_times(printed), expected);
+    }
+
+    #[test]
+    fn a_stale_line_is_shown_both_ways() {
+        let d = diff("a\nloss 0.0512\nc", "a\nloss 0.0613\nc");
+        assert_eq!(d, "  - loss 0.0512\n  + loss 0.0613");
+    }
+
+    #[test]
+    fn every_run_has_its_file_and_every_file_its_run() {
+        let root = workspace_root();
+        let dir = root.join("book/src/generated");
+        for run in RUNS {
+            assert!(generated(&root, run).is_file(), "{} is missing", run.name);
+        }
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+            if let Some(run) = name
+                .strip_prefix("run-")
+                .and_then(|n| n.strip_suffix(".txt"))
+            {
+                assert!(
+                    RUNS.iter().any(|r| r.name == run),
+                    "{name}: no run makes it"
+                );
+            }
+        }
+    }
+}

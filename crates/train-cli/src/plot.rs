@@ -193,6 +193,17 @@ pub fn draw_training_curves(
     )
 }
 
+/// An x tick as a person writes it: `2,000` for a whole number of steps,
+/// not `2000.0`.
+fn tick(x: &f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        let sign = if *x < 0.0 { "-" } else { "" };
+        format!("{sign}{}", crate::thousands(x.abs() as usize))
+    } else {
+        format!("{}", (x * 1e4).round() / 1e4)
+    }
+}
+
 fn lines_panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     caption: &str,
@@ -221,12 +232,21 @@ where
     if x1 <= x0 {
         x1 = x0 + 1.0;
     }
+    // Do the lines end in the upper half of the chart?
+    let last: Vec<f64> = series
+        .iter()
+        .filter_map(|s| s.points.iter().rev().find(|p| p.1.is_finite()))
+        .map(|p| p.1)
+        .collect();
+    let ends_high =
+        !last.is_empty() && last.iter().sum::<f64>() / last.len() as f64 > (y0 + y1) / 2.0;
     let mut builder = ChartBuilder::on(area);
     builder
-        .caption(caption, ("sans-serif", 20))
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(60);
+        .caption(caption, ("sans-serif", 22))
+        .margin(16)
+        .margin_right(36)
+        .x_label_area_size(48)
+        .y_label_area_size(70);
     let colour = |i: usize| PALETTE[i % PALETTE.len()];
     if log_y {
         let lo = points()
@@ -242,6 +262,9 @@ where
             .configure_mesh()
             .x_desc(x_desc)
             .y_desc(y_desc)
+            .x_label_formatter(&tick)
+            .label_style(("sans-serif", 15))
+            .axis_desc_style(("sans-serif", 16))
             .draw()
             .map_err(err)?;
         for (i, s) in series.iter().enumerate() {
@@ -258,7 +281,7 @@ where
                     PathElement::new(vec![(x, y), (x + 20, y)], colour(i).stroke_width(2))
                 });
         }
-        legend(&mut chart).map_err(err)
+        legend(&mut chart, ends_high).map_err(err)
     } else {
         let pad = ((y1 - y0) * 0.05).max(1e-9);
         let mut chart = builder
@@ -268,6 +291,9 @@ where
             .configure_mesh()
             .x_desc(x_desc)
             .y_desc(y_desc)
+            .x_label_formatter(&tick)
+            .label_style(("sans-serif", 15))
+            .axis_desc_style(("sans-serif", 16))
             .draw()
             .map_err(err)?;
         for (i, s) in series.iter().enumerate() {
@@ -277,33 +303,59 @@ where
             } else {
                 colour(i).stroke_width(2)
             };
-            let pts = s.points.iter().copied().filter(|p| p.1.is_finite());
-            chart
-                .draw_series(LineSeries::new(pts, style))
-                .map_err(err)?
-                .label(&s.name)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], colour(i).stroke_width(2))
-                });
+            let pts: Vec<(f64, f64)> = s
+                .points
+                .iter()
+                .copied()
+                .filter(|p| p.1.is_finite())
+                .collect();
+            // Lines that may overlap are told apart by their dashes as well as their colour.
+            let dashed = i % 2 == 1 && series.len() > 2;
+            let drawn = if dashed {
+                chart.draw_series(DashedLineSeries::new(pts, 10, 5, style.into()))
+            } else {
+                chart.draw_series(LineSeries::new(pts, style))
+            };
+            drawn.map_err(err)?.label(&s.name).legend(move |(x, y)| {
+                let end = if dashed { x + 8 } else { x + 20 };
+                PathElement::new(vec![(x, y), (end, y)], colour(i).stroke_width(2))
+            });
         }
-        legend(&mut chart).map_err(err)
+        legend(&mut chart, ends_high).map_err(err)
     }
 }
 
+/// The legend, in the upper right corner, or the lower right when the lines
+/// end high (rising accuracies) and would run under it.
 fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
     chart: &mut ChartContext<'a, DB, CT>,
+    ends_high: bool,
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let position = if ends_high {
+        SeriesLabelPosition::LowerRight
+    } else {
+        SeriesLabelPosition::UpperRight
+    };
     chart
         .configure_series_labels()
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperRight)
+        .label_font(("sans-serif", 15))
+        .position(position)
         .draw()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_numbers_are_ticked_without_decimals() {
+        assert_eq!(tick(&2000.0), "2,000");
+        assert_eq!(tick(&0.0), "0");
+        assert_eq!(tick(&-5.0), "-5");
+        assert_eq!(tick(&0.25), "0.25");
+    }
 
     #[test]
     fn draws_png_and_svg_and_refuses_other_extensions() {

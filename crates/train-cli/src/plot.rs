@@ -312,7 +312,7 @@ where
             // Lines that may overlap are told apart by their dashes as well as their colour.
             let dashed = i % 2 == 1 && series.len() > 2;
             let drawn = if dashed {
-                chart.draw_series(DashedLineSeries::new(pts, 10, 5, style.into()))
+                chart.draw_series(DashedLineSeries::new(pts, 10, 5, style))
             } else {
                 chart.draw_series(LineSeries::new(pts, style))
             };

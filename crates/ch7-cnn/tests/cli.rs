@@ -63,12 +63,24 @@ fn train_save_evaluate_and_predict() {
     );
     assert!(report.contains("true\\predicted"), "{report}");
 
-    let out = ch7(&["predict", "--model", model.to_str().unwrap(), "--index", "0"]);
+    let out = ch7(&[
+        "predict",
+        "--model",
+        model.to_str().unwrap(),
+        "--index",
+        "0",
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let shown = text(&out.stdout);
     assert!(shown.contains("Test image 0: label 7"), "{shown}");
 
-    let msg = failure(&["predict", "--model", model.to_str().unwrap(), "--index", "10000"]);
+    let msg = failure(&[
+        "predict",
+        "--model",
+        model.to_str().unwrap(),
+        "--index",
+        "10000",
+    ]);
     assert!(msg.contains("--index 10000 is out of range"), "{msg}");
 }
 
@@ -84,7 +96,10 @@ fn an_mlp_model_given_to_evaluate_is_a_clear_error() {
         "{msg}"
     );
     let msg = failure(&["evaluate", "--model", "no/such/file.safetensors"]);
-    assert!(msg.contains("no/such/file.safetensors") && msg.contains("cannot read"), "{msg}");
+    assert!(
+        msg.contains("no/such/file.safetensors") && msg.contains("cannot read"),
+        "{msg}"
+    );
     std::fs::write(&path, b"not a model").unwrap();
     let msg = failure(&["predict", "--model", path.to_str().unwrap(), "--index", "0"]);
     assert!(msg.contains("not a valid safetensors file"), "{msg}");
@@ -93,7 +108,10 @@ fn an_mlp_model_given_to_evaluate_is_a_clear_error() {
 #[test]
 fn bad_flags_are_refused_with_a_reason() {
     let msg = failure(&["--batch-size", "0"]);
-    assert!(msg.contains("--batch-size") && msg.contains("at least 1"), "{msg}");
+    assert!(
+        msg.contains("--batch-size") && msg.contains("at least 1"),
+        "{msg}"
+    );
     let msg = failure(&["--learning-rate=-1"]);
     assert!(msg.contains("finite number above 0"), "{msg}");
     let msg = failure(&["--init", "xavier"]);
@@ -101,7 +119,10 @@ fn bad_flags_are_refused_with_a_reason() {
     let msg = failure(&["--plot", "curves.jpg"]);
     assert!(msg.contains(".png or .svg"), "{msg}");
     let msg = failure(&["seeds", "--count", "2", "--save", "m.safetensors"]);
-    assert!(msg.contains("--save and --plot are for one network"), "{msg}");
+    assert!(
+        msg.contains("--save and --plot are for one network"),
+        "{msg}"
+    );
     let msg = failure(&["--data-dir", "/no/such/mnist", "--steps", "1"]);
     assert!(msg.contains("/no/such/mnist"), "{msg}");
 }

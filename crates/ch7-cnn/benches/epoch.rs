@@ -54,6 +54,7 @@ fn training(mnist: &Mnist, threads: usize) -> Work {
     let mut net = SimpleConvNet::<f32>::new(config.architecture, config.init, 42, threads).unwrap();
     let mut optimizer = config.optimizer();
     let mut sampler = BatchSampler::new(train.len(), 43);
+    let mut shifts: rand::rngs::StdRng = rand::SeedableRng::seed_from_u64(44);
     Box::new(move || {
         let mut report = |event| {
             black_box(event);
@@ -65,6 +66,7 @@ fn training(mnist: &Mnist, threads: usize) -> Work {
             &mut sampler,
             &config,
             STEPS,
+            &mut shifts,
             optimizer.as_mut(),
             &mut report,
         )

@@ -19,7 +19,9 @@
 //! - [`pool`]: [`MaxPooling`], which remembers where each maximum was;
 //! - [`net`]: [`SimpleConvNet`], `conv 30×5×5 → ReLU → pool 2×2 → Affine 100
 //!   → ReLU → Affine 10 → softmax with loss`;
-//! - [`train`]: the book's recipe, Adam η = 0.001, batch 100;
+//! - [`train`]: the book's recipe, Adam η = 0.001, batch 100, and
+//!   [`augment`]: training digits moved by a pixel or two (the book's
+//!   chapter 8), the recipe that reaches 99%;
 //! - [`model_file`], [`pictures`]: saving a trained network, and drawing
 //!   its filters and feature maps.
 //!
@@ -28,6 +30,7 @@
 //! [`ch5_backprop::Layer`], so stage 3's gradient checks test them in f64
 //! and stage 3's plain `Network` runs them beside plain `Affine` layers.
 
+pub mod augment;
 pub mod conv;
 pub mod im2col;
 pub mod layout;

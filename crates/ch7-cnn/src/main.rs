@@ -81,6 +81,9 @@ struct TrainArgs {
     /// Initial weights
     #[arg(long, default_value = "he", value_parser = one_of(&INITS, Init::name, |i| i.to_string()))]
     init: Init,
+    /// Move each training image by up to N pixels at random each time it is seen (data augmentation, the book's chapter 8); 0 for none
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    shift: usize,
     /// Threads a large matrix product may use
     #[arg(long, value_name = "N", default_value_t = 2, value_parser = positive_usize)]
     threads: usize,
@@ -123,6 +126,7 @@ fn config(args: &TrainArgs) -> Config {
         learning_rate: args.learning_rate,
         batch_size: args.batch_size,
         last_epoch_steps: args.steps,
+        shift: args.shift,
         threads: args.threads,
         ..Config::book(args.epochs.unwrap_or(DEFAULT_EPOCHS))
     }
@@ -132,9 +136,14 @@ fn run_info(config: &Config, train_size: usize, seed: u64) -> RunInfo {
     RunInfo {
         stage: "ch7-cnn".into(),
         network: format!(
-            "SimpleConvNet ({}), {} init, Adam",
+            "SimpleConvNet ({}), {} init, Adam{}",
             config.architecture.describe(),
-            config.init
+            config.init,
+            if config.shift > 0 {
+                format!(", shifts up to {} px", config.shift)
+            } else {
+                String::new()
+            }
         ),
         parameters: config.architecture.parameter_count().unwrap_or(0),
         steps: config.steps(train_size),
@@ -191,6 +200,7 @@ fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
         "architecture": config.architecture.describe(),
         "init": config.init.to_string(),
         "epochs": config.epochs,
+        "shift": config.shift,
         "threads": config.threads,
         "epoch_seconds": seconds,
     });

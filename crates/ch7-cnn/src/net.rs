@@ -301,6 +301,11 @@ impl<T: RealField + Copy> SimpleConvNet<T> {
         T: From<u8>,
     {
         self.load_batch(data, indices);
+        self.learn(optimizer)
+    }
+
+    /// One training step on the current batch: forward, backward, one update.
+    pub fn learn(&mut self, optimizer: &mut dyn Optimizer<T>) -> T {
         let loss = self.gradient();
         step(optimizer, self);
         loss

@@ -13,6 +13,10 @@ use ch6_mlp::init::Init;
 use ch6_mlp::optim::{Optimizer, OptimizerKind};
 use mnist::{Accuracies, BatchSampler, Dataset, TrainEvent};
 
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+use crate::augment::shifted_batch;
 use crate::layout::ShapeError;
 use crate::net::{Architecture, SimpleConvNet};
 
@@ -27,6 +31,9 @@ pub struct Config {
     pub learning_rate: f64,
     pub batch_size: usize,
     pub epochs: usize,
+    /// Move each training image by up to this many pixels, at random, each
+    /// time it is seen (0: never, the book's recipe); see [`crate::augment`].
+    pub shift: usize,
     /// Stop after this many steps of the last epoch (`None`: the whole epoch):
     /// the default run trains part of an epoch.
     pub last_epoch_steps: Option<usize>,
@@ -43,6 +50,7 @@ impl Config {
             learning_rate: 0.001,
             batch_size: 100,
             epochs,
+            shift: 0,
             last_epoch_steps: None,
             threads: 2,
         }
@@ -68,11 +76,16 @@ impl Config {
     /// The settings in words.
     pub fn describe(&self) -> String {
         format!(
-            "{}, {} init, Adam η = {}, batch {}",
+            "{}, {} init, Adam η = {}, batch {}{}",
             self.architecture.describe(),
             self.init,
             self.learning_rate,
-            self.batch_size
+            self.batch_size,
+            if self.shift > 0 {
+                format!(", images moved by up to {} pixels", self.shift)
+            } else {
+                String::new()
+            }
         )
     }
 
@@ -84,19 +97,27 @@ impl Config {
 
 // ANCHOR: epoch
 /// One epoch (or its first `steps` batches): a fresh shuffle of `train`,
-/// cut into batches of `config.batch_size`, one Adam step each.
+/// cut into batches of `config.batch_size`, one Adam step each; with
+/// `config.shift`, each batch's images moved at random (drawn from `shifts`).
 pub fn epoch<E>(
     net: &mut SimpleConvNet<f32>,
     train: &Dataset,
     sampler: &mut BatchSampler,
     config: &Config,
     steps: usize,
+    shifts: &mut StdRng,
     optimizer: &mut dyn Optimizer<f32>,
     report: &mut impl FnMut(TrainEvent) -> Result<(), E>,
 ) -> Result<(), E> {
     let batches = sampler.epoch(config.batch_size);
     for batch in batches.iter().take(steps) {
-        let loss = net.train_step(train, batch, optimizer);
+        let loss = if config.shift == 0 {
+            net.train_step(train, batch, optimizer)
+        } else {
+            let x = shifted_batch(train, batch, config.shift, shifts);
+            net.set_batch(x, train.batch_one_hot(batch));
+            net.learn(optimizer)
+        };
         report(TrainEvent::Step(to_f64(loss)))?;
     }
     Ok(())
@@ -138,6 +159,7 @@ pub fn train<E>(
     let mut optimizer = config.optimizer();
     // The shuffles have their own stream, so changing the network leaves the batches alone.
     let mut sampler = BatchSampler::new(train.len(), seed.wrapping_add(1));
+    let mut shifts = StdRng::seed_from_u64(seed.wrapping_add(2));
     let per_epoch = config.steps_per_epoch(train.len());
     let mut epoch_seconds = Vec::new();
     let mut test_accuracy = f64::NAN;
@@ -154,6 +176,7 @@ pub fn train<E>(
             &mut sampler,
             config,
             steps,
+            &mut shifts,
             optimizer.as_mut(),
             &mut report,
         )

@@ -84,6 +84,9 @@ struct TrainArgs {
     /// Move each training image by up to N pixels at random each time it is seen (data augmentation, the book's chapter 8); 0 for none
     #[arg(long, value_name = "N", default_value_t = 0)]
     shift: usize,
+    /// Train the last N epochs at a tenth of the learning rate (learning rate decay, the book's chapter 6); 0 for none
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    decay_epochs: usize,
     /// Threads a large matrix product may use
     #[arg(long, value_name = "N", default_value_t = 2, value_parser = positive_usize)]
     threads: usize,
@@ -127,6 +130,7 @@ fn config(args: &TrainArgs) -> Config {
         batch_size: args.batch_size,
         last_epoch_steps: args.steps,
         shift: args.shift,
+        decay_epochs: args.decay_epochs,
         threads: args.threads,
         ..Config::book(args.epochs.unwrap_or(DEFAULT_EPOCHS))
     }
@@ -136,11 +140,16 @@ fn run_info(config: &Config, train_size: usize, seed: u64) -> RunInfo {
     RunInfo {
         stage: "ch7-cnn".into(),
         network: format!(
-            "SimpleConvNet ({}), {} init, Adam{}",
+            "SimpleConvNet ({}), {} init, Adam{}{}",
             config.architecture.describe(),
             config.init,
             if config.shift > 0 {
                 format!(", shifts up to {} px", config.shift)
+            } else {
+                String::new()
+            },
+            if config.decay_epochs > 0 {
+                format!(", η/10 for the last {} epochs", config.decay_epochs)
             } else {
                 String::new()
             }
@@ -201,6 +210,7 @@ fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
         "init": config.init.to_string(),
         "epochs": config.epochs,
         "shift": config.shift,
+        "decay_epochs": config.decay_epochs,
         "threads": config.threads,
         "epoch_seconds": seconds,
     });

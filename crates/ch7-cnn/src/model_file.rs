@@ -130,7 +130,6 @@ fn metadata(a: &Architecture) -> BTreeMap<String, String> {
     .collect()
 }
 
-// ANCHOR: save
 /// The safetensors bytes of `net`: its six tensors and its sizes.
 pub fn to_bytes(net: &SimpleConvNet<f32>, path: &Path) -> Result<Vec<u8>, ModelError> {
     let a = net.architecture;
@@ -171,7 +170,6 @@ pub fn save(net: &SimpleConvNet<f32>, path: &Path) -> Result<(), ModelError> {
         cause,
     })
 }
-// ANCHOR_END: save
 
 // ANCHOR: load
 /// Reads a network saved with `--save`, checking its metadata and every

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use ch5_backprop::train::to_f64;
 use ch6_mlp::init::Init;
-use ch6_mlp::optim::{Optimizer, OptimizerKind};
+use ch6_mlp::optim::{Adam, Optimizer, OptimizerKind};
 use mnist::{Accuracies, BatchSampler, Dataset, TrainEvent};
 
 use rand::SeedableRng;
@@ -34,6 +34,9 @@ pub struct Config {
     /// Move each training image by up to this many pixels, at random, each
     /// time it is seen (0: never, the book's recipe); see [`crate::augment`].
     pub shift: usize,
+    /// Train the last `decay_epochs` epochs at a tenth of the learning rate
+    /// (learning rate decay, the book's chapter 6; 0: never).
+    pub decay_epochs: usize,
     /// Stop after this many steps of the last epoch (`None`: the whole epoch):
     /// the default run trains part of an epoch.
     pub last_epoch_steps: Option<usize>,
@@ -51,6 +54,7 @@ impl Config {
             batch_size: 100,
             epochs,
             shift: 0,
+            decay_epochs: 0,
             last_epoch_steps: None,
             threads: 2,
         }
@@ -92,6 +96,15 @@ impl Config {
     /// The optimizer of the recipe: Adam.
     pub fn optimizer(&self) -> Box<dyn Optimizer<f32>> {
         OptimizerKind::Adam.build::<f32>(self.learning_rate)
+    }
+
+    /// The learning rate of epoch `e` (from 0): `η`, or `η/10` in the last `decay_epochs`.
+    pub fn learning_rate_of(&self, e: usize) -> f64 {
+        if e + self.decay_epochs >= self.epochs {
+            self.learning_rate / 10.0
+        } else {
+            self.learning_rate
+        }
     }
 }
 
@@ -156,7 +169,7 @@ pub fn train<E>(
     let mut net =
         SimpleConvNet::<f32>::new(config.architecture, config.init, seed, config.threads)?;
     let initial_filters = net.conv.w.clone();
-    let mut optimizer = config.optimizer();
+    let mut optimizer = Adam::new(config.learning_rate as f32);
     // The shuffles have their own stream, so changing the network leaves the batches alone.
     let mut sampler = BatchSampler::new(train.len(), seed.wrapping_add(1));
     let mut shifts = StdRng::seed_from_u64(seed.wrapping_add(2));
@@ -169,6 +182,7 @@ pub fn train<E>(
             Some(s) if last => s.min(per_epoch),
             _ => per_epoch,
         };
+        optimizer.learning_rate = config.learning_rate_of(e) as f32;
         let started = Instant::now();
         epoch(
             &mut net,
@@ -177,7 +191,7 @@ pub fn train<E>(
             config,
             steps,
             &mut shifts,
-            optimizer.as_mut(),
+            &mut optimizer,
             &mut report,
         )
         .map_err(RunError::Report)?;
@@ -208,6 +222,12 @@ mod tests {
         let mut c = Config::book(2);
         assert_eq!(c.steps_per_epoch(60_000), 600);
         assert_eq!(c.steps(60_000), 1200);
+        assert_eq!(c.learning_rate_of(1), 0.001);
+        c.decay_epochs = 1;
+        assert_eq!(
+            (c.learning_rate_of(0), c.learning_rate_of(1)),
+            (0.001, 0.0001)
+        );
         c.last_epoch_steps = Some(250);
         assert_eq!(c.steps(60_000), 850);
         c.last_epoch_steps = Some(10_000);

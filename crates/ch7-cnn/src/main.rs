@@ -140,8 +140,7 @@ fn run_info(config: &Config, train_size: usize, seed: u64) -> RunInfo {
     RunInfo {
         stage: "ch7-cnn".into(),
         network: format!(
-            "SimpleConvNet ({}), {} init, Adam{}{}",
-            config.architecture.describe(),
+            "SimpleConvNet, {} init, Adam{}{}",
             config.init,
             if config.shift > 0 {
                 format!(", shifts up to {} px", config.shift)
@@ -192,7 +191,7 @@ fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
     })?;
 
     let seconds = &trained.epoch_seconds;
-    let mut lines = vec![format!(
+    let mut lines = vec![config.architecture.describe(), format!(
         "Seconds per epoch: {} ({} at most)",
         seconds
             .iter()

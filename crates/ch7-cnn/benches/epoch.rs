@@ -19,12 +19,12 @@ use std::time::Duration;
 use ch6_mlp::dense::{Kernel, Operand, matmul};
 use ch7_cnn::im2col::{col2im, im2col};
 use ch7_cnn::layout::Shape;
-use ch7_cnn::train::{Config, epoch};
+use ch7_cnn::train::{Config, Streams, epoch};
 use ch7_cnn::{Architecture, MaxPooling, SimpleConvNet};
 use criterion::{
     BenchmarkGroup, Criterion, SamplingMode, criterion_group, criterion_main, measurement::WallTime,
 };
-use mnist::{BatchSampler, Mnist};
+use mnist::Mnist;
 use nalgebra::DMatrix;
 
 /// Training steps per iteration: 60 batches of 100, a tenth of an epoch.
@@ -53,8 +53,7 @@ fn training(mnist: &Mnist, threads: usize) -> Work {
     };
     let mut net = SimpleConvNet::<f32>::new(config.architecture, config.init, 42, threads).unwrap();
     let mut optimizer = config.optimizer();
-    let mut sampler = BatchSampler::new(train.len(), 43);
-    let mut shifts: rand::rngs::StdRng = rand::SeedableRng::seed_from_u64(44);
+    let mut streams = Streams::new(train.len(), 42);
     Box::new(move || {
         let mut report = |event| {
             black_box(event);
@@ -63,10 +62,9 @@ fn training(mnist: &Mnist, threads: usize) -> Work {
         epoch(
             &mut net,
             &train,
-            &mut sampler,
+            &mut streams,
             &config,
             STEPS,
-            &mut shifts,
             optimizer.as_mut(),
             &mut report,
         )

@@ -191,15 +191,18 @@ fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
     })?;
 
     let seconds = &trained.epoch_seconds;
-    let mut lines = vec![config.architecture.describe(), format!(
-        "Seconds per epoch: {} ({} at most)",
-        seconds
-            .iter()
-            .map(|s| format!("{s:.1}"))
-            .collect::<Vec<_>>()
-            .join(", "),
-        train_cli::count(config.threads, "thread")
-    )];
+    let mut lines = vec![
+        config.architecture.describe(),
+        format!(
+            "Seconds per epoch: {} ({} at most)",
+            seconds
+                .iter()
+                .map(|s| format!("{s:.1}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            train_cli::count(config.threads, "thread")
+        ),
+    ];
     if let Some(path) = &args.save {
         model_file::save(&trained.net, path)?;
         lines.push(format!("Model saved to {}", path.display()));

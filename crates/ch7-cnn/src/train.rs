@@ -108,26 +108,43 @@ impl Config {
     }
 }
 
+/// The random streams of training besides the weights', each from its own
+/// seed, so that changing one leaves the others alone: the shuffles of the
+/// epochs (seed + 1) and the shifts of data augmentation (seed + 2).
+pub struct Streams {
+    pub batches: BatchSampler,
+    pub shifts: StdRng,
+}
+
+impl Streams {
+    /// The streams of a run from `seed` over `images` training images.
+    pub fn new(images: usize, seed: u64) -> Streams {
+        Streams {
+            batches: BatchSampler::new(images, seed.wrapping_add(1)),
+            shifts: StdRng::seed_from_u64(seed.wrapping_add(2)),
+        }
+    }
+}
+
 // ANCHOR: epoch
 /// One epoch (or its first `steps` batches): a fresh shuffle of `train`,
 /// cut into batches of `config.batch_size`, one Adam step each; with
-/// `config.shift`, each batch's images moved at random (drawn from `shifts`).
+/// `config.shift`, each batch's images moved at random (drawn from `streams.shifts`).
 pub fn epoch<E>(
     net: &mut SimpleConvNet<f32>,
     train: &Dataset,
-    sampler: &mut BatchSampler,
+    streams: &mut Streams,
     config: &Config,
     steps: usize,
-    shifts: &mut StdRng,
     optimizer: &mut dyn Optimizer<f32>,
     report: &mut impl FnMut(TrainEvent) -> Result<(), E>,
 ) -> Result<(), E> {
-    let batches = sampler.epoch(config.batch_size);
+    let batches = streams.batches.epoch(config.batch_size);
     for batch in batches.iter().take(steps) {
         let loss = if config.shift == 0 {
             net.train_step(train, batch, optimizer)
         } else {
-            let x = shifted_batch(train, batch, config.shift, shifts);
+            let x = shifted_batch(train, batch, config.shift, &mut streams.shifts);
             net.set_batch(x, train.batch_one_hot(batch));
             net.learn(optimizer)
         };
@@ -170,9 +187,7 @@ pub fn train<E>(
         SimpleConvNet::<f32>::new(config.architecture, config.init, seed, config.threads)?;
     let initial_filters = net.conv.w.clone();
     let mut optimizer = Adam::new(config.learning_rate as f32);
-    // The shuffles have their own stream, so changing the network leaves the batches alone.
-    let mut sampler = BatchSampler::new(train.len(), seed.wrapping_add(1));
-    let mut shifts = StdRng::seed_from_u64(seed.wrapping_add(2));
+    let mut streams = Streams::new(train.len(), seed);
     let per_epoch = config.steps_per_epoch(train.len());
     let mut epoch_seconds = Vec::new();
     let mut test_accuracy = f64::NAN;
@@ -187,10 +202,9 @@ pub fn train<E>(
         epoch(
             &mut net,
             train,
-            &mut sampler,
+            &mut streams,
             config,
             steps,
-            &mut shifts,
             &mut optimizer,
             &mut report,
         )

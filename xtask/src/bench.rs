@@ -59,6 +59,7 @@ fn quick_flags(krate: &str) -> &'static [&'static str] {
         "ch4-two-layer" => &["--steps", "150", "--eval-every", "25"],
         "ch5-backprop" => &["--steps", "3000"],
         "ch6-mlp" => &["--epochs", "3"],
+        "ch7-cnn" => &["--steps", "100"],
         _ => &[],
     }
 }

@@ -55,6 +55,32 @@ impl<'a, T: RealField + Copy> Operand<'a, T> {
         }
     }
 
+    /// The first `rows · cols` numbers of `data` read as a column-major
+    /// `rows × cols` matrix: a stored matrix seen in another shape without a
+    /// copy (stage 6 reads its `N × (C·H·W)` batches as `(H·W·N) × C`).
+    pub fn column_major(data: &'a [T], rows: usize, cols: usize) -> Operand<'a, T> {
+        assert!(data.len() >= rows * cols, "Operand: too few numbers");
+        Operand {
+            data,
+            rows,
+            cols,
+            row_stride: 1,
+            col_stride: rows,
+        }
+    }
+
+    /// `column_major(data, rows, cols)ᵀ` without a copy.
+    pub fn column_major_transposed(data: &'a [T], rows: usize, cols: usize) -> Operand<'a, T> {
+        assert!(data.len() >= rows * cols, "Operand: too few numbers");
+        Operand {
+            data,
+            rows: cols,
+            cols: rows,
+            row_stride: rows,
+            col_stride: 1,
+        }
+    }
+
     /// The same numbers as a nalgebra view.
     fn view(&self) -> DMatrixView<'a, T, Dyn, Dyn> {
         DMatrixView::from_slice_with_strides(

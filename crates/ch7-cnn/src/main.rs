@@ -1,0 +1,401 @@
+//! # `cargo run -p ch7-cnn`: stage 6's command line
+//!
+//! Stage 6 of the course (chapter 7). With no subcommand it trains
+//! SimpleConvNet with the book's recipe (Adam η = 0.001, batch 100) for a
+//! short default run; `--epochs` trains the full recipe. `seeds` trains one
+//! network per seed and shows the spread; `predict` and `evaluate` use a
+//! saved model. The library does the work; this file binds flags to it.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use serde_json::json;
+use train_cli::{CommonArgs, Reporter, RunInfo, one_of, positive_usize, say};
+
+use ch6_mlp::init::Init;
+use ch6_mlp::show;
+use ch6_mlp::train::Spread;
+use ch7_cnn::pictures::{self, Panel};
+use ch7_cnn::train::{self, Config};
+use ch7_cnn::{SimpleConvNet, model_file};
+
+/// Stage 6: convolution and pooling, SimpleConvNet on MNIST
+#[derive(Parser, Debug)]
+#[command(name = "ch7-cnn", version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    train: TrainArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Train a network (what runs when no subcommand is given)
+    Train(TrainArgs),
+    /// Train the same settings once per seed (--seed, --seed + 1, …) and show how much the test accuracy varies
+    Seeds {
+        /// How many seeds (networks) to train
+        #[arg(long, value_name = "N", default_value_t = 3, value_parser = positive_usize)]
+        count: usize,
+        #[command(flatten)]
+        train: TrainArgs,
+    },
+    /// Draw test image N in the terminal with its label and the model's top-3 guesses
+    Predict {
+        /// Which test image (0 to 9999)
+        #[arg(long, value_name = "N")]
+        index: usize,
+        #[command(flatten)]
+        model: ModelArgs,
+    },
+    /// Print a saved model's test accuracy and its confusion matrix
+    Evaluate(ModelArgs),
+}
+
+/// The initialisations that make sense for a convolution (fan-in `C·FH·FW`).
+const INITS: [Init; 2] = [Init::He, Init::Std];
+
+// ANCHOR: default_run
+/// What `cargo run -p ch7-cnn` trains with no flags: `DEFAULT_EPOCHS`
+/// epochs of the book's recipe, which fit in about a minute on two cores;
+/// the book trains 20 (`--epochs 20`).
+const DEFAULT_EPOCHS: usize = 3;
+// ANCHOR_END: default_run
+
+#[derive(Args, Debug, Clone)]
+struct TrainArgs {
+    /// Passes over the training set [default: 3; the book trains 20]
+    #[arg(long, value_name = "N", value_parser = positive_usize)]
+    epochs: Option<usize>,
+    /// Train only the first N mini-batches of the last epoch [default: the whole epoch]
+    #[arg(long, value_name = "N", value_parser = positive_usize)]
+    steps: Option<usize>,
+    /// Images per mini-batch
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = positive_usize)]
+    batch_size: usize,
+    /// Step size of Adam
+    #[arg(long, value_name = "ETA", default_value_t = 0.001, value_parser = train_cli::learning_rate)]
+    learning_rate: f64,
+    /// Initial weights
+    #[arg(long, default_value = "he", value_parser = one_of(&INITS, Init::name, |i| i.to_string()))]
+    init: Init,
+    /// Move each training image by up to N pixels at random each time it is seen (data augmentation, the book's chapter 8); 0 for none
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    shift: usize,
+    /// Train the last N epochs at a tenth of the learning rate (learning rate decay, the book's chapter 6); 0 for none
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    decay_epochs: usize,
+    /// Threads a large matrix product may use
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = positive_usize)]
+    threads: usize,
+    /// Save the trained network to FILE (safetensors)
+    #[arg(long, value_name = "FILE")]
+    save: Option<PathBuf>,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+struct ModelArgs {
+    /// A model saved with `--save FILE`
+    #[arg(long, value_name = "FILE")]
+    model: PathBuf,
+    /// Directory with the four MNIST .gz files [default: $MNIST_DIR if set, else the repository's data/mnist/]
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => run_train(&cli.train),
+        Some(Command::Train(args)) => run_train(&args),
+        Some(Command::Seeds { count, train }) => run_seeds(count, &train),
+        Some(Command::Predict { index, model }) => predict(index, &model),
+        Some(Command::Evaluate(model)) => evaluate(&model),
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+/// The book's recipe with the flags' changes.
+fn config(args: &TrainArgs) -> Config {
+    Config {
+        init: args.init,
+        learning_rate: args.learning_rate,
+        batch_size: args.batch_size,
+        last_epoch_steps: args.steps,
+        shift: args.shift,
+        decay_epochs: args.decay_epochs,
+        threads: args.threads,
+        ..Config::book(args.epochs.unwrap_or(DEFAULT_EPOCHS))
+    }
+}
+
+fn run_info(config: &Config, train_size: usize, seed: u64) -> RunInfo {
+    RunInfo {
+        stage: "ch7-cnn".into(),
+        network: format!(
+            "SimpleConvNet, {} init, Adam{}{}",
+            config.init,
+            if config.shift > 0 {
+                format!(", shifts up to {} px", config.shift)
+            } else {
+                String::new()
+            },
+            if config.decay_epochs > 0 {
+                format!(", η/10 for the last {} epochs", config.decay_epochs)
+            } else {
+                String::new()
+            }
+        ),
+        parameters: config.architecture.parameter_count().unwrap_or(0),
+        steps: config.steps(train_size),
+        batch_size: config.batch_size,
+        learning_rate: config.learning_rate,
+        train_size,
+        seed,
+    }
+}
+
+/// What the run trains, in words, and how to train the rest.
+fn plan(config: &Config, images: usize) -> String {
+    let per_epoch = config.steps_per_epoch(images);
+    let steps = config.steps(images);
+    let mut line = format!(
+        "Training on {images} images: {} of batch {} ({} per epoch)",
+        train_cli::count(steps, "step"),
+        config.batch_size,
+        per_epoch
+    );
+    if config.epochs < 20 {
+        line += "; the book trains 20 epochs: `cargo run --release -p ch7-cnn -- --epochs 20`";
+    }
+    line
+}
+
+fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
+    let config = config(args);
+    let (train_set, test) = train_cli::load_data(&args.common)?;
+    let mut reporter = Reporter::start(
+        run_info(&config, train_set.len(), args.common.seed),
+        &args.common,
+    );
+    reporter.note(&plan(&config, train_set.len()));
+    let trained = train::train(&config, args.common.seed, &train_set, &test, |e| {
+        reporter.record(e)
+    })?;
+
+    let seconds = &trained.epoch_seconds;
+    let mut lines = vec![
+        config.architecture.describe(),
+        format!(
+            "Seconds per epoch: {} ({} at most)",
+            seconds
+                .iter()
+                .map(|s| format!("{s:.1}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            train_cli::count(config.threads, "thread")
+        ),
+    ];
+    if let Some(path) = &args.save {
+        model_file::save(&trained.net, path)?;
+        lines.push(format!("Model saved to {}", path.display()));
+    }
+    let extra = json!({
+        "architecture": config.architecture.describe(),
+        "init": config.init.to_string(),
+        "epochs": config.epochs,
+        "shift": config.shift,
+        "decay_epochs": config.decay_epochs,
+        "threads": config.threads,
+        "epoch_seconds": seconds,
+    });
+    let serde_json::Value::Object(extra) = extra else {
+        unreachable!("an object")
+    };
+    let mut net = trained.net;
+    reporter.finish(trained.test_accuracy, &lines, extra)?;
+    if let Some(path) = &args.common.plot {
+        for drawn in draw_pictures(path, &trained.initial_filters, &mut net, &test)? {
+            say(&args.common, &format!("Drawn to {}", drawn.display()));
+        }
+    }
+    Ok(())
+}
+
+/// `curves.png` → `curves-filters.png`.
+fn beside(path: &Path, suffix: &str) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map_or("ch7-cnn".into(), |s| s.to_string_lossy());
+    let ext = path
+        .extension()
+        .map_or("png".into(), |e| e.to_string_lossy());
+    path.with_file_name(format!("{stem}-{suffix}.{ext}"))
+}
+
+/// Test image whose feature maps are drawn.
+const SHOWN_DIGIT: usize = 0;
+
+// ANCHOR: draw_pictures
+/// Beside the `--plot` curves: the filters before and after training, and
+/// the feature maps of one test digit. Returns the files drawn.
+fn draw_pictures(
+    plot: &Path,
+    initial_filters: &nalgebra::DMatrix<f32>,
+    net: &mut SimpleConvNet<f32>,
+    test: &mnist::Dataset,
+) -> anyhow::Result<Vec<PathBuf>> {
+    let (fh, fw) = (net.conv.window.height, net.conv.window.width);
+    let filters = beside(plot, "filters");
+    let panel = |title: &str, w| Panel {
+        title: title.into(),
+        images: pictures::filter_images(w, fh, fw),
+        columns: 10,
+    };
+    let panels = [
+        panel("before training", initial_filters),
+        panel("after training", &net.conv.w),
+    ];
+    let title = format!("The {} first-layer filters ({fh}×{fw})", net.conv.filters());
+    pictures::draw_panels(&filters, &title, &panels)
+        .with_context(|| format!("drawing {}", filters.display()))?;
+
+    let maps = beside(plot, "feature-maps");
+    let digit = nalgebra::DMatrix::from_fn(28, 28, |i, j| {
+        f32::from(test.image(SHOWN_DIGIT)[i * 28 + j])
+    });
+    let label = test.labels()[SHOWN_DIGIT];
+    let panels = [
+        Panel {
+            title: format!("test image {SHOWN_DIGIT} (a {label})"),
+            images: vec![digit],
+            columns: 1,
+        },
+        Panel {
+            title: "its feature maps after convolution and ReLU, one per filter".into(),
+            images: net.feature_maps(test, SHOWN_DIGIT),
+            columns: 10,
+        },
+    ];
+    let title = format!("What the trained filters see in test image {SHOWN_DIGIT}");
+    pictures::draw_panels(&maps, &title, &panels)
+        .with_context(|| format!("drawing {}", maps.display()))?;
+    Ok(vec![filters, maps])
+}
+// ANCHOR_END: draw_pictures
+
+/// Trains `count` networks of the same settings, seeds `--seed`, `--seed + 1`,
+/// …, and prints each one's test accuracy and their spread.
+fn run_seeds(count: usize, args: &TrainArgs) -> anyhow::Result<()> {
+    if args.save.is_some() || args.common.plot.is_some() {
+        bail!(
+            "--save and --plot are for one network, and `seeds` trains {count}: train the seed you want with `--seed S --save FILE` or `--plot FILE`"
+        );
+    }
+    let config = config(args);
+    let (train_set, test) = train_cli::load_data(&args.common)?;
+    let first = args.common.seed;
+    if !args.common.quiet {
+        eprintln!(
+            "{}: {count} runs, seeds {first} to {}",
+            plan(&config, train_set.len()),
+            first + count as u64 - 1
+        );
+    }
+    let silent = CommonArgs {
+        quiet: true,
+        json: false,
+        ..args.common.clone()
+    };
+    let (mut rows, mut tests) = (Vec::new(), Vec::new());
+    for seed in (first..).take(count) {
+        // A silent reporter still stops a run that diverges.
+        let mut reporter = Reporter::start(run_info(&config, train_set.len(), seed), &silent);
+        let trained = train::train(&config, seed, &train_set, &test, |e| reporter.record(e))
+            .with_context(|| format!("seed {seed}"))?;
+        let t = trained.test_accuracy;
+        let seconds: f64 = trained.epoch_seconds.iter().sum();
+        say(
+            &args.common,
+            &format!(
+                "seed {seed:>5}: test {:.2}%  ({seconds:.1} s of training)",
+                100.0 * t
+            ),
+        );
+        rows.push(
+            json!({"seed": seed, "test_accuracy": t, "epoch_seconds": trained.epoch_seconds}),
+        );
+        tests.push(t);
+    }
+    let spread = Spread::of(&tests);
+    say(
+        &args.common,
+        &format!("Test accuracy over {count} seeds: {}", spread.describe()),
+    );
+    if args.common.json {
+        let info = run_info(&config, train_set.len(), first);
+        println!(
+            "{}",
+            json!({"stage": "ch7-cnn", "network": info.network, "epochs": config.epochs, "steps": info.steps, "runs": rows, "test_accuracy": spread})
+        );
+    }
+    Ok(())
+}
+
+fn predict(index: usize, args: &ModelArgs) -> anyhow::Result<()> {
+    let mut net = model_file::load(&args.model, 1)?;
+    let test = mnist::Mnist::load_from(args.data_dir.as_deref())?.test;
+    if index >= test.len() {
+        bail!(
+            "--index {index} is out of range: the test set has images 0 to {}",
+            test.len() - 1
+        );
+    }
+    let top = show::top3(&net.probabilities(&test, index));
+    let label = test.labels()[index];
+    let verdict = if top[0].0 == label as usize {
+        "right"
+    } else {
+        "wrong"
+    };
+    print!("{}", show::digit(&test, index));
+    println!(
+        "Test image {index}: label {label}, predicted {} ({verdict})",
+        top[0].0
+    );
+    for (digit, p) in top {
+        println!("  {digit}: {:6.2}%", 100.0 * p);
+    }
+    Ok(())
+}
+
+fn evaluate(args: &ModelArgs) -> anyhow::Result<()> {
+    let mut net = model_file::load(&args.model, 2)?;
+    let test = mnist::Mnist::load_from(args.data_dir.as_deref())?.test;
+    println!(
+        "Model {} (SimpleConvNet: {}, {} parameters)",
+        args.model.display(),
+        net.architecture.describe(),
+        train_cli::thousands(net.parameter_count())
+    );
+    let predicted = net.predictions(&test);
+    let accuracy = mnist::fraction_correct(&predicted, test.labels());
+    let right = (accuracy * test.len() as f64).round() as usize;
+    println!(
+        "Test accuracy: {:.2}% ({right} of {})\n",
+        100.0 * accuracy,
+        test.len()
+    );
+    print!(
+        "{}",
+        show::confusion_table(&show::confusion_matrix(test.labels(), &predicted))
+    );
+    Ok(())
+}

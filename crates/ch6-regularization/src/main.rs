@@ -66,10 +66,20 @@ struct OverfitArgs {
     #[arg(long, value_name = "N", default_value_t = 200, value_parser = positive_usize)]
     epochs: usize,
     /// Weight decay λ of the second run (the loss gains λ/2·Σ‖W‖²)
-    #[arg(long, value_name = "LAMBDA", default_value_t = 0.1)]
+    #[arg(
+        long,
+        value_name = "LAMBDA",
+        default_value_t = 0.1,
+        allow_negative_numbers = true
+    )]
     weight_decay: f64,
     /// Dropout ratio of the third run, in [0, 1)
-    #[arg(long, value_name = "RATIO", default_value_t = 0.2)]
+    #[arg(
+        long,
+        value_name = "RATIO",
+        default_value_t = 0.2,
+        allow_negative_numbers = true
+    )]
     dropout: f64,
     /// SGD's step size
     #[arg(long, value_name = "ETA", default_value_t = 0.01, value_parser = train_cli::learning_rate)]
@@ -77,6 +87,9 @@ struct OverfitArgs {
     /// Images per mini-batch
     #[arg(long, value_name = "N", default_value_t = 100, value_parser = positive_usize)]
     batch_size: usize,
+    /// Measure train and test accuracy every N epochs (and after the last)
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = positive_usize)]
+    eval_every: usize,
     #[command(flatten)]
     common: CommonArgs,
 }
@@ -102,7 +115,12 @@ struct SearchArgs {
     #[arg(long, value_name = "N", default_value_t = 50, value_parser = positive_usize)]
     epochs: usize,
     /// The fraction of the training images held out to validate on
-    #[arg(long, value_name = "F", default_value_t = 0.2)]
+    #[arg(
+        long,
+        value_name = "F",
+        default_value_t = 0.2,
+        allow_negative_numbers = true
+    )]
     validation_fraction: f64,
     /// Learning rates to search, LOW..HIGH, drawn on a log scale
     #[arg(long, value_name = "LOW..HIGH", default_value = "1e-6..1e-2", value_parser = range)]
@@ -139,10 +157,20 @@ struct TrainArgs {
     #[arg(long)]
     no_batch_norm: bool,
     /// Dropout ratio after each hidden ReLU, in [0, 1); 0 for none
-    #[arg(long, value_name = "RATIO", default_value_t = 0.2)]
+    #[arg(
+        long,
+        value_name = "RATIO",
+        default_value_t = 0.2,
+        allow_negative_numbers = true
+    )]
     dropout: f64,
     /// Weight decay λ, 0 or more
-    #[arg(long, value_name = "LAMBDA", default_value_t = 0.0)]
+    #[arg(
+        long,
+        value_name = "LAMBDA",
+        default_value_t = 0.0,
+        allow_negative_numbers = true
+    )]
     weight_decay: f64,
     /// Update rule
     #[arg(long, default_value = "adam", value_parser = one_of(&OptimizerKind::ALL, OptimizerKind::name, |k| k.to_string()))]
@@ -221,11 +249,11 @@ fn write_chart(
 }
 
 /// `(epoch, 100·accuracy)` points.
-fn points(accuracies: &[f64]) -> Vec<(f64, f64)> {
-    accuracies
+fn points(epochs: &[usize], accuracies: &[f64]) -> Vec<(f64, f64)> {
+    epochs
         .iter()
-        .enumerate()
-        .map(|(i, a)| ((i + 1) as f64, 100.0 * a))
+        .zip(accuracies)
+        .map(|(&e, a)| (e as f64, 100.0 * a))
         .collect()
 }
 
@@ -266,6 +294,7 @@ fn run_overfit(args: &OverfitArgs) -> anyhow::Result<()> {
         args.common.seed,
         &train,
         &test,
+        args.eval_every,
         |c| progress(&args.common, &format!("  {:<24} done", c.name)),
     )?;
     let mut table = format!(
@@ -301,11 +330,11 @@ fn run_overfit(args: &OverfitArgs) -> anyhow::Result<()> {
         for c in &curves {
             series.push(Series {
                 name: format!("{}: train", c.name),
-                points: points(&c.train),
+                points: points(&c.epochs, &c.train),
             });
             series.push(Series {
                 name: format!("{}: test", c.name),
-                points: points(&c.test),
+                points: points(&c.epochs, &c.test),
             });
         }
         let title = format!("Overfitting: 6×100 on {} images", train.len());
@@ -445,7 +474,14 @@ fn run_search(args: &SearchArgs) -> anyhow::Result<()> {
         weight_decay: best.weight_decay,
         ..base.clone()
     };
-    let retrained = training::run("winner", &winner, args.common.seed, &all, Some(&test))?;
+    let retrained = training::run(
+        "winner",
+        &winner,
+        args.common.seed,
+        &all,
+        Some(&test),
+        args.epochs,
+    )?;
     // ANCHOR_END: run_search
     let shown = &trials[..args.show.min(trials.len())];
     let mut table = format!(
@@ -484,7 +520,7 @@ fn run_search(args: &SearchArgs) -> anyhow::Result<()> {
             .iter()
             .map(|t: &Trial| Series {
                 name: format!("η {:.1e}, λ {:.1e}", t.learning_rate, t.weight_decay),
-                points: points(&t.validation),
+                points: points(&(1..=t.validation.len()).collect::<Vec<_>>(), &t.validation),
             })
             .collect();
         let title = format!(
@@ -696,7 +732,7 @@ where
             (with, RGBColor(31, 119, 180)),
             (without, RGBColor(255, 127, 14)),
         ] {
-            let line = LineSeries::new(points(&curve.train), colour.stroke_width(2));
+            let line = LineSeries::new(points(&curve.epochs, &curve.train), colour.stroke_width(2));
             chart.draw_series(line).map_err(err)?;
         }
     }

@@ -65,10 +65,11 @@ pub enum RunError {
     Diverged { step: usize, loss: f64 },
 }
 
-/// Train and test accuracy after each epoch of one run.
+/// Train and test accuracy of one run after the epochs in `epochs`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Curve {
     pub name: String,
+    pub epochs: Vec<usize>,
     pub train: Vec<f64>,
     pub test: Vec<f64>,
     /// Set when the loss stopped being finite: the curves end there.
@@ -84,7 +85,8 @@ impl Curve {
 }
 
 /// Trains a fresh network of `config` from `seed` on `train`, measuring
-/// accuracy on `train` and (if given) `test` after each epoch. A loss that
+/// accuracy on `train` and (if given) `test` after every `every` epochs and
+/// after the last. A loss that
 /// stops being finite ends the run, recorded in the curve, not as an error.
 pub fn run(
     name: &str,
@@ -92,11 +94,13 @@ pub fn run(
     seed: u64,
     train_set: &Dataset,
     test: Option<&Dataset>,
+    every: usize,
 ) -> Result<Curve, ConfigError> {
     config.check(train_set.len())?;
     let mut net = Network::<f32>::new(config, seed);
     let mut curve = Curve {
         name: name.into(),
+        epochs: Vec::new(),
         train: Vec::new(),
         test: Vec::new(),
         diverged: None,
@@ -105,10 +109,15 @@ pub fn run(
     let outcome = train(&mut net, config, seed, train_set, |net, event| {
         match event {
             Event::Step(loss) if !loss.is_finite() => {
-                return Err(RunError::Diverged { step, loss });
+                return Err(RunError::Diverged {
+                    step: step + 1,
+                    loss,
+                });
             }
             Event::Step(_) => step += 1,
-            Event::Epoch(_) => {
+            Event::Epoch(epoch) if epoch % every.max(1) != 0 && epoch != config.epochs => {}
+            Event::Epoch(epoch) => {
+                curve.epochs.push(epoch);
                 curve.train.push(net.accuracy(train_set));
                 if let Some(test) = test {
                     curve.test.push(net.accuracy(test));
@@ -146,7 +155,8 @@ pub fn overfit_config(epochs: usize) -> Config {
 }
 
 /// The three runs of the overfitting experiment, all from `seed` on `train`:
-/// `base` as it is, with weight decay `λ`, and with dropout `ratio`.
+/// `base` as it is, with weight decay `λ`, and with dropout `ratio`;
+/// accuracies measured every `every` epochs.
 pub fn overfit(
     base: &Config,
     weight_decay: f64,
@@ -154,6 +164,7 @@ pub fn overfit(
     seed: u64,
     train_set: &Dataset,
     test: &Dataset,
+    every: usize,
     mut progress: impl FnMut(&Curve),
 ) -> Result<Vec<Curve>, ConfigError> {
     let runs = [
@@ -175,7 +186,7 @@ pub fn overfit(
     ];
     let mut curves = Vec::new();
     for (name, config) in &runs {
-        let curve = run(name, config, seed, train_set, Some(test))?;
+        let curve = run(name, config, seed, train_set, Some(test), every)?;
         progress(&curve);
         curves.push(curve);
     }
@@ -218,8 +229,9 @@ pub fn batch_norm_effect(
             seed,
             train_set,
             None,
+            1,
         )?;
-        let without = run("without", &base, seed, train_set, None)?;
+        let without = run("without", &base, seed, train_set, None, 1)?;
         progress(scale, &with, &without);
         results.push((scale, with, without));
     }
@@ -299,7 +311,7 @@ mod tests {
             batch_size: 10,
             ..overfit_config(5)
         };
-        let curve = run("huge", &config, 1, &data, None).unwrap();
+        let curve = run("huge", &config, 1, &data, None, 1).unwrap();
         assert!(
             curve
                 .diverged

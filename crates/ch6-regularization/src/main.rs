@@ -362,7 +362,7 @@ fn run_batch_norm(args: &BatchNormArgs) -> anyhow::Result<()> {
         &args.common,
         &format!(
             "Batch norm against initial weight scales: {} on the first {} training images, {} scales",
-            base.describe(),
+            base.describe().replace("He init", "weights N(0, s²)"),
             train.len(),
             scales.len()
         ),
@@ -440,7 +440,7 @@ fn run_search(args: &SearchArgs) -> anyhow::Result<()> {
         &format!(
             "Random search, {} trials: {} on {} images, validated on the last {} of the first {} training images",
             args.trials,
-            base.describe(),
+            base.describe().replace("η = 0.01", "η searched"),
             train.len(),
             validation.len(),
             all.len()

@@ -265,19 +265,7 @@ fn run_overfit(args: &OverfitArgs) -> anyhow::Result<()> {
         ..training::overfit_config(args.epochs)
     };
     let (train, test) = load(&args.common, 300)?;
-    // All three settings are checked before the first one trains.
-    for dropout_or_decay in [
-        Config {
-            weight_decay: args.weight_decay,
-            ..base.clone()
-        },
-        Config {
-            dropout: args.dropout,
-            ..base.clone()
-        },
-    ] {
-        dropout_or_decay.check(train.len())?;
-    }
+    let runs = training::overfit_runs(&base, args.weight_decay, args.dropout);
     progress(
         &args.common,
         &format!(
@@ -288,9 +276,7 @@ fn run_overfit(args: &OverfitArgs) -> anyhow::Result<()> {
         ),
     );
     let curves = training::overfit(
-        &base,
-        args.weight_decay,
-        args.dropout,
+        &runs,
         args.common.seed,
         &train,
         &test,
@@ -446,10 +432,13 @@ fn run_search(args: &SearchArgs) -> anyhow::Result<()> {
             all.len()
         ),
     );
+    let space = search::Space {
+        learning_rate: lr,
+        weight_decay: wd,
+    };
     let trials = search::search(
         &base,
-        lr,
-        wd,
+        space,
         args.trials,
         args.common.seed,
         &train,

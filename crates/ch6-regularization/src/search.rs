@@ -98,6 +98,13 @@ pub fn validation_split(data: &Dataset, fraction: f64) -> Result<(Dataset, Datas
 }
 // ANCHOR_END: validation_split
 
+/// Where the search looks: learning rates and weight decays, each on a log scale.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct Space {
+    pub learning_rate: LogRange,
+    pub weight_decay: LogRange,
+}
+
 /// One trial: its hyperparameters and its validation accuracy after each epoch.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Trial {
@@ -118,14 +125,13 @@ impl Trial {
 
 // ANCHOR: search
 /// Random search: `trials` networks of `base`, each with a learning rate
-/// drawn from `learning_rate` and a weight decay from `weight_decay`
+/// and a weight decay drawn from `space`
 /// (from `seed`), each trained on `train` from the same initial weights and
 /// batches (`seed`) and scored on `validation` after every epoch. Returns the
 /// trials best first. `progress` sees each one as it ends.
 pub fn search(
     base: &Config,
-    learning_rate: LogRange,
-    weight_decay: LogRange,
+    space: Space,
     trials: usize,
     seed: u64,
     train_set: &Dataset,
@@ -140,8 +146,8 @@ pub fn search(
     let mut done = Vec::new();
     for number in 1..=trials {
         let config = Config {
-            learning_rate: learning_rate.draw(&mut rng),
-            weight_decay: weight_decay.draw(&mut rng),
+            learning_rate: space.learning_rate.draw(&mut rng),
+            weight_decay: space.weight_decay.draw(&mut rng),
             ..base.clone()
         };
         let mut net = Network::<f32>::new(&config, seed);
@@ -225,7 +231,19 @@ mod tests {
         let lr = LogRange::new("learning rate", 1e-3, 0.3).unwrap();
         let wd = LogRange::new("weight decay", 1e-8, 1e-4).unwrap();
         let mut seen = 0;
-        let trials = search(&base, lr, wd, 6, 3, &train, &validation, |_| seen += 1).unwrap();
+        let trials = search(
+            &base,
+            Space {
+                learning_rate: lr,
+                weight_decay: wd,
+            },
+            6,
+            3,
+            &train,
+            &validation,
+            |_| seen += 1,
+        )
+        .unwrap();
         assert_eq!((trials.len(), seen), (6, 6));
         assert!(
             trials.windows(2).all(|w| w[0].score() >= w[1].score()),
@@ -243,7 +261,19 @@ mod tests {
         );
         assert!(trials[0].score() > 0.9, "best {:?}", trials[0]);
         // The same seed searches the same trials.
-        let again = search(&base, lr, wd, 6, 3, &train, &validation, |_| {}).unwrap();
+        let again = search(
+            &base,
+            Space {
+                learning_rate: lr,
+                weight_decay: wd,
+            },
+            6,
+            3,
+            &train,
+            &validation,
+            |_| {},
+        )
+        .unwrap();
         assert_eq!(trials, again);
     }
 
@@ -272,7 +302,19 @@ mod tests {
         ));
         let base = overfit_config(1);
         let lr = LogRange::new("learning rate", 1e-3, 1e-2).unwrap();
-        let e = search(&base, lr, lr, 0, 1, &data, &data, |_| {}).unwrap_err();
+        let e = search(
+            &base,
+            Space {
+                learning_rate: lr,
+                weight_decay: lr,
+            },
+            0,
+            1,
+            &data,
+            &data,
+            |_| {},
+        )
+        .unwrap_err();
         assert_eq!(e, SearchError::NoTrials);
     }
 }

@@ -154,20 +154,10 @@ pub fn overfit_config(epochs: usize) -> Config {
     }
 }
 
-/// The three runs of the overfitting experiment, all from `seed` on `train`:
-/// `base` as it is, with weight decay `λ`, and with dropout `ratio`;
-/// accuracies measured every `every` epochs.
-pub fn overfit(
-    base: &Config,
-    weight_decay: f64,
-    dropout: f64,
-    seed: u64,
-    train_set: &Dataset,
-    test: &Dataset,
-    every: usize,
-    mut progress: impl FnMut(&Curve),
-) -> Result<Vec<Curve>, ConfigError> {
-    let runs = [
+/// The three runs of the overfitting experiment: `base` as it is, with
+/// weight decay `λ`, and with dropout `ratio`.
+pub fn overfit_runs(base: &Config, weight_decay: f64, dropout: f64) -> Vec<(String, Config)> {
+    vec![
         ("no regularisation".to_string(), base.clone()),
         (
             format!("weight decay λ = {weight_decay}"),
@@ -183,9 +173,24 @@ pub fn overfit(
                 ..base.clone()
             },
         ),
-    ];
+    ]
+}
+
+/// Trains each of `runs` from `seed` on `train_set`, accuracies on it and
+/// on `test` every `every` epochs. Every setting is checked before the first trains.
+pub fn overfit(
+    runs: &[(String, Config)],
+    seed: u64,
+    train_set: &Dataset,
+    test: &Dataset,
+    every: usize,
+    mut progress: impl FnMut(&Curve),
+) -> Result<Vec<Curve>, ConfigError> {
+    for (_, config) in runs {
+        config.check(train_set.len())?;
+    }
     let mut curves = Vec::new();
-    for (name, config) in &runs {
+    for (name, config) in runs {
         let curve = run(name, config, seed, train_set, Some(test), every)?;
         progress(&curve);
         curves.push(curve);

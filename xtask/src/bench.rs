@@ -59,7 +59,17 @@ fn quick_flags(krate: &str) -> &'static [&'static str] {
         "ch4-two-layer" => &["--steps", "150", "--eval-every", "25"],
         "ch5-backprop" => &["--steps", "3000"],
         "ch6-mlp" => &["--epochs", "3"],
+        "ch6-regularization" => &["train", "--epochs", "3"],
         "ch7-cnn" => &["--steps", "100"],
+        _ => &[],
+    }
+}
+
+/// The training run of a full bench, for a stage whose default run is not a
+/// training run (stage 5's default is its overfitting experiment); others run their default.
+fn full_flags(krate: &str) -> &'static [&'static str] {
+    match krate {
+        "ch6-regularization" => &["train"],
         _ => &[],
     }
 }
@@ -180,7 +190,11 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             Err(e) => problems.push(format!("{krate}: {e:#}")),
         }
         step += 1;
-        let flags = if args.quick { quick_flags(krate) } else { &[] };
+        let flags = if args.quick {
+            quick_flags(krate)
+        } else {
+            full_flags(krate)
+        };
         let mut command = format!("cargo run --release -p {krate}");
         if !flags.is_empty() {
             command += &format!(" -- {}", flags.join(" "));

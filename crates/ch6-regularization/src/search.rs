@@ -1,0 +1,320 @@
+//! # Hyperparameter search without looking at the test set
+//!
+//! Stage 5 of the course (chapter 6, "validating hyperparameters"). The
+//! test set measures how a finished model does on images it has never
+//! influenced. Choose a learning rate by test accuracy, and the test set has
+//! influenced the model: its accuracy is then a score the search was allowed
+//! to maximise, an optimistic one. So the search splits a validation set off
+//! the *training* data ([`validation_split`]) and chooses by that.
+//!
+//! [`search`] takes a training set and a validation set, and nothing else:
+//! it cannot reach the test set, by its signature. Random search (Bergstra
+//! and Bengio, as the book recommends) draws each trial's learning rate and
+//! weight decay uniformly on a log scale from [`LogRange`]s, from a seed.
+
+use mnist::Dataset;
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+
+use crate::network::{Config, ConfigError, Network};
+use crate::train::{Event, RunError, train};
+
+/// A range `[low, high]` of positive numbers searched on a log scale.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct LogRange {
+    pub low: f64,
+    pub high: f64,
+}
+
+/// A search that cannot be run, found before any training.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SearchError {
+    #[error("the {name} range {low}..{high} is empty: its low end must not be above its high end")]
+    EmptyRange {
+        name: &'static str,
+        low: f64,
+        high: f64,
+    },
+    #[error("the {name} range {low}..{high} must lie above 0 (it is searched on a log scale)")]
+    NotPositive {
+        name: &'static str,
+        low: f64,
+        high: f64,
+    },
+    #[error("the validation fraction {0} must lie strictly between 0 and 1")]
+    Fraction(f64),
+    #[error(
+        "a validation fraction of {fraction} of {images} images leaves {left} for validation or training: use more images or another fraction"
+    )]
+    TooFewImages {
+        fraction: f64,
+        images: usize,
+        left: usize,
+    },
+    #[error("the number of trials must be at least 1")]
+    NoTrials,
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+impl LogRange {
+    /// The range `low..=high`, refused when empty or not above 0; `name`
+    /// (`learning rate`) says which in the error.
+    pub fn new(name: &'static str, low: f64, high: f64) -> Result<LogRange, SearchError> {
+        if !(low.is_finite() && high.is_finite() && low > 0.0 && high > 0.0) {
+            return Err(SearchError::NotPositive { name, low, high });
+        }
+        if low > high {
+            return Err(SearchError::EmptyRange { name, low, high });
+        }
+        Ok(LogRange { low, high })
+    }
+
+    /// `10^u` with `u` uniform between `log₁₀ low` and `log₁₀ high`.
+    pub fn draw(&self, rng: &mut StdRng) -> f64 {
+        let (a, b) = (self.low.log10(), self.high.log10());
+        10f64.powf(a + (b - a) * rng.random::<f64>())
+    }
+}
+
+// ANCHOR: validation_split
+/// Splits the training data into `(train, validation)`: the last
+/// `fraction` of its images validate, the rest train. The test set is not
+/// an argument: validation comes out of the training images.
+pub fn validation_split(data: &Dataset, fraction: f64) -> Result<(Dataset, Dataset), SearchError> {
+    if !(fraction > 0.0 && fraction < 1.0) {
+        return Err(SearchError::Fraction(fraction));
+    }
+    let validation = (data.len() as f64 * fraction).round() as usize;
+    let left = validation.min(data.len() - validation);
+    if left == 0 {
+        return Err(SearchError::TooFewImages {
+            fraction,
+            images: data.len(),
+            left,
+        });
+    }
+    Ok(data.split_at(data.len() - validation))
+}
+// ANCHOR_END: validation_split
+
+/// Where the search looks: learning rates and weight decays, each on a log scale.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct Space {
+    pub learning_rate: LogRange,
+    pub weight_decay: LogRange,
+}
+
+/// One trial: its hyperparameters and its validation accuracy after each epoch.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Trial {
+    pub number: usize,
+    pub learning_rate: f64,
+    pub weight_decay: f64,
+    pub validation: Vec<f64>,
+    /// Set when the loss stopped being finite.
+    pub diverged: Option<String>,
+}
+
+impl Trial {
+    /// The validation accuracy after the last epoch (0 if it diverged first).
+    pub fn score(&self) -> f64 {
+        self.validation.last().copied().unwrap_or(0.0)
+    }
+}
+
+// ANCHOR: search
+/// Random search: `trials` networks of `base`, each with a learning rate
+/// and a weight decay drawn from `space`
+/// (from `seed`), each trained on `train` from the same initial weights and
+/// batches (`seed`) and scored on `validation` after every epoch. Returns the
+/// trials best first. `progress` sees each one as it ends.
+pub fn search(
+    base: &Config,
+    space: Space,
+    trials: usize,
+    seed: u64,
+    train_set: &Dataset,
+    validation: &Dataset,
+    mut progress: impl FnMut(&Trial),
+) -> Result<Vec<Trial>, SearchError> {
+    if trials == 0 {
+        return Err(SearchError::NoTrials);
+    }
+    base.check(train_set.len())?;
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut done = Vec::new();
+    for number in 1..=trials {
+        let config = Config {
+            learning_rate: space.learning_rate.draw(&mut rng),
+            weight_decay: space.weight_decay.draw(&mut rng),
+            ..base.clone()
+        };
+        let mut net = Network::<f32>::new(&config, seed);
+        let mut scores = Vec::new();
+        let outcome = train(&mut net, &config, seed, train_set, |net, event| {
+            match event {
+                Event::Step(loss) if !loss.is_finite() => {
+                    return Err(RunError::Diverged { step: 0, loss });
+                }
+                Event::Step(_) => {}
+                Event::Epoch(_) => scores.push(net.accuracy(validation)),
+            }
+            Ok(())
+        });
+        let trial = Trial {
+            number,
+            learning_rate: config.learning_rate,
+            weight_decay: config.weight_decay,
+            validation: scores,
+            diverged: outcome.err().map(|e| e.to_string()),
+        };
+        progress(&trial);
+        done.push(trial);
+    }
+    done.sort_by(|a, b| {
+        b.score()
+            .total_cmp(&a.score())
+            .then(a.number.cmp(&b.number))
+    });
+    Ok(done)
+}
+// ANCHOR_END: search
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::train::overfit_config;
+
+    fn made_up(n: usize) -> Dataset {
+        let labels: Vec<u8> = (0..n).map(|i| (i % 10) as u8).collect();
+        let pixels = (0..n * mnist::IMAGE_SIZE)
+            .map(|p| {
+                if p % mnist::IMAGE_SIZE % 10 == labels[p / mnist::IMAGE_SIZE] as usize {
+                    220
+                } else {
+                    10
+                }
+            })
+            .collect();
+        Dataset::from_parts(pixels, labels)
+    }
+
+    #[test]
+    fn the_validation_split_is_carved_from_the_training_images() {
+        let data = made_up(50);
+        let (train, validation) = validation_split(&data, 0.2).unwrap();
+        assert_eq!((train.len(), validation.len()), (40, 10));
+        // Together they are the training data, image for image, and nothing else.
+        for i in 0..50 {
+            let (set, j) = if i < 40 {
+                (&train, i)
+            } else {
+                (&validation, i - 40)
+            };
+            assert_eq!(set.image(j), data.image(i));
+            assert_eq!(set.labels()[j], data.labels()[i]);
+        }
+    }
+
+    #[test]
+    fn a_search_on_a_split_of_training_data_finds_a_working_learning_rate() {
+        // The search gets the two halves of a split and nothing more; on
+        // learnable made-up digits the best trial must validate well.
+        let (train, validation) = validation_split(&made_up(200), 0.25).unwrap();
+        let base = Config {
+            hidden: vec![30, 30],
+            epochs: 8,
+            batch_size: 25,
+            ..overfit_config(8)
+        };
+        let lr = LogRange::new("learning rate", 1e-3, 0.3).unwrap();
+        let wd = LogRange::new("weight decay", 1e-8, 1e-4).unwrap();
+        let mut seen = 0;
+        let trials = search(
+            &base,
+            Space {
+                learning_rate: lr,
+                weight_decay: wd,
+            },
+            6,
+            3,
+            &train,
+            &validation,
+            |_| seen += 1,
+        )
+        .unwrap();
+        assert_eq!((trials.len(), seen), (6, 6));
+        assert!(
+            trials.windows(2).all(|w| w[0].score() >= w[1].score()),
+            "best first"
+        );
+        assert!(
+            trials
+                .iter()
+                .all(|t| (1e-3..=0.3).contains(&t.learning_rate))
+        );
+        assert!(
+            trials
+                .iter()
+                .all(|t| (1e-8..=1e-4).contains(&t.weight_decay))
+        );
+        assert!(trials[0].score() > 0.9, "best {:?}", trials[0]);
+        // The same seed searches the same trials.
+        let again = search(
+            &base,
+            Space {
+                learning_rate: lr,
+                weight_decay: wd,
+            },
+            6,
+            3,
+            &train,
+            &validation,
+            |_| {},
+        )
+        .unwrap();
+        assert_eq!(trials, again);
+    }
+
+    #[test]
+    fn empty_or_non_positive_ranges_and_bad_splits_are_refused() {
+        assert!(matches!(
+            LogRange::new("learning rate", 1e-2, 1e-6),
+            Err(SearchError::EmptyRange { .. })
+        ));
+        assert!(matches!(
+            LogRange::new("weight decay", 0.0, 1e-4),
+            Err(SearchError::NotPositive { .. })
+        ));
+        assert!(
+            LogRange::new("weight decay", 1e-4, 1e-4).is_ok(),
+            "one value is a range, not an empty one"
+        );
+        let data = made_up(10);
+        assert_eq!(
+            validation_split(&data, 1.0).unwrap_err(),
+            SearchError::Fraction(1.0)
+        );
+        assert!(matches!(
+            validation_split(&data, 0.01),
+            Err(SearchError::TooFewImages { .. })
+        ));
+        let base = overfit_config(1);
+        let lr = LogRange::new("learning rate", 1e-3, 1e-2).unwrap();
+        let e = search(
+            &base,
+            Space {
+                learning_rate: lr,
+                weight_decay: lr,
+            },
+            0,
+            1,
+            &data,
+            &data,
+            |_| {},
+        )
+        .unwrap_err();
+        assert_eq!(e, SearchError::NoTrials);
+    }
+}

@@ -1,0 +1,339 @@
+//! # Training, and the chapter's two experiments
+//!
+//! Stage 5 of the course (chapter 6). [`train`] runs shuffled mini-batch
+//! epochs, as stage 4's does, and hands the network to a callback after
+//! every epoch, so the caller measures whatever it may measure: the
+//! experiments below measure train and test accuracy (they study
+//! overfitting, they choose nothing); the search in [`crate::search`]
+//! measures only its validation split.
+//!
+//! - [`overfit`]: the book's overfitting experiment: six hidden layers of
+//!   100 on 300 images, with no regularisation, with weight decay, with dropout;
+//! - [`batch_norm_effect`]: the same deep network on 1,000 images, with and
+//!   without batch normalisation, from initial weight scales 1 to 10⁻⁴.
+
+use ch5_backprop::train::to_f64;
+use ch6_mlp::init::Init;
+use ch6_mlp::optim::OptimizerKind;
+use mnist::{BatchSampler, Dataset};
+
+use crate::network::{Config, ConfigError, Network};
+
+/// What [`train`] tells its callback.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Event {
+    /// One optimizer step done; the loss of its batch, weight decay included.
+    Step(f64),
+    /// Epoch number `n` (from 1) done.
+    Epoch(usize),
+}
+
+// ANCHOR: train
+/// Trains `net` by `config` on `data`, batches shuffled from `seed`: each
+/// epoch a fresh shuffle cut into whole batches, one optimizer step each.
+/// `report` sees every step's loss and, after each epoch, the network; an
+/// error from it stops training.
+pub fn train<E>(
+    net: &mut Network<f32>,
+    config: &Config,
+    seed: u64,
+    data: &Dataset,
+    mut report: impl FnMut(&mut Network<f32>, Event) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut optimizer = config.optimizer.build::<f32>(config.learning_rate);
+    let mut sampler = BatchSampler::new(data.len(), seed.wrapping_add(1));
+    let steps = config.steps_per_epoch(data.len());
+    for epoch in 1..=config.epochs {
+        for batch in &sampler.epoch(config.batch_size)[..steps] {
+            let (x, t) = (data.batch_images::<f32>(batch), data.batch_one_hot(batch));
+            let loss = net.gradient(&x, &t);
+            net.step(optimizer.as_mut());
+            report(net, Event::Step(to_f64(loss)))?;
+        }
+        report(net, Event::Epoch(epoch))?;
+    }
+    Ok(())
+}
+// ANCHOR_END: train
+
+/// Why an experiment's run stopped early.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("the loss became {loss} at step {step}")]
+    Diverged { step: usize, loss: f64 },
+}
+
+/// Train and test accuracy of one run after the epochs in `epochs`.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Curve {
+    pub name: String,
+    pub epochs: Vec<usize>,
+    pub train: Vec<f64>,
+    pub test: Vec<f64>,
+    /// Set when the loss stopped being finite: the curves end there.
+    pub diverged: Option<String>,
+}
+
+impl Curve {
+    /// Final train accuracy minus final test accuracy.
+    pub fn gap(&self) -> f64 {
+        self.train.last().copied().unwrap_or(f64::NAN)
+            - self.test.last().copied().unwrap_or(f64::NAN)
+    }
+}
+
+/// Trains a fresh network of `config` from `seed` on `train`, measuring
+/// accuracy on `train` and (if given) `test` after every `every` epochs and
+/// after the last. A loss that
+/// stops being finite ends the run, recorded in the curve, not as an error.
+pub fn run(
+    name: &str,
+    config: &Config,
+    seed: u64,
+    train_set: &Dataset,
+    test: Option<&Dataset>,
+    every: usize,
+) -> Result<Curve, ConfigError> {
+    config.check(train_set.len())?;
+    let mut net = Network::<f32>::new(config, seed);
+    let mut curve = Curve {
+        name: name.into(),
+        epochs: Vec::new(),
+        train: Vec::new(),
+        test: Vec::new(),
+        diverged: None,
+    };
+    let mut step = 0;
+    let outcome = train(&mut net, config, seed, train_set, |net, event| {
+        match event {
+            Event::Step(loss) if !loss.is_finite() => {
+                return Err(RunError::Diverged {
+                    step: step + 1,
+                    loss,
+                });
+            }
+            Event::Step(_) => step += 1,
+            Event::Epoch(epoch) if epoch % every.max(1) != 0 && epoch != config.epochs => {}
+            Event::Epoch(epoch) => {
+                curve.epochs.push(epoch);
+                curve.train.push(net.accuracy(train_set));
+                if let Some(test) = test {
+                    curve.test.push(net.accuracy(test));
+                }
+            }
+        }
+        Ok(())
+    });
+    if let Err(e) = outcome {
+        curve.diverged = Some(e.to_string());
+    }
+    Ok(curve)
+}
+
+/// The deep network of the book's overfitting and batch-norm experiments:
+/// six hidden layers of 100.
+pub const DEEP: [usize; 6] = [100; 6];
+
+// ANCHOR: overfit
+/// The book's overfitting settings: the deep network, He initial weights, SGD
+/// η = 0.01, batches of 100, no regularisation.
+pub fn overfit_config(epochs: usize) -> Config {
+    Config {
+        hidden: DEEP.to_vec(),
+        batch_norm: false,
+        dropout: 0.0,
+        weight_decay: 0.0,
+        init: Init::He,
+        weight_scale: None,
+        optimizer: OptimizerKind::Sgd,
+        learning_rate: 0.01,
+        batch_size: 100,
+        epochs,
+    }
+}
+
+/// The three runs of the overfitting experiment: `base` as it is, with
+/// weight decay `λ`, and with dropout `ratio`.
+pub fn overfit_runs(base: &Config, weight_decay: f64, dropout: f64) -> Vec<(String, Config)> {
+    vec![
+        ("no regularisation".to_string(), base.clone()),
+        (
+            format!("weight decay λ = {weight_decay}"),
+            Config {
+                weight_decay,
+                ..base.clone()
+            },
+        ),
+        (
+            format!("dropout {dropout}"),
+            Config {
+                dropout,
+                ..base.clone()
+            },
+        ),
+    ]
+}
+
+/// Trains each of `runs` from `seed` on `train_set`, accuracies on it and
+/// on `test` every `every` epochs. Every setting is checked before the first trains.
+pub fn overfit(
+    runs: &[(String, Config)],
+    seed: u64,
+    train_set: &Dataset,
+    test: &Dataset,
+    every: usize,
+    mut progress: impl FnMut(&Curve),
+) -> Result<Vec<Curve>, ConfigError> {
+    for (_, config) in runs {
+        config.check(train_set.len())?;
+    }
+    let mut curves = Vec::new();
+    for (name, config) in runs {
+        let curve = run(name, config, seed, train_set, Some(test), every)?;
+        progress(&curve);
+        curves.push(curve);
+    }
+    Ok(curves)
+}
+// ANCHOR_END: overfit
+
+// ANCHOR: batch_norm_effect
+/// `count` initial weight scales from 1 down to 10⁻⁴, evenly on a log scale
+/// (the book's `np.logspace(0, -4, num=16)`).
+pub fn weight_scales(count: usize) -> Vec<f64> {
+    let last = count.saturating_sub(1).max(1) as f64;
+    (0..count)
+        .map(|i| 10f64.powf(-4.0 * i as f64 / last))
+        .collect()
+}
+
+/// For each scale, the deep network trained from `N(0, scale²)` weights
+/// (SGD η = 0.01, batches of 100, as the book) with and without batch
+/// normalisation; train accuracy after each epoch. Returns `(scale, with, without)`.
+pub fn batch_norm_effect(
+    scales: &[f64],
+    epochs: usize,
+    seed: u64,
+    train_set: &Dataset,
+    mut progress: impl FnMut(f64, &Curve, &Curve),
+) -> Result<Vec<(f64, Curve, Curve)>, ConfigError> {
+    let mut results = Vec::new();
+    for &scale in scales {
+        let base = Config {
+            weight_scale: Some(scale),
+            ..overfit_config(epochs)
+        };
+        let with = run(
+            "with BatchNorm",
+            &Config {
+                batch_norm: true,
+                ..base.clone()
+            },
+            seed,
+            train_set,
+            None,
+            1,
+        )?;
+        let without = run("without", &base, seed, train_set, None, 1)?;
+        progress(scale, &with, &without);
+        results.push((scale, with, without));
+    }
+    Ok(results)
+}
+// ANCHOR_END: batch_norm_effect
+
+/// Mean final train accuracy of the runs with and without batch norm.
+pub fn mean_final_train(results: &[(f64, Curve, Curve)]) -> (f64, f64) {
+    let last = |c: &Curve| c.train.last().copied().unwrap_or(0.0);
+    let n = results.len().max(1) as f64;
+    let with = results.iter().map(|(_, w, _)| last(w)).sum::<f64>() / n;
+    let without = results.iter().map(|(_, _, wo)| last(wo)).sum::<f64>() / n;
+    (with, without)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `n` made-up images whose label is written into their pixels, so a
+    /// network can learn them.
+    pub(crate) fn learnable(n: usize) -> Dataset {
+        let labels: Vec<u8> = (0..n).map(|i| (i * 7 % 10) as u8).collect();
+        let mut pixels = vec![0u8; n * mnist::IMAGE_SIZE];
+        for (i, &label) in labels.iter().enumerate() {
+            let image = &mut pixels[i * mnist::IMAGE_SIZE..(i + 1) * mnist::IMAGE_SIZE];
+            for (p, v) in image.iter_mut().enumerate() {
+                *v = if p % 10 == label as usize {
+                    200
+                } else {
+                    ((p * 31 + i * 17) % 50) as u8
+                };
+            }
+        }
+        Dataset::from_parts(pixels, labels)
+    }
+
+    #[test]
+    fn the_same_seed_trains_the_same_numbers() {
+        let data = learnable(200);
+        let config = Config {
+            hidden: vec![20, 20],
+            batch_norm: true,
+            dropout: 0.2,
+            weight_decay: 1e-3,
+            epochs: 3,
+            batch_size: 20,
+            learning_rate: 0.1,
+            ..overfit_config(3)
+        };
+        // Every step's loss, bit for bit: initial weights, batches and dropout masks.
+        let losses = |seed| {
+            let mut net = Network::<f32>::new(&config, seed);
+            let mut losses = Vec::new();
+            train(&mut net, &config, seed, &data, |_, e| {
+                if let Event::Step(loss) = e {
+                    losses.push(loss);
+                }
+                Ok::<_, ()>(())
+            })
+            .unwrap();
+            losses
+        };
+        let a = losses(5);
+        assert_eq!(a.len(), 30, "3 epochs of 10 batches");
+        assert_eq!(a, losses(5));
+        assert_ne!(a, losses(6), "another seed, another run");
+    }
+
+    #[test]
+    fn a_diverging_run_ends_its_curve_and_says_so() {
+        let data = learnable(100);
+        let config = Config {
+            hidden: vec![20],
+            learning_rate: 1e30,
+            batch_size: 10,
+            ..overfit_config(5)
+        };
+        let curve = run("huge", &config, 1, &data, None, 1).unwrap();
+        assert!(
+            curve
+                .diverged
+                .as_deref()
+                .unwrap()
+                .contains("the loss became"),
+            "{curve:?}"
+        );
+        assert!(curve.train.len() < 5);
+    }
+
+    #[test]
+    fn scales_run_from_one_to_ten_to_the_minus_four() {
+        let s = weight_scales(16);
+        assert_eq!(s.len(), 16);
+        assert_eq!(s[0], 1.0);
+        assert!((s[15] - 1e-4).abs() < 1e-18);
+        assert!(s.windows(2).all(|w| w[1] < w[0]));
+    }
+}

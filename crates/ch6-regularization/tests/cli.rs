@@ -1,0 +1,168 @@
+//! Stage 5's binary as a learner types it: short runs of each experiment on
+//! the repository's MNIST files, and the clear errors for bad input, each
+//! refused before any training.
+
+use std::process::{Command, Output};
+
+fn ch6(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ch6-regularization"))
+        .args(args)
+        .output()
+        .expect("the ch6-regularization binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Runs `args` expecting failure; returns stderr, which must hold each of `expected`.
+fn fails_with(args: &[&str], expected: &[&str]) -> String {
+    let out = ch6(args);
+    let err = text(&out.stderr);
+    assert!(!out.status.success(), "{args:?} should fail");
+    assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
+    for e in expected {
+        assert!(err.contains(e), "{args:?}: expected `{e}` in: {err}");
+    }
+    // Refused before training: no progress line of a run.
+    assert!(!err.contains("step "), "{args:?} trained first: {err}");
+    err
+}
+
+#[test]
+fn bad_dropout_ratios_are_refused() {
+    fails_with(
+        &["train", "--dropout", "1", "--epochs", "1"],
+        &["dropout ratio 1", "[0, 1)"],
+    );
+    fails_with(
+        &["overfit", "--dropout", "-0.5", "--epochs", "1"],
+        &["dropout ratio -0.5"],
+    );
+}
+
+#[test]
+fn negative_weight_decay_is_refused() {
+    fails_with(
+        &["train", "--weight-decay", "-0.01"],
+        &["weight decay -0.01", "0 or more"],
+    );
+    fails_with(&["overfit", "--weight-decay", "-1"], &["weight decay -1"]);
+}
+
+#[test]
+fn batch_norm_on_a_batch_of_one_is_refused() {
+    let err = fails_with(
+        &["train", "--batch-size", "1"],
+        &["batch normalisation", "batch size of 1"],
+    );
+    assert!(err.contains("2 or more"), "{err}");
+    // without batch norm a batch of one is a valid (slow) setting: check it is accepted
+    let out = ch6(&[
+        "train",
+        "--batch-size",
+        "1",
+        "--no-batch-norm",
+        "--train-size",
+        "20",
+        "--epochs",
+        "1",
+        "--hidden",
+        "10",
+        "--quiet",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn empty_search_ranges_are_refused() {
+    fails_with(
+        &["search", "--learning-rate-range", "1e-2..1e-6"],
+        &["learning rate range", "empty"],
+    );
+    fails_with(
+        &["search", "--weight-decay-range", "0..1e-4"],
+        &["weight decay range", "above 0"],
+    );
+    fails_with(&["search", "--learning-rate-range", "0.1"], &["LOW..HIGH"]);
+    fails_with(
+        &["search", "--validation-fraction", "1"],
+        &["validation fraction 1"],
+    );
+}
+
+#[test]
+fn train_prints_a_summary_with_its_history() {
+    let out = ch6(&[
+        "train",
+        "--train-size",
+        "2000",
+        "--epochs",
+        "2",
+        "--hidden",
+        "50",
+        "--quiet",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(summary["steps_done"], 40, "2 epochs of 20 batches of 100");
+    assert_eq!(summary["history"].as_array().unwrap().len(), 2);
+    assert_eq!(summary["batch_norm"], true);
+    // Two epochs on 2,000 images already get most digits right (about 86% when written).
+    let test = summary["test_accuracy"].as_f64().unwrap();
+    assert!(test > 0.75, "test accuracy {test}");
+}
+
+#[test]
+fn overfit_is_deterministic_and_reports_the_gap() {
+    let args = [
+        "overfit",
+        "--train-size",
+        "100",
+        "--epochs",
+        "20",
+        "--eval-every",
+        "10",
+        "--quiet",
+        "--json",
+    ];
+    let (a, b) = (ch6(&args), ch6(&args));
+    assert!(a.status.success(), "{}", text(&a.stderr));
+    assert_eq!(a.stdout, b.stdout, "the same seed gives the same numbers");
+    let json: serde_json::Value = serde_json::from_slice(&a.stdout).unwrap();
+    let runs = json["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 3);
+    assert_eq!(runs[0]["epochs"], serde_json::json!([10, 20]));
+    assert!(text(&a.stderr).contains("gap"), "{}", text(&a.stderr));
+}
+
+#[test]
+fn search_chooses_on_validation_and_tests_once() {
+    let out = ch6(&[
+        "search",
+        "--train-size",
+        "200",
+        "--trials",
+        "3",
+        "--epochs",
+        "3",
+        "--show",
+        "2",
+        "--quiet",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (
+            json["train_size"].as_u64(),
+            json["validation_size"].as_u64()
+        ),
+        (Some(160), Some(40))
+    );
+    assert_eq!(json["trials"].as_array().unwrap().len(), 3);
+    // The winner is measured on the test set once, after its last epoch.
+    assert_eq!(json["winner"]["test"].as_array().unwrap().len(), 1);
+    assert_eq!(json["winner"]["epochs"], serde_json::json!([3]));
+}

@@ -135,9 +135,12 @@ pub const MAX_FILE_BYTES: u64 = 1 << 30;
 /// padded with spaces to a multiple of 8), then the tensors' bytes one after
 /// the other. Written here rather than by `safetensors::serialize`, whose
 /// metadata is a `HashMap` printed in a different order on every run.
-fn safetensors_bytes(
-    metadata: &BTreeMap<&str, String>,
-    tensors: &[(String, Vec<usize>, Vec<u8>)],
+///
+/// Stage 6 saves its convolutional network with it too: `metadata` is any
+/// map of strings, `tensors` are `(name, shape, little-endian f32 bytes)`.
+pub fn safetensors_bytes<N: AsRef<str>>(
+    metadata: &impl serde::Serialize,
+    tensors: &[(N, Vec<usize>, Vec<u8>)],
 ) -> Vec<u8> {
     let mut header = BTreeMap::new();
     header.insert("__metadata__".to_string(), serde_json::json!(metadata));
@@ -145,7 +148,7 @@ fn safetensors_bytes(
     for (name, shape, bytes) in tensors {
         let range = [offset, offset + bytes.len()];
         let info = serde_json::json!({"dtype": "F32", "shape": shape, "data_offsets": range});
-        header.insert(name.clone(), info);
+        header.insert(name.as_ref().to_string(), info);
         offset += bytes.len();
     }
     let mut json = serde_json::to_string(&header).expect("strings and numbers serialise");
@@ -164,28 +167,43 @@ fn safetensors_bytes(
 /// True when `path` looks like a model this stage wrote (a safetensors header
 /// whose metadata says `format: ch6-mlp`), so that replacing it is safe.
 pub fn is_model(path: &Path) -> bool {
-    let Ok(meta) = std::fs::metadata(path) else {
-        return false;
-    };
-    if !meta.is_file() || meta.len() > MAX_FILE_BYTES {
-        return false;
+    format_of(path).is_some_and(|f| f == FORMAT)
+}
+
+/// The `format` in the metadata of the safetensors file at `path`, if it is
+/// one: which program of the course wrote it.
+pub fn format_of(path: &Path) -> Option<String> {
+    let bytes = read_bounded(path).ok()?;
+    let (_, header) = SafeTensors::read_metadata(&bytes).ok()?;
+    header.metadata().as_ref()?.get("format").cloned()
+}
+
+/// The bytes of a model file: a regular file (not a pipe or a device, which
+/// could block or never end) of at most [`MAX_FILE_BYTES`].
+pub fn read_bounded(path: &Path) -> std::io::Result<Vec<u8>> {
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other(
+            "not a regular file (a folder, a pipe or a device)",
+        ));
     }
-    std::fs::read(path).is_ok_and(|bytes| {
-        SafeTensors::read_metadata(&bytes).is_ok_and(|(_, header)| {
-            header
-                .metadata()
-                .as_ref()
-                .and_then(|m| m.get("format"))
-                .is_some_and(|f| f == FORMAT)
-        })
-    })
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(std::io::Error::other(format!(
+            "{} bytes, more than the {MAX_FILE_BYTES} a model of this course can have",
+            meta.len()
+        )));
+    }
+    std::fs::read(path)
 }
 
 // ANCHOR: load
 /// Reads a network saved by [`to_bytes`], checking every tensor against the
 /// sizes in the metadata. Its products may use `threads` threads.
 pub fn load(path: &Path, threads: usize) -> Result<Mlp<f32>, ModelError> {
-    let bytes = read_model_file(path)?;
+    let bytes = read_bounded(path).map_err(|cause| ModelError::Read {
+        path: path.to_path_buf(),
+        cause,
+    })?;
     let file = SafeTensors::deserialize(&bytes).map_err(|e| ModelError::Corrupted {
         path: path.to_path_buf(),
         reason: e.to_string(),
@@ -222,31 +240,6 @@ pub fn load(path: &Path, threads: usize) -> Result<Mlp<f32>, ModelError> {
     ))
 }
 // ANCHOR_END: load
-
-/// The bytes of a model file: a regular file (not a pipe or a device, which
-/// could block or never end) of at most [`MAX_FILE_BYTES`].
-fn read_model_file(path: &Path) -> Result<Vec<u8>, ModelError> {
-    let read_error = |cause| ModelError::Read {
-        path: path.to_path_buf(),
-        cause,
-    };
-    let meta = std::fs::metadata(path).map_err(read_error)?;
-    if !meta.is_file() {
-        return Err(read_error(std::io::Error::other(
-            "not a regular file (a folder, a pipe or a device)",
-        )));
-    }
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(ModelError::Corrupted {
-            path: path.to_path_buf(),
-            reason: format!(
-                "{} bytes, more than the {MAX_FILE_BYTES} a model of this course can have",
-                meta.len()
-            ),
-        });
-    }
-    std::fs::read(path).map_err(read_error)
-}
 
 /// The layer sizes from the metadata, checked.
 fn read_sizes(

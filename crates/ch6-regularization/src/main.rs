@@ -16,7 +16,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use mnist::{Accuracies, Dataset, TrainEvent};
 use serde_json::json;
-use train_cli::{CommonArgs, Reporter, RunInfo, Series, one_of, positive_usize, say};
+use train_cli::{CommonArgs, Reporter, RunInfo, Series, Written, one_of, positive_usize, say};
 
 use ch6_mlp::init::Init;
 use ch6_mlp::optim::OptimizerKind;
@@ -53,7 +53,7 @@ enum Command {
     /// Train the recipe once per seed (--seed, --seed + 1, …) and show the mean and spread of the test accuracies
     Seeds {
         /// How many seeds (networks) to train
-        #[arg(long, value_name = "N", default_value_t = 10, value_parser = positive_usize)]
+        #[arg(long, value_name = "N", default_value_t = 10, value_parser = positive_usize, allow_negative_numbers = true)]
         count: usize,
         #[command(flatten)]
         train: TrainArgs,
@@ -63,7 +63,7 @@ enum Command {
 #[derive(Args, Debug, Clone)]
 struct OverfitArgs {
     /// Passes over the training images
-    #[arg(long, value_name = "N", default_value_t = 200, value_parser = positive_usize)]
+    #[arg(long, value_name = "N", default_value_t = 200, value_parser = positive_usize, allow_negative_numbers = true)]
     epochs: usize,
     /// Weight decay λ of the second run (the loss gains λ/2·Σ‖W‖²)
     #[arg(
@@ -82,13 +82,13 @@ struct OverfitArgs {
     )]
     dropout: f64,
     /// SGD's step size
-    #[arg(long, value_name = "ETA", default_value_t = 0.01, value_parser = train_cli::learning_rate)]
+    #[arg(long, value_name = "ETA", default_value_t = 0.01, value_parser = train_cli::learning_rate, allow_negative_numbers = true)]
     learning_rate: f64,
     /// Images per mini-batch
-    #[arg(long, value_name = "N", default_value_t = 100, value_parser = positive_usize)]
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = positive_usize, allow_negative_numbers = true)]
     batch_size: usize,
     /// Measure train and test accuracy every N epochs (and after the last)
-    #[arg(long, value_name = "N", default_value_t = 5, value_parser = positive_usize)]
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = positive_usize, allow_negative_numbers = true)]
     eval_every: usize,
     #[command(flatten)]
     common: CommonArgs,
@@ -97,10 +97,10 @@ struct OverfitArgs {
 #[derive(Args, Debug, Clone)]
 struct BatchNormArgs {
     /// How many initial weight scales, from 1 down to 1e-4 evenly on a log scale
-    #[arg(long, value_name = "N", default_value_t = 16, value_parser = positive_usize)]
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = positive_usize, allow_negative_numbers = true)]
     scales: usize,
     /// Passes over the training images, per run
-    #[arg(long, value_name = "N", default_value_t = 20, value_parser = positive_usize)]
+    #[arg(long, value_name = "N", default_value_t = 20, value_parser = positive_usize, allow_negative_numbers = true)]
     epochs: usize,
     #[command(flatten)]
     common: CommonArgs,
@@ -109,10 +109,10 @@ struct BatchNormArgs {
 #[derive(Args, Debug, Clone)]
 struct SearchArgs {
     /// How many random trials
-    #[arg(long, value_name = "N", default_value_t = 100, value_parser = positive_usize)]
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = positive_usize, allow_negative_numbers = true)]
     trials: usize,
     /// Passes over the search's training images, per trial and for the retrained winner
-    #[arg(long, value_name = "N", default_value_t = 50, value_parser = positive_usize)]
+    #[arg(long, value_name = "N", default_value_t = 50, value_parser = positive_usize, allow_negative_numbers = true)]
     epochs: usize,
     /// The fraction of the training images held out to validate on
     #[arg(
@@ -129,7 +129,7 @@ struct SearchArgs {
     #[arg(long, value_name = "LOW..HIGH", default_value = "1e-8..1e-4", value_parser = range)]
     weight_decay_range: (f64, f64),
     /// How many of the best trials to list and draw
-    #[arg(long, value_name = "N", default_value_t = 20, value_parser = positive_usize)]
+    #[arg(long, value_name = "N", default_value_t = 20, value_parser = positive_usize, allow_negative_numbers = true)]
     show: usize,
     #[command(flatten)]
     common: CommonArgs,
@@ -151,7 +151,7 @@ fn range(s: &str) -> Result<(f64, f64), String> {
 #[derive(Args, Debug, Clone)]
 struct TrainArgs {
     /// Hidden layer sizes, comma-separated
-    #[arg(long, value_name = "N,N,…", default_value = "256,256", value_parser = hidden_sizes)]
+    #[arg(long, value_name = "N,N,…", default_value = "256,256", value_parser = hidden_sizes, allow_negative_numbers = true)]
     hidden: HiddenSizes,
     /// Leave batch normalisation out
     #[arg(long)]
@@ -176,16 +176,16 @@ struct TrainArgs {
     #[arg(long, default_value = "adam", value_parser = one_of(&OptimizerKind::ALL, OptimizerKind::name, |k| k.to_string()))]
     optimizer: OptimizerKind,
     /// Step size of the optimizer
-    #[arg(long, value_name = "ETA", default_value_t = 0.001, value_parser = train_cli::learning_rate)]
+    #[arg(long, value_name = "ETA", default_value_t = 0.001, value_parser = train_cli::learning_rate, allow_negative_numbers = true)]
     learning_rate: f64,
     /// Initial weights
     #[arg(long, default_value = "he", value_parser = one_of(&Init::ALL, Init::name, |i| i.to_string()))]
     init: Init,
     /// Images per mini-batch
-    #[arg(long, value_name = "N", default_value_t = 100, value_parser = positive_usize)]
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = positive_usize, allow_negative_numbers = true)]
     batch_size: usize,
     /// Passes over the training set
-    #[arg(long, value_name = "N", default_value_t = 20, value_parser = positive_usize)]
+    #[arg(long, value_name = "N", default_value_t = 20, value_parser = positive_usize, allow_negative_numbers = true)]
     epochs: usize,
     #[command(flatten)]
     common: CommonArgs,
@@ -203,28 +203,27 @@ fn hidden_sizes(s: &str) -> Result<HiddenSizes, String> {
         .map_err(|e| format!("expected sizes such as 256,256 ({e})"))
 }
 
-fn main() {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
+    train_cli::exit_code(match cli.command {
         None => run_overfit(&cli.overfit),
         Some(Command::Overfit(args)) => run_overfit(&args),
         Some(Command::Batchnorm(args)) => run_batch_norm(&args),
         Some(Command::Search(args)) => run_search(&args),
         Some(Command::Train(args)) => run_train(&args),
         Some(Command::Seeds { count, train }) => run_seeds(count, &train),
-    };
-    if let Err(e) = result {
-        eprintln!("error: {e:#}");
-        std::process::exit(1);
-    }
+    })
 }
 
 /// The training images (the first `default_size`, or `--train-size`) and the test set.
 fn load(common: &CommonArgs, default_size: usize) -> anyhow::Result<(Dataset, Dataset)> {
-    let (train, test) = train_cli::load_data(&CommonArgs {
-        train_size: Some(common.train_size.unwrap_or(default_size)),
-        ..common.clone()
-    })?;
+    let (train, test) = train_cli::load_data(
+        &CommonArgs {
+            train_size: Some(common.train_size.unwrap_or(default_size)),
+            ..common.clone()
+        },
+        &[],
+    )?;
     Ok((train, test))
 }
 
@@ -243,7 +242,7 @@ fn write_chart(
     x: &str,
     y: &str,
     series: &[Series],
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Written> {
     train_cli::draw_line_chart(path, title, x, y, series, false)
         .with_context(|| format!("drawing {}", path.display()))
 }
@@ -324,8 +323,8 @@ fn run_overfit(args: &OverfitArgs) -> anyhow::Result<()> {
             });
         }
         let title = format!("Overfitting: 6×100 on {} images", train.len());
-        write_chart(path, &title, "epoch", "accuracy (%)", &series)?;
-        say(&args.common, &format!("Chart drawn to {}", path.display()));
+        let written = write_chart(path, &title, "epoch", "accuracy (%)", &series)?;
+        say(&args.common, &written.said("Chart drawn to", path));
     } else {
         progress(
             &args.common,
@@ -400,8 +399,9 @@ fn run_batch_norm(args: &BatchNormArgs) -> anyhow::Result<()> {
         );
     }
     if let Some(path) = &args.common.plot {
-        draw_grid(path, &results).with_context(|| format!("drawing {}", path.display()))?;
-        say(&args.common, &format!("Chart drawn to {}", path.display()));
+        let written = train_cli::write_atomically(path, |temp| draw_grid(temp, &results))
+            .with_context(|| format!("drawing {}", path.display()))?;
+        say(&args.common, &written.said("Chart drawn to", path));
     }
     Ok(())
 }
@@ -517,8 +517,8 @@ fn run_search(args: &SearchArgs) -> anyhow::Result<()> {
             shown.len(),
             trials.len()
         );
-        write_chart(path, &title, "epoch", "validation accuracy (%)", &series)?;
-        say(&args.common, &format!("Chart drawn to {}", path.display()));
+        let written = write_chart(path, &title, "epoch", "validation accuracy (%)", &series)?;
+        say(&args.common, &written.said("Chart drawn to", path));
     }
     Ok(())
 }
@@ -581,7 +581,15 @@ fn train_reported(
 
 fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
     let config = config(args);
-    let (train, test) = train_cli::load_data(&args.common)?;
+    // Batch norm keeps a few more copies of each layer's outputs than stage 4.
+    train_cli::check_memory(
+        &config.sizes(),
+        config.batch_size,
+        4,
+        8,
+        "--hidden or --batch-size",
+    )?;
+    let (train, test) = train_cli::load_data(&args.common, &[])?;
     config.check(train.len())?;
     let mut reporter = Reporter::start(run_info(&config, &train, args.common.seed), &args.common);
     reporter.note(&format!(
@@ -607,7 +615,15 @@ fn run_seeds(count: usize, args: &TrainArgs) -> anyhow::Result<()> {
         );
     }
     let config = config(args);
-    let (train, test) = train_cli::load_data(&args.common)?;
+    // Batch norm keeps a few more copies of each layer's outputs than stage 4.
+    train_cli::check_memory(
+        &config.sizes(),
+        config.batch_size,
+        4,
+        8,
+        "--hidden or --batch-size",
+    )?;
+    let (train, test) = train_cli::load_data(&args.common, &[])?;
     config.check(train.len())?;
     let first = args.common.seed;
     progress(
@@ -658,14 +674,12 @@ fn run_seeds(count: usize, args: &TrainArgs) -> anyhow::Result<()> {
 
 /// The batch-norm experiment's grid: one small chart per weight scale, train
 /// accuracy against epochs with (blue) and without (orange) batch norm.
+/// (`path` is the temporary file of `train_cli::write_atomically`.)
 fn draw_grid(path: &Path, results: &[(f64, Curve, Curve)]) -> anyhow::Result<()> {
     use plotters::prelude::{BitMapBackend, IntoDrawingArea, SVGBackend};
     train_cli::register_font();
     let rows = results.len().div_ceil(GRID_COLUMNS).max(1);
     let size = (1200, 60 + 230 * rows as u32);
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
     let extension = path
         .extension()
         .and_then(|e| e.to_str())

@@ -166,3 +166,12 @@ fn search_chooses_on_validation_and_tests_once() {
     assert_eq!(json["winner"]["test"].as_array().unwrap().len(), 1);
     assert_eq!(json["winner"]["epochs"], serde_json::json!([3]));
 }
+
+#[test]
+fn bad_input_gets_a_clear_error_and_nothing_is_lost() {
+    train_cli::checks::bad_input(&train_cli::checks::Program {
+        path: env!("CARGO_BIN_EXE_ch6-regularization"),
+        quick: &["train", "--epochs", "1", "--train-size", "1000"],
+        diverge: &["--learning-rate", "1e6"],
+    });
+}

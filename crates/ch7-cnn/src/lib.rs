@@ -45,11 +45,3 @@ pub use layout::{Shape, ShapeError, Window};
 pub use net::{Architecture, SimpleConvNet};
 pub use pool::MaxPooling;
 pub use train::Config;
-
-/// Writes a file the learner asked for (a model, with `--save`): the one
-/// place this stage writes its outputs, so that it can become an atomic
-/// write (temporary file, then rename) in one edit. (Plotters writes the
-/// pictures itself, in [`pictures::draw_panels`] and train-cli's charts.)
-pub fn write_output(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    std::fs::write(path, bytes)
-}

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
-use train_cli::{CommonArgs, Reporter, RunInfo, one_of, positive_usize, say};
+use train_cli::{CommonArgs, Output, Reporter, RunInfo, one_of, positive_usize, say};
 
 use ch6_mlp::init::Init;
 use ch6_mlp::show;
@@ -37,7 +37,7 @@ enum Command {
     /// Train the same settings once per seed (--seed, --seed + 1, …) and show how much the test accuracy varies
     Seeds {
         /// How many seeds (networks) to train
-        #[arg(long, value_name = "N", default_value_t = 3, value_parser = positive_usize)]
+        #[arg(long, value_name = "N", default_value_t = 3, value_parser = positive_usize, allow_negative_numbers = true)]
         count: usize,
         #[command(flatten)]
         train: TrainArgs,
@@ -67,16 +67,16 @@ const DEFAULT_EPOCHS: usize = 3;
 #[derive(Args, Debug, Clone)]
 struct TrainArgs {
     /// Passes over the training set [default: 3; the book trains 20]
-    #[arg(long, value_name = "N", value_parser = positive_usize)]
+    #[arg(long, value_name = "N", value_parser = positive_usize, allow_negative_numbers = true)]
     epochs: Option<usize>,
     /// Train only the first N mini-batches of the last epoch [default: the whole epoch]
-    #[arg(long, value_name = "N", value_parser = positive_usize)]
+    #[arg(long, value_name = "N", value_parser = positive_usize, allow_negative_numbers = true)]
     steps: Option<usize>,
     /// Images per mini-batch
-    #[arg(long, value_name = "N", default_value_t = 100, value_parser = positive_usize)]
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = positive_usize, allow_negative_numbers = true)]
     batch_size: usize,
     /// Step size of Adam
-    #[arg(long, value_name = "ETA", default_value_t = 0.001, value_parser = train_cli::learning_rate)]
+    #[arg(long, value_name = "ETA", default_value_t = 0.001, value_parser = train_cli::learning_rate, allow_negative_numbers = true)]
     learning_rate: f64,
     /// Initial weights
     #[arg(long, default_value = "he", value_parser = one_of(&INITS, Init::name, |i| i.to_string()))]
@@ -88,7 +88,7 @@ struct TrainArgs {
     #[arg(long, value_name = "N", default_value_t = 0)]
     decay_epochs: usize,
     /// Threads a large matrix product may use
-    #[arg(long, value_name = "N", default_value_t = 2, value_parser = positive_usize)]
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = positive_usize, allow_negative_numbers = true)]
     threads: usize,
     /// Save the trained network to FILE (safetensors)
     #[arg(long, value_name = "FILE")]
@@ -107,19 +107,15 @@ struct ModelArgs {
     data_dir: Option<PathBuf>,
 }
 
-fn main() {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
+    train_cli::exit_code(match cli.command {
         None => run_train(&cli.train),
         Some(Command::Train(args)) => run_train(&args),
         Some(Command::Seeds { count, train }) => run_seeds(count, &train),
         Some(Command::Predict { index, model }) => predict(index, &model),
         Some(Command::Evaluate(model)) => evaluate(&model),
-    };
-    if let Err(e) = result {
-        eprintln!("error: {e:#}");
-        std::process::exit(1);
-    }
+    })
 }
 
 /// The book's recipe with the flags' changes.
@@ -180,18 +176,40 @@ fn plan(config: &Config, images: usize) -> String {
 
 fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
     let config = config(args);
-    let (train_set, test) = train_cli::load_data(&args.common)?;
+    check_memory(&config)?;
+    // --save, and the two pictures drawn beside --plot's curves.
+    let pictures: Vec<PathBuf> = args
+        .common
+        .plot
+        .iter()
+        .flat_map(|p| ["filters", "feature-maps"].map(|suffix| beside(p, suffix)))
+        .collect();
+    let mut outputs: Vec<Output> = pictures
+        .iter()
+        .map(|path| Output {
+            flag: "--plot",
+            path,
+            is_ours: train_cli::is_plot,
+        })
+        .collect();
+    outputs.extend(args.save.as_deref().map(|path| Output {
+        flag: "--save",
+        path,
+        is_ours: model_file::is_model,
+    }));
+    let (train_set, test) = train_cli::load_data(&args.common, &outputs)?;
     let mut reporter = Reporter::start(
         run_info(&config, train_set.len(), args.common.seed),
         &args.common,
-    );
+    )
+    .with_init_flag("--init");
     reporter.note(&plan(&config, train_set.len()));
     let trained = train::train(&config, args.common.seed, &train_set, &test, |e| {
         reporter.record(e)
     })?;
 
     let seconds = &trained.epoch_seconds;
-    let mut lines = vec![
+    let lines = vec![
         config.architecture.describe(),
         format!(
             "Seconds per epoch: {} ({} at most)",
@@ -203,10 +221,6 @@ fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
             train_cli::count(config.threads, "thread")
         ),
     ];
-    if let Some(path) = &args.save {
-        model_file::save(&trained.net, path)?;
-        lines.push(format!("Model saved to {}", path.display()));
-    }
     let extra = json!({
         "architecture": config.architecture.describe(),
         "init": config.init.to_string(),
@@ -220,13 +234,36 @@ fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
         unreachable!("an object")
     };
     let mut net = trained.net;
+    // A network that learned nothing (finish says so) is not saved.
     reporter.finish(trained.test_accuracy, &lines, extra)?;
+    if let Some(path) = &args.save {
+        let written = train_cli::write_bytes(path, &model_file::to_bytes(&net, path)?)?;
+        say(&args.common, &written.said("Model saved to", path));
+    }
     if let Some(path) = &args.common.plot {
-        for drawn in draw_pictures(path, &trained.initial_filters, &mut net, &test)? {
-            say(&args.common, &format!("Drawn to {}", drawn.display()));
+        for line in draw_pictures(path, &trained.initial_filters, &mut net, &test)? {
+            say(&args.common, &line);
         }
     }
     Ok(())
+}
+
+/// Refuses a batch size whose activations would not fit in memory: per
+/// image, the im2col rows, the convolution's outputs and the pooled and
+/// hidden layers, each kept about three times (values, gradients, masks).
+fn check_memory(config: &Config) -> anyhow::Result<()> {
+    let a = config.architecture;
+    let side = (a.input.height + 2 * a.pad - a.filter_size) / a.stride + 1;
+    let patches = (side * side) as u128;
+    let per_image = patches * (a.filter_size * a.filter_size) as u128
+        + 3 * patches * a.filters as u128
+        + 3 * (a.hidden + a.classes) as u128;
+    let rows = config.batch_size.max(mnist::EVAL_BATCH) as u128;
+    let what = format!(
+        "SimpleConvNet on batches of {}",
+        train_cli::thousands(config.batch_size)
+    );
+    train_cli::check_bytes(4 * rows.saturating_mul(per_image), &what, "--batch-size")
 }
 
 /// `curves.png` → `curves-filters.png`.
@@ -245,13 +282,14 @@ const SHOWN_DIGIT: usize = 0;
 
 // ANCHOR: draw_pictures
 /// Beside the `--plot` curves: the filters before and after training, and
-/// the feature maps of one test digit. Returns the files drawn.
+/// the feature maps of one test digit, each written atomically. Returns
+/// what to tell the learner.
 fn draw_pictures(
     plot: &Path,
     initial_filters: &nalgebra::DMatrix<f32>,
     net: &mut SimpleConvNet<f32>,
     test: &mnist::Dataset,
-) -> anyhow::Result<Vec<PathBuf>> {
+) -> anyhow::Result<Vec<String>> {
     let (fh, fw) = (net.conv.window.height, net.conv.window.width);
     let filters = beside(plot, "filters");
     let panel = |title: &str, w| Panel {
@@ -264,8 +302,11 @@ fn draw_pictures(
         panel("after training", &net.conv.w),
     ];
     let title = format!("The {} first-layer filters ({fh}×{fw})", net.conv.filters());
-    pictures::draw_panels(&filters, &title, &panels)
-        .with_context(|| format!("drawing {}", filters.display()))?;
+    let drawn = train_cli::write_atomically(&filters, |temp| {
+        pictures::draw_panels(temp, &title, &panels)
+    })
+    .with_context(|| format!("drawing {}", filters.display()))?;
+    let mut said = vec![drawn.said("Filters drawn to", &filters)];
 
     let maps = beside(plot, "feature-maps");
     let digit = nalgebra::DMatrix::from_fn(28, 28, |i, j| {
@@ -285,9 +326,11 @@ fn draw_pictures(
         },
     ];
     let title = format!("What the trained filters see in test image {SHOWN_DIGIT}");
-    pictures::draw_panels(&maps, &title, &panels)
-        .with_context(|| format!("drawing {}", maps.display()))?;
-    Ok(vec![filters, maps])
+    let drawn =
+        train_cli::write_atomically(&maps, |temp| pictures::draw_panels(temp, &title, &panels))
+            .with_context(|| format!("drawing {}", maps.display()))?;
+    said.push(drawn.said("Feature maps drawn to", &maps));
+    Ok(said)
 }
 // ANCHOR_END: draw_pictures
 
@@ -300,7 +343,8 @@ fn run_seeds(count: usize, args: &TrainArgs) -> anyhow::Result<()> {
         );
     }
     let config = config(args);
-    let (train_set, test) = train_cli::load_data(&args.common)?;
+    check_memory(&config)?;
+    let (train_set, test) = train_cli::load_data(&args.common, &[])?;
     let first = args.common.seed;
     if !args.common.quiet {
         eprintln!(

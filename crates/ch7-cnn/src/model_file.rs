@@ -14,12 +14,12 @@
 //! of it and says what is wrong, naming the file; a stage 4 MLP file is
 //! recognised as such.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use ch6_mlp::dense::Kernel;
 use nalgebra::DMatrix;
-use safetensors::{Dtype, SafeTensors, tensor::TensorView};
+use safetensors::{Dtype, SafeTensors};
 
 use crate::layout::Shape;
 use crate::net::{Architecture, Parameters, SimpleConvNet};
@@ -148,27 +148,17 @@ pub fn to_bytes(net: &SimpleConvNet<f32>, path: &Path) -> Result<Vec<u8>, ModelE
         ));
         tensors.push((NAMES[layer][1], shapes[layer][1].clone(), bytes(b, true)));
     }
-    let views: Vec<(&str, TensorView<'_>)> = tensors
-        .iter()
-        .map(|(name, shape, data)| {
-            let view =
-                TensorView::new(Dtype::F32, shape.clone(), data).expect("shape matches the bytes");
-            (*name, view)
-        })
-        .collect();
-    let metadata: HashMap<String, String> = metadata(&a).into_iter().collect();
-    safetensors::serialize(views, Some(metadata)).map_err(|e| ModelError::Write {
-        path: path.to_path_buf(),
-        cause: std::io::Error::other(e.to_string()),
-    })
+    // Stage 4's writer: sorted keys, so the same network gives the same bytes.
+    Ok(ch6_mlp::model_file::safetensors_bytes(
+        &metadata(&a),
+        &tensors,
+    ))
 }
-/// Writes `net` to `path`.
-pub fn save(net: &SimpleConvNet<f32>, path: &Path) -> Result<(), ModelError> {
-    let bytes = to_bytes(net, path)?;
-    crate::write_output(path, &bytes).map_err(|cause| ModelError::Write {
-        path: path.to_path_buf(),
-        cause,
-    })
+
+/// True when `path` is a model this stage wrote (`format: ch7-cnn`), so
+/// that `--save` may replace it.
+pub fn is_model(path: &Path) -> bool {
+    ch6_mlp::model_file::format_of(path).is_some_and(|f| f == "ch7-cnn")
 }
 
 // ANCHOR: load
@@ -176,7 +166,7 @@ pub fn save(net: &SimpleConvNet<f32>, path: &Path) -> Result<(), ModelError> {
 /// tensor against it. Its products may use `threads` threads.
 pub fn load(path: &Path, threads: usize) -> Result<SimpleConvNet<f32>, ModelError> {
     let path_buf = || path.to_path_buf();
-    let bytes = std::fs::read(path).map_err(|cause| ModelError::Read {
+    let bytes = ch6_mlp::model_file::read_bounded(path).map_err(|cause| ModelError::Read {
         path: path_buf(),
         cause,
     })?;
@@ -346,6 +336,8 @@ fn read_tensor(
 mod tests {
     use super::*;
     use ch6_mlp::init::Init;
+    use safetensors::tensor::TensorView;
+    use std::collections::HashMap;
 
     fn net() -> SimpleConvNet<f32> {
         let mut net = SimpleConvNet::<f32>::new(Architecture::SIMPLE, Init::He, 11, 1).unwrap();
@@ -362,7 +354,7 @@ mod tests {
     fn saved(dir: &Path) -> (PathBuf, SimpleConvNet<f32>) {
         let path = dir.join("cnn.safetensors");
         let net = net();
-        save(&net, &path).unwrap();
+        std::fs::write(&path, to_bytes(&net, &path).unwrap()).unwrap();
         (path, net)
     }
 
@@ -420,7 +412,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("mlp.safetensors");
         let mlp = ch6_mlp::Mlp::<f32>::new(&[784, 8, 10], Init::He, 1, 1);
-        ch6_mlp::model_file::save(&mlp, &path).unwrap();
+        std::fs::write(&path, ch6_mlp::model_file::to_bytes(&mlp)).unwrap();
         let msg = load_error(&path);
         assert!(
             msg.contains("mlp.safetensors") && msg.contains("MLP (ch6-mlp)"),

@@ -91,7 +91,7 @@ fn an_mlp_model_given_to_evaluate_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("mlp.safetensors");
     let mlp = ch6_mlp::Mlp::<f32>::new(&[784, 16, 10], ch6_mlp::Init::He, 1, 1);
-    ch6_mlp::model_file::save(&mlp, &path).unwrap();
+    std::fs::write(&path, ch6_mlp::model_file::to_bytes(&mlp)).unwrap();
     let msg = failure(&["evaluate", "--model", path.to_str().unwrap()]);
     assert!(
         msg.contains("mlp.safetensors") && msg.contains("stage 4 MLP (ch6-mlp) model"),
@@ -127,4 +127,13 @@ fn bad_flags_are_refused_with_a_reason() {
     );
     let msg = failure(&["--data-dir", "/no/such/mnist", "--steps", "1"]);
     assert!(msg.contains("/no/such/mnist"), "{msg}");
+}
+
+#[test]
+fn bad_input_gets_a_clear_error_and_nothing_is_lost() {
+    train_cli::checks::bad_input(&train_cli::checks::Program {
+        path: env!("CARGO_BIN_EXE_ch7-cnn"),
+        quick: &["--epochs", "1", "--steps", "30", "--train-size", "2000"],
+        diverge: &["--learning-rate", "1000"],
+    });
 }

@@ -135,13 +135,22 @@ pub fn check_memory(
         .saturating_mul(params)
         .saturating_add(activations)
         .saturating_mul(bytes);
+    let network = sizes.iter().map(usize::to_string).collect::<Vec<_>>();
+    let what = format!(
+        "a {} network trained on batches of {}",
+        network.join("-"),
+        thousands(batch_size)
+    );
+    check_bytes(need, &what, flags)
+}
+
+/// Refuses a plan that needs `need` bytes, more than [`MEMORY_LIMIT`]: `what`
+/// says what would need them, `flags` which flags to make smaller. For a
+/// network that is not a stack of dense layers; [`check_memory`] counts those.
+pub fn check_bytes(need: u128, what: &str, flags: &str) -> anyhow::Result<()> {
     if need > MEMORY_LIMIT {
-        let network = sizes.iter().map(usize::to_string).collect::<Vec<_>>();
         anyhow::bail!(
-            "a {} network trained on batches of {} would need about {} of memory, more than the {} \
-             this program allows; use smaller {flags}",
-            network.join("-"),
-            thousands(batch_size),
+            "{what} would need about {} of memory, more than the {} this program allows; use smaller {flags}",
             gibibytes(need),
             gibibytes(MEMORY_LIMIT)
         );

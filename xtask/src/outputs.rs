@@ -146,6 +146,26 @@ pub const RUNS: &[Run] = &[
         args: &["-p", "ch6-mlp", "--", "compare-optimizers"],
         checked: true,
     },
+    Run {
+        name: "ch6-regularization",
+        args: &["-p", "ch6-regularization"],
+        checked: true,
+    },
+    Run {
+        name: "ch6-regularization-batchnorm",
+        args: &["-p", "ch6-regularization", "--", "batchnorm"],
+        checked: false,
+    },
+    Run {
+        name: "ch6-regularization-search",
+        args: &["-p", "ch6-regularization", "--", "search"],
+        checked: false,
+    },
+    Run {
+        name: "ch7-cnn",
+        args: &["-p", "ch7-cnn"],
+        checked: true,
+    },
 ];
 
 /// A duration, in whatever unit the program chose for it: `38.3 s`, `18.32 ms`, `3.0 min`.

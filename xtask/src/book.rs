@@ -59,6 +59,16 @@ fn build(book_dir: &Path, root: &Path) -> Result<PathBuf> {
     if !problems.is_empty() {
         bail!("{}", listed(&problems, "broken include"));
     }
+    let missing = missing_cjk_glyphs(&book_dir.join("src"))?;
+    if !missing.is_empty() {
+        bail!(
+            "{} lacks {}: {}; make it again with the command in {}",
+            CJK_FONT,
+            count(missing.len(), "character the chapters use"),
+            missing.iter().collect::<String>(),
+            "book/src/fonts/README.md"
+        );
+    }
     let unused = unused_anchors(&root.join("crates"), root, &used)?;
     if !unused.is_empty() {
         eprintln!(
@@ -93,6 +103,40 @@ fn build(book_dir: &Path, root: &Path) -> Result<PathBuf> {
         );
     }
     Ok(out)
+}
+
+/// The font the book's stylesheet gives Chinese text, under `book/src/`.
+const CJK_FONT: &str = "fonts/noto-sans-sc-subset.otf";
+
+/// Whether `c` is in the ranges the stylesheet's `@font-face` gives to
+/// [`CJK_FONT`] (`unicode-range: U+2E80-9FFF, U+FF00-FFEF`).
+fn is_cjk(c: char) -> bool {
+    matches!(c, '\u{2E80}'..='\u{9FFF}' | '\u{FF00}'..='\u{FFEF}')
+}
+
+/// The characters of the chapters (`src/*.md`) in the CJK ranges that the
+/// font subset has no glyph for, so that a new Chinese term cannot fall back
+/// to whatever font the reader's machine has, or to none.
+fn missing_cjk_glyphs(src: &Path) -> Result<BTreeSet<char>> {
+    let mut used = BTreeSet::new();
+    for entry in std::fs::read_dir(src)? {
+        let file = entry?.path();
+        if file.extension().is_some_and(|e| e == "md") {
+            let text = std::fs::read_to_string(&file)?;
+            used.extend(text.chars().filter(|&c| is_cjk(c)));
+        }
+    }
+    if used.is_empty() {
+        return Ok(used);
+    }
+    let path = src.join(CJK_FONT);
+    let data = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let face = ttf_parser::Face::parse(&data, 0)
+        .map_err(|e| anyhow!("{}: not a font ({e})", path.display()))?;
+    Ok(used
+        .into_iter()
+        .filter(|&c| face.glyph_index(c).is_none())
+        .collect())
 }
 
 /// WARN and ERROR events logged so far, from any thread: KaTeX renders on
@@ -359,6 +403,24 @@ mod tests {
             "ch.md:7: {{#include gone.rs:x}}: no file gone.rs",
         ];
         assert_eq!(problems, expected);
+    }
+
+    /// The shipped font has every Chinese character of the real book, and a
+    /// chapter that uses one it lacks is caught.
+    #[test]
+    fn the_cjk_font_covers_the_chapters_and_a_new_character_is_caught() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let src = root.join("book/src");
+        assert_eq!(missing_cjk_glyphs(&src).unwrap(), BTreeSet::new());
+
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("fonts")).unwrap();
+        std::fs::copy(src.join(CJK_FONT), dir.path().join(CJK_FONT)).unwrap();
+        std::fs::write(dir.path().join("ch.md"), "梯度 (gradient), 龘\n").unwrap();
+        assert_eq!(
+            missing_cjk_glyphs(dir.path()).unwrap(),
+            BTreeSet::from(['龘'])
+        );
     }
 
     /// The real book: every include of every chapter resolves.

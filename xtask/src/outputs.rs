@@ -38,12 +38,24 @@ pub struct Run {
 pub const RUNS: &[Run] = &[
     Run {
         name: "ch4-numerical",
-        args: &["-p", "ch4-numerical"],
+        args: &[
+            "-p",
+            "ch4-numerical",
+            "--",
+            "--plot",
+            "book/src/img/ch4-numerical.png",
+        ],
         checked: true,
     },
     Run {
         name: "ch4-two-layer",
-        args: &["-p", "ch4-two-layer"],
+        args: &[
+            "-p",
+            "ch4-two-layer",
+            "--",
+            "--plot",
+            "book/src/img/ch4-two-layer.png",
+        ],
         checked: true,
     },
     Run {
@@ -61,7 +73,13 @@ pub const RUNS: &[Run] = &[
     },
     Run {
         name: "ch5-backprop",
-        args: &["-p", "ch5-backprop"],
+        args: &[
+            "-p",
+            "ch5-backprop",
+            "--",
+            "--plot",
+            "book/src/img/ch5-backprop.png",
+        ],
         checked: true,
     },
     Run {
@@ -76,7 +94,15 @@ pub const RUNS: &[Run] = &[
     },
     Run {
         name: "ch6-mlp",
-        args: &["-p", "ch6-mlp", "--", "--save", MODEL],
+        args: &[
+            "-p",
+            "ch6-mlp",
+            "--",
+            "--save",
+            MODEL,
+            "--plot",
+            "book/src/img/ch6-mlp.png",
+        ],
         checked: true,
     },
     Run {
@@ -138,33 +164,101 @@ pub const RUNS: &[Run] = &[
     },
     Run {
         name: "ch6-mlp-compare-init",
-        args: &["-p", "ch6-mlp", "--", "compare-init"],
+        args: &[
+            "-p",
+            "ch6-mlp",
+            "--",
+            "compare-init",
+            "--plot",
+            "book/src/img/ch6-compare-init.png",
+        ],
         checked: true,
     },
     Run {
         name: "ch6-mlp-compare-optimizers",
-        args: &["-p", "ch6-mlp", "--", "compare-optimizers"],
+        args: &[
+            "-p",
+            "ch6-mlp",
+            "--",
+            "compare-optimizers",
+            "--plot",
+            "book/src/img/ch6-compare-optimizers.png",
+        ],
         checked: true,
     },
     Run {
         name: "ch6-regularization",
-        args: &["-p", "ch6-regularization"],
+        args: &[
+            "-p",
+            "ch6-regularization",
+            "--",
+            "--plot",
+            "book/src/img/ch6-regularization-overfit.png",
+        ],
         checked: true,
     },
     Run {
         name: "ch6-regularization-batchnorm",
-        args: &["-p", "ch6-regularization", "--", "batchnorm"],
+        args: &[
+            "-p",
+            "ch6-regularization",
+            "--",
+            "batchnorm",
+            "--plot",
+            "book/src/img/ch6-regularization-batchnorm.png",
+        ],
         checked: false,
     },
     Run {
         name: "ch6-regularization-search",
-        args: &["-p", "ch6-regularization", "--", "search"],
+        args: &[
+            "-p",
+            "ch6-regularization",
+            "--",
+            "search",
+            "--plot",
+            "book/src/img/ch6-regularization-search.png",
+        ],
         checked: false,
     },
     Run {
         name: "ch7-cnn",
-        args: &["-p", "ch7-cnn"],
+        args: &["-p", "ch7-cnn", "--", "--plot", "book/src/img/ch7-cnn.png"],
         checked: true,
+    },
+    Run {
+        name: "ch7-cnn-std",
+        args: &[
+            "-p",
+            "ch7-cnn",
+            "--",
+            "--init",
+            "std",
+            "--epochs",
+            "1",
+            "--plot",
+            "book/src/img/ch7-cnn-std.png",
+        ],
+        checked: false,
+    },
+    Run {
+        name: "ch7-cnn-seeds",
+        args: &[
+            "--release",
+            "-p",
+            "ch7-cnn",
+            "--",
+            "seeds",
+            "--count",
+            "3",
+            "--epochs",
+            "10",
+            "--shift",
+            "2",
+            "--decay-epochs",
+            "3",
+        ],
+        checked: false,
     },
 ];
 
@@ -250,7 +344,14 @@ pub fn refresh(only: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// `--check-outputs`: re-runs the checked runs and compares.
+/// The files a run writes into the book (its pictures, for example), as
+/// the command names them: every argument under `book/`.
+fn book_files(run: &Run) -> impl Iterator<Item = &'static str> {
+    run.args.iter().copied().filter(|a| a.starts_with("book/"))
+}
+
+/// `--check-outputs`: re-runs the checked runs and compares their
+/// transcripts, and the files they write into the book byte for byte.
 pub fn check() -> Result<()> {
     let root = workspace_root();
     let mut stale = Vec::new();
@@ -260,7 +361,15 @@ pub fn check() -> Result<()> {
             continue;
         }
         let path = generated(&root, run);
+        let before: Vec<(&str, Option<Vec<u8>>)> = book_files(run)
+            .map(|f| (f, std::fs::read(root.join(f)).ok()))
+            .collect();
         let fresh = transcript(run, &root)?;
+        for (file, old) in before {
+            if std::fs::read(root.join(file)).ok() != old {
+                stale.push(format!("{file} differs from the file a fresh run wrote"));
+            }
+        }
         let book = std::fs::read_to_string(&path).unwrap_or_default();
         if book != fresh {
             stale.push(format!(
@@ -301,13 +410,13 @@ mod tests {
     #[test]
     fn times_and_rates_are_left_out_and_nothing_else() {
         let printed = "step    100/2000  loss 0.5884  train 88.57%  test 89.08%  (2.0 s)\n\
-            Training: 2,000 steps of batch 100 in 38.3 s (52.2 steps/s), final loss 0.2875\n\
+            Training: 2,000 steps of batch 100 in 38.3 s (52.2 steps/s), mean loss of the last 100 steps 0.2875\n\
             Time per fast numerical gradient: 18.32 ms (batch 100)\n\
             Seconds per epoch: 0.533 mean, 0.499 fastest (1 thread at most)\n\
             seed    42: test 98.14%  (13.3 s of training)\n\
             a naive gradient is 3.0 min of forward passes\n";
         let expected = "step    100/2000  loss 0.5884  train 88.57%  test 89.08%  (…)\n\
-            Training: 2,000 steps of batch 100 in … (… steps/s), final loss 0.2875\n\
+            Training: 2,000 steps of batch 100 in … (… steps/s), mean loss of the last 100 steps 0.2875\n\
             Time per fast numerical gradient: … (batch 100)\n\
             Seconds per epoch: …\n\
             seed    42: test 98.14%  (… of training)\n\

@@ -106,8 +106,8 @@ impl<T: RealField + Copy> Optimizer<T> for Momentum<T> {
 
 // ANCHOR: adagrad
 /// AdaGrad: each number gets its own learning rate, smaller the more it has
-/// already moved. `h ← h + g⊙g`, then `W ← W − η·g / (√h + ε)`, with `h = 0`
-/// at first and `ε = 10⁻⁷` against dividing by 0. `h` only grows, so
+/// already moved. `s ← s + g⊙g`, then `W ← W − η·g / (√s + ε)`, with `s = 0`
+/// at first and `ε = 10⁻⁷` against dividing by 0. `s` only grows, so
 /// learning slows down for good.
 pub struct AdaGrad<T> {
     pub learning_rate: T,
@@ -128,10 +128,10 @@ impl<T: RealField + Copy> AdaGrad<T> {
 impl<T: RealField + Copy> Optimizer<T> for AdaGrad<T> {
     fn update(&mut self, slot: usize, param: &mut [T], grad: &[T]) {
         let (eta, eps) = (self.learning_rate, self.epsilon);
-        let h = memory(&mut self.sum_of_squares, slot, param.len());
-        for ((p, &g), h) in param.iter_mut().zip(grad).zip(h.iter_mut()) {
-            *h += g * g;
-            *p -= eta * g / (h.sqrt() + eps);
+        let s = memory(&mut self.sum_of_squares, slot, param.len());
+        for ((p, &g), s) in param.iter_mut().zip(grad).zip(s.iter_mut()) {
+            *s += g * g;
+            *p -= eta * g / (s.sqrt() + eps);
         }
     }
 }
@@ -139,9 +139,9 @@ impl<T: RealField + Copy> Optimizer<T> for AdaGrad<T> {
 
 // ANCHOR: rmsprop
 /// RMSprop: AdaGrad with a fading memory, so learning never stops.
-/// `h ← ρ·h + (1 − ρ)·g⊙g`, then `W ← W − η·g / √(h + ε)`, with `ρ = 0.9`,
-/// `ε = 10⁻⁷` and `h = 0` at first: Keras's formula and defaults. (The book
-/// writes `√h + ε`; with ε inside the root a number whose gradients are
+/// `s ← ρ·s + (1 − ρ)·g⊙g`, then `W ← W − η·g / √(s + ε)`, with `ρ = 0.9`,
+/// `ε = 10⁻⁷` and `s = 0` at first: Keras's formula and defaults. (The book
+/// writes `√s + ε`; with ε inside the root a number whose gradients are
 /// tiny, `g² ≪ ε`, takes steps of `η·g/√ε` rather than of about `η`.)
 pub struct RmsProp<T> {
     pub learning_rate: T,
@@ -164,10 +164,10 @@ impl<T: RealField + Copy> RmsProp<T> {
 impl<T: RealField + Copy> Optimizer<T> for RmsProp<T> {
     fn update(&mut self, slot: usize, param: &mut [T], grad: &[T]) {
         let (eta, rho, eps) = (self.learning_rate, self.rho, self.epsilon);
-        let h = memory(&mut self.mean_square, slot, param.len());
-        for ((p, &g), h) in param.iter_mut().zip(grad).zip(h.iter_mut()) {
-            *h = rho * *h + (T::one() - rho) * g * g;
-            *p -= eta * g / (*h + eps).sqrt();
+        let s = memory(&mut self.mean_square, slot, param.len());
+        for ((p, &g), s) in param.iter_mut().zip(grad).zip(s.iter_mut()) {
+            *s = rho * *s + (T::one() - rho) * g * g;
+            *p -= eta * g / (*s + eps).sqrt();
         }
     }
 }
@@ -328,7 +328,7 @@ mod tests {
 
     #[test]
     fn adagrad_divides_by_the_root_of_summed_squares() {
-        // h₁ = g², step η·sign(g); h₂ = 2g², step η·sign(g)/√2.
+        // s₁ = g², step η·sign(g); s₂ = 2g², step η·sign(g)/√2.
         let s = 0.1 / 2f64.sqrt();
         let expected = [[0.9, -1.9], [0.9 - s, -1.9 + s]];
         assert!(close(two_steps(OptimizerKind::Adagrad), expected));
@@ -336,7 +336,7 @@ mod tests {
 
     #[test]
     fn rmsprop_divides_by_the_root_of_a_running_mean() {
-        // h₁ = 0.1·g², step η·sign(g)/√0.1; h₂ = 0.19·g², step η·sign(g)/√0.19.
+        // s₁ = 0.1·g², step η·sign(g)/√0.1; s₂ = 0.19·g², step η·sign(g)/√0.19.
         let (s1, s2) = (0.1 / 0.1f64.sqrt(), 0.1 / 0.19f64.sqrt());
         let expected = [[1.0 - s1, -2.0 + s1], [1.0 - s1 - s2, -2.0 + s1 + s2]];
         assert!(close(two_steps(OptimizerKind::Rmsprop), expected));
@@ -344,7 +344,7 @@ mod tests {
 
     #[test]
     fn rmsprop_keeps_epsilon_inside_the_root_as_keras_does() {
-        // g = 10⁻⁴: h = 0.1·g² = 10⁻⁹, so the step is η·g/√(10⁻⁹ + 10⁻⁷) ≈ 0.315·η.
+        // g = 10⁻⁴: s = 0.1·g² = 10⁻⁹, so the step is η·g/√(10⁻⁹ + 10⁻⁷) ≈ 0.315·η.
         // With ε outside the root it would be η·g/(√10⁻⁹ + ε) ≈ 3.15·η.
         let mut optimizer = OptimizerKind::Rmsprop.build::<f64>(0.1);
         let mut w = [0.0];

@@ -319,10 +319,15 @@ impl Reporter {
             bar.finish_and_clear();
         }
         // The last evaluation's mean loss is a steadier figure than one noisy mini-batch.
-        let final_loss = match (self.history.last(), self.losses.last()) {
-            (Some(e), Some(_)) if e.step == self.step => e.loss,
-            (_, Some(l)) => l.1,
-            _ => f64::NAN,
+        let n = self.history.len();
+        let (final_loss, loss_said) = match (self.history.last(), self.losses.last()) {
+            (Some(e), Some(_)) if e.step == self.step => {
+                let since = n.checked_sub(2).map_or(0, |i| self.history[i].step);
+                let steps = count(e.step - since, "step");
+                (e.loss, format!("mean loss of the last {steps}"))
+            }
+            (_, Some(l)) => (l.1, "loss of the last step".to_string()),
+            _ => (f64::NAN, "no loss".to_string()),
         };
         let summary = Summary {
             steps_done: self.step,
@@ -346,7 +351,7 @@ impl Reporter {
                 100.0 * test_accuracy
             ),
             format!(
-                "Training: {} of batch {} in {:.1} s ({:.1} steps/s), final loss {:.4}",
+                "Training: {} of batch {} in {:.1} s ({:.1} steps/s), {loss_said} {:.4}",
                 count(summary.steps_done, "step"),
                 summary.info.batch_size,
                 seconds,

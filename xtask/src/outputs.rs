@@ -222,6 +222,24 @@ pub const RUNS: &[Run] = &[
         checked: false,
     },
     Run {
+        name: "ch6-regularization-seeds",
+        args: &[
+            "--release",
+            "-p",
+            "ch6-regularization",
+            "--",
+            "seeds",
+            "--count",
+            "10",
+        ],
+        checked: false,
+    },
+    Run {
+        name: "ch6-mlp-seeds-60k",
+        args: &["--release", "-p", "ch6-mlp", "--", "seeds", "--count", "10"],
+        checked: false,
+    },
+    Run {
         name: "ch7-cnn",
         args: &["-p", "ch7-cnn", "--", "--plot", "book/src/img/ch7-cnn.png"],
         checked: true,

@@ -38,7 +38,25 @@ pub struct Run {
 pub const RUNS: &[Run] = &[
     Run {
         name: "ch4-numerical",
-        args: &["-p", "ch4-numerical"],
+        args: &[
+            "-p",
+            "ch4-numerical",
+            "--",
+            "--plot-weights",
+            "book/src/img/ch4-numerical-weights.png",
+        ],
+        checked: true,
+    },
+    Run {
+        name: "ch4-numerical-gradient-field",
+        args: &[
+            "-p",
+            "ch4-numerical",
+            "--",
+            "gradient-field",
+            "--plot",
+            "book/src/img/ch4-gradient-field.png",
+        ],
         checked: true,
     },
     Run {

@@ -94,7 +94,15 @@ pub const RUNS: &[Run] = &[
     },
     Run {
         name: "ch6-mlp",
-        args: &["-p", "ch6-mlp", "--", "--save", MODEL],
+        args: &[
+            "-p",
+            "ch6-mlp",
+            "--",
+            "--save",
+            MODEL,
+            "--plot-weights",
+            "book/src/img/ch6-mlp-weights.png",
+        ],
         checked: true,
     },
     Run {
@@ -144,7 +152,16 @@ pub const RUNS: &[Run] = &[
     },
     Run {
         name: "ch6-mlp-evaluate",
-        args: &["-p", "ch6-mlp", "--", "evaluate", "--model", MODEL],
+        args: &[
+            "-p",
+            "ch6-mlp",
+            "--",
+            "evaluate",
+            "--model",
+            MODEL,
+            "--gallery",
+            "book/src/img/ch6-mlp-gallery.png",
+        ],
         checked: true,
     },
     Run {
@@ -162,6 +179,30 @@ pub const RUNS: &[Run] = &[
     Run {
         name: "ch6-mlp-compare-optimizers",
         args: &["-p", "ch6-mlp", "--", "compare-optimizers"],
+        checked: true,
+    },
+    Run {
+        name: "ch6-mlp-optimizer-paths",
+        args: &[
+            "-p",
+            "ch6-mlp",
+            "--",
+            "optimizer-paths",
+            "--plot",
+            "book/src/img/ch6-optimizer-paths.png",
+        ],
+        checked: true,
+    },
+    Run {
+        name: "ch6-mlp-activations",
+        args: &[
+            "-p",
+            "ch6-mlp",
+            "--",
+            "activations",
+            "--plot",
+            "book/src/img/ch6-activations.png",
+        ],
         checked: true,
     },
     Run {

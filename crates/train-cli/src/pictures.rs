@@ -82,9 +82,10 @@ pub fn draw_tiles(
         columns: usize,
         colours: Colours,
         scale: i32,
+        gap: i32,
         caption_height: i32,
     }
-    const GAP: i32 = 12;
+    const MARGIN: i32 = 12;
     const TOP: i32 = 72;
     impl Figure for Grid<'_> {
         fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> anyhow::Result<()>
@@ -93,9 +94,9 @@ pub fn draw_tiles(
         {
             let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("{e:?}");
             root.fill(&WHITE).map_err(err)?;
-            root.draw(&Text::new(self.title, (GAP, 10), ("sans-serif", 22)))
+            root.draw(&Text::new(self.title, (MARGIN, 10), ("sans-serif", 22)))
                 .map_err(err)?;
-            root.draw(&Text::new(self.note, (GAP, 42), ("sans-serif", 16)))
+            root.draw(&Text::new(self.note, (MARGIN, 42), ("sans-serif", 16)))
                 .map_err(err)?;
             let shared = self
                 .tiles
@@ -106,8 +107,8 @@ pub fn draw_tiles(
                 let (w, s) = (tile.width.max(1) as i32, self.scale);
                 let h = tile.pixels.len().div_ceil(tile.width.max(1)) as i32;
                 let (row, column) = ((k / self.columns) as i32, (k % self.columns) as i32);
-                let x0 = GAP + column * (w * s + GAP);
-                let y0 = TOP + row * (h * s + GAP + self.caption_height);
+                let x0 = MARGIN + column * (w * s + self.gap);
+                let y0 = TOP + row * (h * s + self.gap + self.caption_height);
                 let own = largest(&tile.pixels);
                 for (i, &v) in tile.pixels.iter().enumerate() {
                     let colour = match self.colours {
@@ -146,15 +147,15 @@ pub fn draw_tiles(
     let (w, h) = tiles.first().map_or((28, 28), |t| {
         (t.width.max(1), t.pixels.len().div_ceil(t.width.max(1)))
     });
-    let scale = ((WIDTH as i32 - GAP * (columns as i32 + 1)) / (columns * w) as i32).max(1);
-    let caption_height = if tiles.iter().any(|t| !t.caption.is_empty()) {
-        24
-    } else {
-        0
-    };
+    // Captioned tiles need room for their text; bare ones sit closer.
+    let captioned = tiles.iter().any(|t| !t.caption.is_empty());
+    let gap = if captioned { 12 } else { 6 };
+    let scale =
+        ((WIDTH as i32 - 2 * MARGIN - gap * (columns as i32 - 1)) / (columns * w) as i32).max(1);
+    let caption_height = if captioned { 24 } else { 0 };
     let rows = tiles.len().div_ceil(columns) as i32;
-    let width = (GAP + columns as i32 * (w as i32 * scale + GAP)).max(400);
-    let height = TOP + rows * (h as i32 * scale + GAP + caption_height) + GAP;
+    let width = (2 * MARGIN + columns as i32 * (w as i32 * scale + gap) - gap).max(400);
+    let height = TOP + rows * (h as i32 * scale + gap + caption_height) + gap;
     let figure = Grid {
         title,
         note,
@@ -162,6 +163,7 @@ pub fn draw_tiles(
         columns,
         colours,
         scale,
+        gap,
         caption_height,
     };
     with_canvas(path, (width as u32, height as u32), &figure)

@@ -177,7 +177,6 @@ fn finish_report(
     Ok(())
 }
 
-// ANCHOR: plot_weights
 /// `--plot-weights`: the ten columns of `W` as 28×28 images, red where a
 /// dark pixel raises that digit's score, blue where it lowers it.
 fn plot_weights(path: &Path, net: &SoftmaxNet) -> Result<train_cli::Written> {
@@ -201,7 +200,6 @@ fn plot_weights(path: &Path, net: &SoftmaxNet) -> Result<train_cli::Written> {
     )
     .with_context(|| format!("drawing {}", path.display()))
 }
-// ANCHOR_END: plot_weights
 
 /// `gradient-field`: the book's figure 4-9, −∇f of `f = x0² + x1²` on a
 /// grid, with the path of gradient descent (η = 0.1, 20 steps) from (−3, 4).

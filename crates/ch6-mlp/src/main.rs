@@ -545,7 +545,6 @@ fn compare_init(args: &CompareArgs) -> anyhow::Result<()> {
 }
 // ANCHOR_END: compare_runs
 
-// ANCHOR: plot_weights
 /// `--plot-weights`: the first layer's first 64 units. Unit `j` is column
 /// `j` of `W1` (784 weights, one per pixel), drawn as a 28×28 image.
 fn plot_weights(path: &Path, mlp: &ch6_mlp::Mlp<f32>) -> anyhow::Result<train_cli::Written> {
@@ -572,7 +571,6 @@ fn plot_weights(path: &Path, mlp: &ch6_mlp::Mlp<f32>) -> anyhow::Result<train_cl
     )
     .with_context(|| format!("drawing {}", path.display()))
 }
-// ANCHOR_END: plot_weights
 
 /// `evaluate --gallery`: the first 24 test digits the model gets wrong.
 fn gallery(
@@ -631,8 +629,8 @@ fn activations(args: &PictureArgs) -> anyhow::Result<()> {
     check_plot(args)?;
     let (layers, units, inputs, bins) = (5, 100, 1000, 30);
     println!(
-        "{layers} layers of {units} units, {inputs} inputs x ~ N(0, 1), no biases; \
-         spread (standard deviation) of each layer's outputs:"
+        "{layers} layers of {units} units, {inputs} inputs x ~ N(0, 1), no biases.\n\
+         Spread (standard deviation) of each layer's outputs, layers 1 to {layers}:"
     );
     let mut rows = Vec::new();
     for (activation, name, hi) in [

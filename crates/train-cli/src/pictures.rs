@@ -235,6 +235,7 @@ pub fn draw_histograms(
                             ("sans-serif", 16),
                         )
                         .margin(4)
+                        .margin_right(16)
                         .x_label_area_size(26)
                         .y_label_area_size(if i == 0 { 34 } else { 6 })
                         .build_cartesian_2d(h.lo..h.hi, 0.0..top)

@@ -192,7 +192,7 @@ fn seeds_trains_one_network_per_seed_and_reports_their_spread() {
     // One network's flags are refused, naming them.
     let out = ch6(&["seeds", "--save", "model.safetensors"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("--save and --plot are for one network"));
+    assert!(text(&out.stderr).contains("--save, --plot and --plot-weights are for one network"));
 }
 
 #[test]

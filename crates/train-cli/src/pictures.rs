@@ -64,6 +64,17 @@ fn largest(pixels: &[f64]) -> f64 {
     pixels.iter().fold(0.0, |m, v| m.max(v.abs()))
 }
 
+/// A white page with `title` at its top and a line of `note` under it.
+fn heading<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    note: &str,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    root.fill(&WHITE)?;
+    root.draw(&Text::new(title, (12, 10), ("sans-serif", 22)))?;
+    root.draw(&Text::new(note, (12, 42), ("sans-serif", 16)))
+}
+
 /// Draws `tiles` in rows of `columns` under `title` and a line of `note`
 /// (what the colours mean), each tile as large as the book's column allows.
 /// Says whether it replaced a file.
@@ -93,11 +104,7 @@ pub fn draw_tiles(
             DB::ErrorType: 'static,
         {
             let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("{e:?}");
-            root.fill(&WHITE).map_err(err)?;
-            root.draw(&Text::new(self.title, (MARGIN, 10), ("sans-serif", 22)))
-                .map_err(err)?;
-            root.draw(&Text::new(self.note, (MARGIN, 42), ("sans-serif", 16)))
-                .map_err(err)?;
+            heading(root, self.title, self.note).map_err(err)?;
             let shared = self
                 .tiles
                 .iter()
@@ -203,11 +210,7 @@ pub fn draw_histograms(
             DB::ErrorType: 'static,
         {
             let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("{e:?}");
-            root.fill(&WHITE).map_err(err)?;
-            root.draw(&Text::new(self.title, (12, 10), ("sans-serif", 22)))
-                .map_err(err)?;
-            root.draw(&Text::new(self.note, (12, 40), ("sans-serif", 16)))
-                .map_err(err)?;
+            heading(root, self.title, self.note).map_err(err)?;
             let (_, body) = root.split_vertically(TOP);
             let areas = body.split_evenly((self.rows.len().max(1), 1));
             for (r, ((name, histograms), area)) in self.rows.iter().zip(&areas).enumerate() {

@@ -57,6 +57,15 @@ impl SoftmaxNet {
     pub fn loss(&self, x: &DMatrix<f64>, labels: &[u8]) -> f64 {
         cross_entropy(&self.predict(x), labels)
     }
+
+    /// The column of `W` for each class: 784 weights, one per pixel, that
+    /// score how much an image looks like that digit (its template).
+    pub fn templates(&self) -> Vec<Vec<f64>> {
+        self.w
+            .column_iter()
+            .map(|c| c.iter().copied().collect())
+            .collect()
+    }
 }
 // ANCHOR_END: network
 
@@ -211,6 +220,43 @@ pub fn gradient_descent(
     x
 }
 // ANCHOR_END: gradient_descent
+
+// ANCHOR: gradient_field
+/// The book's bowl `f(x₀, x₁) = x₀² + x₁²` (any length of `x`: the sum of squares).
+pub fn sum_of_squares(x: &DMatrix<f64>) -> f64 {
+    x.iter().map(|v| v * v).sum()
+}
+
+/// The negative gradient `−∇f(p)` at each point `p` of the plane, measured
+/// by [`numerical_gradient`]: the way downhill from `p`, longer where `f`
+/// is steeper. Drawn as arrows, the book's figure 4-9.
+pub fn downhill(f: impl Fn(&DMatrix<f64>) -> f64, points: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    points
+        .iter()
+        .map(|&(x0, x1)| {
+            let grad = numerical_gradient(&f, &mut DMatrix::from_row_slice(1, 2, &[x0, x1]));
+            (-grad[0], -grad[1])
+        })
+        .collect()
+}
+
+/// Every point [`gradient_descent`] visits on a function of the plane, the
+/// start first: `steps` single steps of it, each from where the last ended.
+pub fn descent_path(
+    f: impl Fn(&DMatrix<f64>) -> f64,
+    start: (f64, f64),
+    learning_rate: f64,
+    steps: usize,
+) -> Vec<(f64, f64)> {
+    let mut x = DMatrix::from_row_slice(1, 2, &[start.0, start.1]);
+    let mut path = vec![start];
+    for _ in 0..steps {
+        x = gradient_descent(&f, x, learning_rate, 1);
+        path.push((x[0], x[1]));
+    }
+    path
+}
+// ANCHOR_END: gradient_field
 
 /// The gradient of the loss with respect to every parameter: `∂E/∂W`
 /// (`784 × 10`) and `∂E/∂b` (`1 × 10`).
@@ -460,6 +506,41 @@ mod tests {
         let end = gradient_descent(f, DMatrix::from_row_slice(1, 2, &[-3.0, 4.0]), 0.1, 100);
         // Each step multiplies x by (1 − 2·0.1) = 0.8: 0.8¹⁰⁰ · 4 ≈ 8e-10.
         assert!(end.norm() < 1e-8, "{end}");
+    }
+
+    #[test]
+    fn every_arrow_of_the_field_points_at_the_origin() {
+        let points: Vec<(f64, f64)> = [(-3.0, 4.0), (2.0, 0.5), (0.0, -1.0), (1.5, 1.5)].into();
+        for (&(x0, x1), (d0, d1)) in points.iter().zip(downhill(sum_of_squares, &points)) {
+            // −∇f = −(2x₀, 2x₁): parallel to −p, pointing back at (0, 0), twice as long.
+            assert!(
+                (d0 * x1 - d1 * x0).abs() < 1e-6,
+                "({x0}, {x1}): ({d0}, {d1})"
+            );
+            assert!(d0 * x0 + d1 * x1 < 0.0, "({x0}, {x1}) points away");
+            assert!((d0.hypot(d1) - 2.0 * x0.hypot(x1)).abs() < 1e-6);
+        }
+    }
+
+    #[test]
+    fn the_descent_path_shrinks_by_0_8_a_step_towards_the_origin() {
+        let path = descent_path(sum_of_squares, (-3.0, 4.0), 0.1, 20);
+        assert_eq!(path.len(), 21);
+        assert_eq!(path[0], (-3.0, 4.0));
+        for pair in path.windows(2) {
+            let (a, b) = (pair[0], pair[1]);
+            assert!((b.0 - 0.8 * a.0).abs() < 1e-6 && (b.1 - 0.8 * a.1).abs() < 1e-6);
+        }
+        let end = path[20];
+        assert!(end.0.hypot(end.1) < 0.06, "{end:?}");
+    }
+
+    #[test]
+    fn the_templates_are_the_columns_of_w() {
+        let net = SoftmaxNet::new(6, 3, 1);
+        let templates = net.templates();
+        assert_eq!(templates.len(), 3);
+        assert_eq!(templates[2][4], net.w[(4, 2)]);
     }
 
     /// A small batch with realistic sparsity: about 80% zeros, the rest in (0, 1].

@@ -5,20 +5,36 @@
 //! training loop is the chapter's; the flags, progress, summary, `--json`
 //! and `--plot` come from the shared training CLI (`train-cli`).
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use ch4_numerical::{GradientMethod, SoftmaxNet};
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use mnist::{BatchSampler, CLASSES, Dataset, IMAGE_SIZE, TRAIN_EVAL_IMAGES};
-use train_cli::{Accuracies, CommonArgs, Recipe, RecipeArgs, Reporter, RunInfo, timed};
+use train_cli::{
+    Accuracies, Colours, CommonArgs, Output, Plane, Recipe, RecipeArgs, Reporter, RunInfo, Tile,
+    Track, timed,
+};
 
 /// Stage 1: a single-layer softmax network (784 → 10) learns MNIST from
 /// numerical gradients: every derivative is measured by nudging a parameter
 /// by ±h and watching the loss.
 #[derive(Parser, Debug)]
-#[command(name = "ch4-numerical", version, allow_negative_numbers = true)]
+#[command(
+    name = "ch4-numerical",
+    version,
+    allow_negative_numbers = true,
+    args_conflicts_with_subcommands = true
+)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
+
+    /// Draw the ten columns of W, one template per digit, as 28×28 images into this file (.png or .svg)
+    #[arg(long, value_name = "PATH", value_parser = train_cli::plot_path)]
+    plot_weights: Option<PathBuf>,
+
     /// How each numerical gradient is computed: `fast` recomputes only what a nudged weight changes;
     /// `naive` reruns the whole forward pass for each of the 2 × 7,850 = 15,700 nudges
     #[arg(long, default_value_t = GradientMethod::Fast)]
@@ -29,6 +45,19 @@ struct Args {
 
     #[command(flatten)]
     common: CommonArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Draw the book's figure 4-9: the negative gradient of x0² + x1² as arrows, and gradient descent from (-3, 4)
+    GradientField {
+        /// The file to draw into (.png or .svg)
+        #[arg(long, value_name = "PATH", value_parser = train_cli::plot_path)]
+        plot: PathBuf,
+        /// Replace the file even when it is not a picture this program drew
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 /// The run without flags: 2,000 steps of 100 images at η = 0.5.
@@ -45,6 +74,9 @@ fn main() -> std::process::ExitCode {
 
 fn run() -> Result<()> {
     let args: Args = DEFAULTS.parse();
+    if let Some(Command::GradientField { plot, force }) = &args.command {
+        return gradient_field(plot, *force);
+    }
     let recipe = args.recipe.resolve(DEFAULTS);
     train_cli::check_memory(
         &[IMAGE_SIZE, CLASSES],
@@ -53,7 +85,13 @@ fn run() -> Result<()> {
         8,
         "--batch-size",
     )?;
-    let (train, test) = train_cli::load_data(&args.common, &[])?;
+    let weights = args.plot_weights.as_deref().map(|path| Output {
+        flag: "--plot-weights",
+        path,
+        is_ours: train_cli::is_plot,
+    });
+    let outputs: Vec<Output> = weights.into_iter().collect();
+    let (train, test) = train_cli::load_data(&args.common, &outputs)?;
     let mut net = SoftmaxNet::new(IMAGE_SIZE, CLASSES, args.common.seed);
     let mut sampler = BatchSampler::new(train.len(), args.common.seed);
     let train_eval = train.first(TRAIN_EVAL_IMAGES);
@@ -80,7 +118,12 @@ fn run() -> Result<()> {
     }
     // ANCHOR_END: training_loop
 
-    finish_report(report, &args, recipe, gradient_time)
+    finish_report(report, &args, recipe, gradient_time)?;
+    if let Some(path) = &args.plot_weights {
+        let written = plot_weights(path, &net)?;
+        train_cli::say(&args.common, &written.said("Templates drawn to", path));
+    }
+    Ok(())
 }
 
 /// Starts the reporter with the run's settings, and tells the learner what
@@ -131,5 +174,85 @@ fn finish_report(
     extra.insert("gradient_method".into(), args.gradient.name().into());
     extra.insert("ms_per_gradient".into(), per_gradient_ms.into());
     report.finish(test_accuracy, &lines, extra)?;
+    Ok(())
+}
+
+/// `--plot-weights`: the ten columns of `W` as 28×28 images, red where a
+/// dark pixel raises that digit's score, blue where it lowers it.
+fn plot_weights(path: &Path, net: &SoftmaxNet) -> Result<train_cli::Written> {
+    let tiles: Vec<Tile> = net
+        .templates()
+        .into_iter()
+        .enumerate()
+        .map(|(digit, w)| Tile {
+            pixels: w,
+            width: 28,
+            caption: format!("{digit}"),
+        })
+        .collect();
+    train_cli::draw_tiles(
+        path,
+        "The ten columns of W after training, one template per digit",
+        "red: ink there raises the digit's score; blue: lowers it; white: 0 (each its own scale)",
+        &tiles,
+        5,
+        Colours::EachOwnScale,
+    )
+    .with_context(|| format!("drawing {}", path.display()))
+}
+
+/// `gradient-field`: the book's figure 4-9, −∇f of `f = x0² + x1²` on a
+/// grid, with the path of gradient descent (η = 0.1, 20 steps) from (−3, 4).
+fn gradient_field(path: &Path, force: bool) -> Result<()> {
+    let output = Output {
+        flag: "--plot",
+        path,
+        is_ours: train_cli::is_plot,
+    };
+    train_cli::check_outputs(&[output], &[], force)?;
+    let f = ch4_numerical::sum_of_squares;
+    // A grid from −4 to 4 in steps of 0.5.
+    let grid: Vec<(f64, f64)> = (0..17)
+        .flat_map(|i| (0..17).map(move |j| (-4.0 + 0.5 * j as f64, -4.0 + 0.5 * i as f64)))
+        .collect();
+    let downhill = ch4_numerical::downhill(f, &grid);
+    // The longest arrow is 0.45 long, just short of the grid's spacing.
+    let longest = downhill.iter().map(|d| d.0.hypot(d.1)).fold(0.0, f64::max);
+    let arrows = grid
+        .iter()
+        .zip(&downhill)
+        .map(|(&(x0, x1), &(d0, d1))| {
+            let s = 0.45 / longest;
+            ((x0, x1), (x0 + s * d0, x1 + s * d1))
+        })
+        .collect();
+    let circle = |r: f64| {
+        (0..=72)
+            .map(|k| {
+                let t = std::f64::consts::TAU * k as f64 / 72.0;
+                (r * t.cos(), r * t.sin())
+            })
+            .collect()
+    };
+    let plane = Plane {
+        title: "−∇f of f(x0, x1) = x0² + x1², and descent from (−3, 4), η = 0.1".into(),
+        x: (-4.5, 4.5),
+        y: (-4.5, 4.5),
+        contours: [1.0, 2.0, 3.0, 4.0].map(circle).to_vec(),
+        arrows,
+        paths: vec![Track {
+            name: "gradient descent, 20 steps".into(),
+            points: ch4_numerical::descent_path(f, (-3.0, 4.0), 0.1, 20),
+        }],
+    };
+    let written = train_cli::draw_planes(
+        path,
+        "The gradient field: every arrow points downhill, to the minimum",
+        &[plane],
+        1,
+        720,
+    )
+    .with_context(|| format!("drawing {}", path.display()))?;
+    println!("{}", written.said("Gradient field drawn to", path));
     Ok(())
 }

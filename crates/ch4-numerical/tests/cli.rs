@@ -172,3 +172,52 @@ fn bad_input_gets_a_clear_error_and_nothing_is_lost() {
         diverge: &["--learning-rate", "1e308"],
     });
 }
+
+#[test]
+fn plot_weights_draws_the_ten_templates() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("weights.png");
+    let mut args = SHORT.to_vec();
+    args.extend(["--plot-weights", path.to_str().unwrap()]);
+    json(&args);
+    // Two rows of five 28×28 tiles, each pixel drawn 4 × 4, with captions.
+    assert_eq!(train_cli::checks::png_size(&path), (632, 380));
+
+    let out = run(&["--plot-weights", "/no/such/dir/w.png", "--steps", "1"]);
+    assert!(!out.status.success());
+    let msg = stderr(&out);
+    assert!(
+        msg.contains("--plot-weights /no/such/dir/w.png") && msg.contains("does not exist"),
+        "{msg}"
+    );
+    let out = run(&["--plot-weights", "w.jpg"]);
+    assert!(stderr(&out).contains(".png or .svg"), "{}", stderr(&out));
+}
+
+#[test]
+fn gradient_field_draws_the_figure_and_checks_its_path_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("field.png");
+    let out = run(&["gradient-field", "--plot", path.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(train_cli::checks::png_size(&path), (760, 760));
+    // Drawn again, the same bytes: the picture is deterministic.
+    let first = std::fs::read(&path).unwrap();
+    assert!(
+        run(&["gradient-field", "--plot", path.to_str().unwrap()])
+            .status
+            .success()
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), first);
+
+    let text = dir.path().join("notes.txt");
+    std::fs::write(&text, "mine").unwrap();
+    let out = run(&["gradient-field", "--plot", text.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains(".png or .svg"), "{}", stderr(&out));
+    let png = dir.path().join("notes.png");
+    std::fs::write(&png, "mine").unwrap();
+    let out = run(&["gradient-field", "--plot", png.to_str().unwrap()]);
+    assert!(stderr(&out).contains("--force"), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&png).unwrap(), "mine");
+}

@@ -12,7 +12,8 @@
 //! - [`train`]: shuffled mini-batch epochs, the tutorials' presets, and the
 //!   book's comparisons of optimizers and initialisations;
 //! - [`model_file`]: saving and loading a trained network (safetensors);
-//! - [`show`]: a digit drawn in the terminal, and a confusion matrix.
+//! - [`show`]: a digit drawn in the terminal, a confusion matrix, the digits it gets wrong;
+//! - [`pictures`]: the numbers behind the chapter's pictures of activations and optimizer paths.
 //!
 //! This stage is the engine: every device that exists for speed lives here,
 //! each named where it is used, and the engine is checked against stage 3's
@@ -24,6 +25,7 @@ pub mod init;
 pub mod mlp;
 pub mod model_file;
 pub mod optim;
+pub mod pictures;
 pub mod show;
 pub mod train;
 

@@ -7,21 +7,21 @@
 //! saved model; `compare-optimizers` and `compare-init` redo the book's
 //! chapter 6 figures. The library does the work; this file binds flags to it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use mnist::Dataset;
 use serde_json::json;
 use train_cli::{
-    CommonArgs, Output, Reporter, RunInfo, Series, count_up_to, one_of, positive_usize, say,
-    whole_number,
+    Colours, CommonArgs, Histogram, Output, Plane, Reporter, RunInfo, Series, Tile, Track,
+    count_up_to, one_of, positive_usize, say, whole_number,
 };
 
 use ch6_mlp::init::Init;
 use ch6_mlp::optim::OptimizerKind;
 use ch6_mlp::train::{self, Config, Preset, Spread};
-use ch6_mlp::{model_file, show};
+use ch6_mlp::{model_file, pictures, show};
 
 /// Stage 4: a mini-batch MLP on MNIST with real optimizers
 #[derive(Parser, Debug)]
@@ -53,12 +53,16 @@ enum Command {
         #[command(flatten)]
         model: ModelArgs,
     },
-    /// Print a saved model's test accuracy and its confusion matrix
-    Evaluate(ModelArgs),
+    /// Print a saved model's test accuracy and its confusion matrix; --gallery draws the digits it gets wrong
+    Evaluate(EvaluateArgs),
     /// SGD, Momentum, AdaGrad, RMSprop and Adam side by side: loss against iterations
     CompareOptimizers(CompareArgs),
     /// Initial weights std 0.01, Xavier and He side by side (SGD): loss against iterations
     CompareInit(CompareArgs),
+    /// What 5 hidden layers of 100 units output for 1,000 random inputs, by initial weights and activation (the book's figures 6-10 to 6-14)
+    Activations(PictureArgs),
+    /// The paths of SGD, Momentum, AdaGrad and Adam down f(x, y) = x²/20 + y² from (-7, 2) (the book's figure 6-8)
+    OptimizerPaths(PictureArgs),
 }
 
 /// `--preset`'s help: each preset's settings, from the settings themselves.
@@ -98,6 +102,9 @@ struct TrainArgs {
     /// Save the trained network to FILE (safetensors)
     #[arg(long, value_name = "FILE")]
     save: Option<PathBuf>,
+    /// Draw the first layer's first 64 units (columns of W1) as 28×28 images into this file (.png or .svg)
+    #[arg(long, value_name = "PATH", value_parser = train_cli::plot_path)]
+    plot_weights: Option<PathBuf>,
     #[command(flatten)]
     common: CommonArgs,
 }
@@ -110,6 +117,31 @@ struct ModelArgs {
     /// Directory with the four MNIST .gz files [default: $MNIST_DIR if set, else the repository's data/mnist/]
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+struct EvaluateArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Draw the first 24 test digits the model gets wrong, with their labels and its guesses, into this file (.png or .svg)
+    #[arg(long, value_name = "PATH", value_parser = train_cli::plot_path)]
+    gallery: Option<PathBuf>,
+    /// Replace the --gallery file even when it is not a picture this program drew
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+struct PictureArgs {
+    /// Draw the figure into this file (.png or .svg)
+    #[arg(long, value_name = "PATH", value_parser = train_cli::plot_path)]
+    plot: Option<PathBuf>,
+    /// Seed for the random inputs and weights
+    #[arg(long, default_value_t = 42, value_parser = whole_number::<u64>, allow_negative_numbers = true)]
+    seed: u64,
+    /// Replace the --plot file even when it is not a picture this program drew
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -144,9 +176,11 @@ fn main() -> std::process::ExitCode {
         Some(Command::Train(args)) => run_train(&args),
         Some(Command::Seeds { count, train }) => run_seeds(count, &train),
         Some(Command::Predict { index, model }) => predict(index, &model),
-        Some(Command::Evaluate(model)) => evaluate(&model),
+        Some(Command::Evaluate(args)) => evaluate(&args),
         Some(Command::CompareOptimizers(args)) => compare_optimizers(&args),
         Some(Command::CompareInit(args)) => compare_init(&args),
+        Some(Command::Activations(args)) => activations(&args),
+        Some(Command::OptimizerPaths(args)) => optimizer_paths(&args),
     })
 }
 
@@ -221,7 +255,12 @@ fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
         path,
         is_ours: model_file::is_model,
     });
-    let outputs: Vec<Output> = save.into_iter().collect();
+    let weights = args.plot_weights.as_deref().map(|path| Output {
+        flag: "--plot-weights",
+        path,
+        is_ours: train_cli::is_plot,
+    });
+    let outputs: Vec<Output> = save.into_iter().chain(weights).collect();
     let (train_set, validation, test) = load_split(&config, &args.common, &outputs)?;
     let mut reporter = Reporter::start(
         run_info(&config, &train_set, args.common.seed),
@@ -280,6 +319,13 @@ fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
         let written = train_cli::write_bytes(path, &model_file::to_bytes(&trained.mlp))?;
         say(&args.common, &written.said("Model saved to", path));
     }
+    if let Some(path) = &args.plot_weights {
+        let written = plot_weights(path, &trained.mlp)?;
+        say(
+            &args.common,
+            &written.said("First-layer units drawn to", path),
+        );
+    }
     Ok(())
 }
 
@@ -287,9 +333,9 @@ fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
 /// …, and prints each one's accuracies and their spread: how far apart two
 /// runs that differ only by chance land.
 fn run_seeds(count: usize, args: &TrainArgs) -> anyhow::Result<()> {
-    if args.save.is_some() || args.common.plot.is_some() {
+    if args.save.is_some() || args.common.plot.is_some() || args.plot_weights.is_some() {
         bail!(
-            "--save and --plot are for one network, and `seeds` trains {count}: train the seed you want with `--seed S --save FILE` or `--plot FILE`"
+            "--save, --plot and --plot-weights are for one network, and `seeds` trains {count}: train the seed you want with `--seed S --save FILE` or `--plot FILE`"
         );
     }
     let config = config(args);
@@ -374,16 +420,33 @@ fn predict(index: usize, args: &ModelArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn evaluate(args: &ModelArgs) -> anyhow::Result<()> {
-    let mut mlp = model_file::load(&args.model, 2)?;
-    let test = test_set(args)?;
+fn evaluate(args: &EvaluateArgs) -> anyhow::Result<()> {
+    if let Some(path) = &args.gallery {
+        let output = Output {
+            flag: "--gallery",
+            path,
+            is_ours: train_cli::is_plot,
+        };
+        train_cli::check_outputs(
+            &[output],
+            std::slice::from_ref(&args.model.model),
+            args.force,
+        )?;
+    }
+    let model = &args.model;
+    let mut mlp = model_file::load(&model.model, 2)?;
+    let test = test_set(model)?;
     println!(
         "Model {} ({}, {} parameters)",
-        args.model.display(),
+        model.model.display(),
         mlp.describe(),
         mlp.parameter_count()
     );
     print!("{}", show::evaluation(&mut mlp, &test));
+    if let Some(path) = &args.gallery {
+        let written = gallery(path, &mut mlp, &test)?;
+        println!("{}", written.said("Misclassified digits drawn to", path));
+    }
     Ok(())
 }
 
@@ -481,3 +544,188 @@ fn compare_init(args: &CompareArgs) -> anyhow::Result<()> {
     comparison("Initial weights, SGD η = 0.01", &runs, args)
 }
 // ANCHOR_END: compare_runs
+
+/// `--plot-weights`: the first layer's first 64 units. Unit `j` is column
+/// `j` of `W1` (784 weights, one per pixel), drawn as a 28×28 image.
+fn plot_weights(path: &Path, mlp: &ch6_mlp::Mlp<f32>) -> anyhow::Result<train_cli::Written> {
+    let w1 = &mlp.layers[0].w;
+    let tiles: Vec<Tile> = w1
+        .column_iter()
+        .take(64)
+        .map(|unit| Tile {
+            pixels: unit.iter().map(|&w| f64::from(w)).collect(),
+            width: 28,
+            caption: String::new(),
+        })
+        .collect();
+    train_cli::draw_tiles(
+        path,
+        &format!(
+            "The first {} units of the first layer (columns of W1)",
+            tiles.len()
+        ),
+        "red: ink there excites the unit; blue: inhibits it; white: 0 (each its own scale)",
+        &tiles,
+        8,
+        Colours::EachOwnScale,
+    )
+    .with_context(|| format!("drawing {}", path.display()))
+}
+
+/// `evaluate --gallery`: the first 24 test digits the model gets wrong.
+fn gallery(
+    path: &Path,
+    mlp: &mut ch6_mlp::Mlp<f32>,
+    test: &Dataset,
+) -> anyhow::Result<train_cli::Written> {
+    let tiles: Vec<Tile> = show::mistakes(mlp, test, 24)
+        .into_iter()
+        .map(|m| Tile {
+            pixels: test
+                .image(m.index)
+                .iter()
+                .map(|&p| f64::from(p) / 255.0)
+                .collect(),
+            width: 28,
+            caption: format!(
+                "{} → {}  {:.1}%",
+                m.label,
+                m.predicted,
+                100.0 * m.confidence
+            ),
+        })
+        .collect();
+    train_cli::draw_tiles(
+        path,
+        &format!("The first {} test digits the model gets wrong", tiles.len()),
+        "under each: its label → the model's guess, and the probability it gave that guess",
+        &tiles,
+        6,
+        Colours::Ink,
+    )
+    .with_context(|| format!("drawing {}", path.display()))
+}
+
+/// Checks `--plot` before anything is computed, for the subcommands that
+/// read no MNIST files.
+fn check_plot(args: &PictureArgs) -> anyhow::Result<()> {
+    let outputs: Vec<Output> = args
+        .plot
+        .as_deref()
+        .map(|path| Output {
+            flag: "--plot",
+            path,
+            is_ours: train_cli::is_plot,
+        })
+        .into_iter()
+        .collect();
+    train_cli::check_outputs(&outputs, &[], args.force)
+}
+
+/// `activations`: the book's histograms of hidden-layer outputs, one row per
+/// activation and initial weights, one column per layer.
+fn activations(args: &PictureArgs) -> anyhow::Result<()> {
+    use ch5_backprop::Activation;
+    check_plot(args)?;
+    let (layers, units, inputs, bins) = (5, 100, 1000, 30);
+    println!(
+        "{layers} layers of {units} units, {inputs} inputs x ~ N(0, 1), no biases.\n\
+         Spread (standard deviation) of each layer's outputs, layers 1 to {layers}:"
+    );
+    let mut rows = Vec::new();
+    for (activation, name, hi) in [
+        (Activation::Sigmoid, "sigmoid", 1.0),
+        (Activation::Relu, "ReLU", 2.0),
+    ] {
+        for init in [Init::Std, Init::Xavier, Init::He] {
+            let outputs =
+                pictures::layer_outputs(init, activation, layers, units, inputs, args.seed);
+            let spreads: Vec<String> = outputs
+                .iter()
+                .map(|z| format!("{:.3}", z.variance().sqrt()))
+                .collect();
+            let row = format!("{name}, {init}");
+            // ReLU's exact zeros (about half its outputs) are left out.
+            let shown = |v: &f64| activation == Activation::Sigmoid || *v > 0.0;
+            println!("  {row:<22} {}", spreads.join("  "));
+            let histograms = outputs
+                .iter()
+                .enumerate()
+                .map(|(l, z)| Histogram {
+                    title: format!("layer {}", l + 1),
+                    counts: pictures::histogram(z.iter().copied().filter(shown), bins, 0.0, hi),
+                    lo: 0.0,
+                    hi,
+                    total: z.len(),
+                })
+                .collect();
+            rows.push((row, histograms));
+        }
+    }
+    if let Some(path) = &args.plot {
+        let written = train_cli::draw_histograms(
+            path,
+            "Hidden-layer outputs by initial weights (100,000 per layer)",
+            "% of each layer's outputs per bin; ReLU rows leave out its exact zeros and values above 2",
+            &rows,
+        )
+        .with_context(|| format!("drawing {}", path.display()))?;
+        println!("{}", written.said("Histograms drawn to", path));
+    }
+    Ok(())
+}
+
+/// `optimizer-paths`: figure 6-8, each optimizer's 30 steps down the valley.
+fn optimizer_paths(args: &PictureArgs) -> anyhow::Result<()> {
+    check_plot(args)?;
+    let [x0, y0] = pictures::PATH_START;
+    let steps = pictures::PATH_STEPS;
+    println!("f(x, y) = x²/20 + y² from ({x0}, {y0}), {steps} steps; where each ends:");
+    // Contour lines f = (k/2)², ellipses √20 times wider than tall.
+    let contours: Vec<Vec<(f64, f64)>> = (1..=10)
+        .map(|k| {
+            let c = (k as f64 / 2.0).powi(2);
+            (0..=90)
+                .map(|s| {
+                    let t = std::f64::consts::TAU * s as f64 / 90.0;
+                    ((20.0 * c).sqrt() * t.cos(), c.sqrt() * t.sin())
+                })
+                .collect()
+        })
+        .collect();
+    let mut planes = Vec::new();
+    for (kind, eta) in pictures::PATH_LINEUP {
+        let path = pictures::optimizer_path(kind, eta, pictures::PATH_START, steps);
+        let end = path[steps];
+        println!(
+            "  {:<22} ({:>7.4}, {:>7.4}), f = {:.5}",
+            format!("{kind} (η = {eta})"),
+            end[0],
+            end[1],
+            pictures::valley(end)
+        );
+        planes.push(Plane {
+            title: format!("{kind}, η = {eta}"),
+            x: (-10.0, 10.0),
+            y: (-5.0, 5.0),
+            contours: contours.clone(),
+            arrows: Vec::new(),
+            paths: vec![Track {
+                name: kind.to_string(),
+                points: path.iter().map(|p| (p[0], p[1])).collect(),
+            }],
+        });
+    }
+    if let Some(path) = &args.plot {
+        let written = train_cli::draw_planes(
+            path,
+            &format!("Four optimizers down f(x, y) = x²/20 + y², {steps} steps from ({x0}, {y0})"),
+            &planes,
+            2,
+            260,
+        )
+        .with_context(|| format!("drawing {}", path.display()))?;
+        println!("{}", written.said("Paths drawn to", path));
+    }
+    Ok(())
+}

@@ -93,6 +93,37 @@ pub fn confusion_table(counts: &[[usize; CLASSES]; CLASSES]) -> String {
     out
 }
 
+// ANCHOR: mistakes
+/// A test digit the network gets wrong: its index, true label, the digit
+/// predicted, and the probability the network gave that prediction.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Mistake {
+    pub index: usize,
+    pub label: u8,
+    pub predicted: u8,
+    pub confidence: f64,
+}
+
+/// The first `n` images of `data` (in their order, none picked) that `mlp`
+/// classifies wrong: what `evaluate --gallery` draws.
+pub fn mistakes(mlp: &mut Mlp<f32>, data: &Dataset, n: usize) -> Vec<Mistake> {
+    let predicted = mlp.predictions(data);
+    let wrong: Vec<usize> = (0..data.len())
+        .filter(|&i| predicted[i] != data.labels()[i])
+        .take(n)
+        .collect();
+    wrong
+        .into_iter()
+        .map(|index| Mistake {
+            index,
+            label: data.labels()[index],
+            predicted: predicted[index],
+            confidence: mlp.probabilities(data, index)[predicted[index] as usize],
+        })
+        .collect()
+}
+// ANCHOR_END: mistakes
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,6 +138,31 @@ mod tests {
         assert_eq!(lines.len(), 28);
         assert!(lines.iter().all(|l| l.len() == 56));
         assert!(lines[0].starts_with("@@ "));
+    }
+
+    #[test]
+    fn mistakes_are_the_first_wrong_predictions_with_their_probability() {
+        // An untrained network on 300 made-up images: most are wrong.
+        let pixels = (0..300 * 784).map(|i| (i * 37 % 251) as u8).collect();
+        let data = Dataset::from_parts(pixels, (0..300).map(|i| (i % 10) as u8).collect());
+        let mut mlp = Mlp::<f32>::new(&[784, 20, 10], crate::Init::He, 3, 1);
+        let predicted = mlp.predictions(&data);
+        let wrong: Vec<usize> = (0..300)
+            .filter(|&i| predicted[i] != data.labels()[i])
+            .collect();
+        assert!(wrong.len() > 12, "{}", wrong.len());
+        let found = mistakes(&mut mlp, &data, 12);
+        assert_eq!(
+            found.iter().map(|m| m.index).collect::<Vec<_>>(),
+            wrong[..12]
+        );
+        for m in found {
+            assert_ne!(m.label, m.predicted);
+            let p = mlp.probabilities(&data, m.index);
+            assert_eq!(top3(&p)[0].0, m.predicted as usize);
+            assert_eq!(m.confidence, p[m.predicted as usize]);
+        }
+        assert_eq!(mistakes(&mut mlp, &data, 1_000_000).len(), wrong.len());
     }
 
     #[test]

@@ -192,7 +192,7 @@ fn seeds_trains_one_network_per_seed_and_reports_their_spread() {
     // One network's flags are refused, naming them.
     let out = ch6(&["seeds", "--save", "model.safetensors"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("--save and --plot are for one network"));
+    assert!(text(&out.stderr).contains("--save, --plot and --plot-weights are for one network"));
 }
 
 #[test]
@@ -300,4 +300,111 @@ fn predict_and_evaluate_on_an_empty_test_set_are_refused() {
         assert_eq!(out.status.code(), Some(1), "{stderr}");
         assert!(stderr.contains("holds no images"), "{stderr}");
     }
+}
+
+#[test]
+fn plot_weights_and_gallery_draw_what_the_saved_model_learned() {
+    let dir = tempfile::tempdir().unwrap();
+    let (model, weights) = (dir.path().join("m.safetensors"), dir.path().join("w.png"));
+    let out = ch6(&[
+        "--train-size",
+        "2000",
+        "--epochs",
+        "1",
+        "--hidden",
+        "100",
+        "--save",
+        model.to_str().unwrap(),
+        "--plot-weights",
+        weights.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("First-layer units drawn to"));
+    // 64 tiles of 28×28 in 8 columns, 3 × 3 screen pixels per weight.
+    assert_eq!(train_cli::checks::png_size(&weights), (738, 798));
+
+    let gallery = dir.path().join("wrong.png");
+    let out = ch6(&[
+        "evaluate",
+        "--model",
+        model.to_str().unwrap(),
+        "--gallery",
+        gallery.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("Misclassified digits drawn to"));
+    // 24 digits (a model of 2,000 images gets far more than 24 wrong) in 6
+    // columns of 112 pixels, with captions.
+    assert_eq!(train_cli::checks::png_size(&gallery), (756, 676));
+
+    // The gallery's path is checked before the model is read, and never the model itself.
+    let out = ch6(&[
+        "evaluate",
+        "--model",
+        model.to_str().unwrap(),
+        "--gallery",
+        "/no/such/dir/g.png",
+    ]);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("--gallery /no/such/dir/g.png") && err.contains("does not exist"),
+        "{err}"
+    );
+    let out = ch6(&[
+        "evaluate",
+        "--model",
+        model.to_str().unwrap(),
+        "--gallery",
+        "g.jpg",
+    ]);
+    assert!(text(&out.stderr).contains(".png or .svg"));
+    let out = ch6(&["--plot-weights", "/no/such/dir/w.png", "--epochs", "1"]);
+    let err = text(&out.stderr);
+    assert!(err.contains("--plot-weights /no/such/dir/w.png"), "{err}");
+    let out = ch6(&["seeds", "--plot-weights", "w.png"]);
+    assert!(text(&out.stderr).contains("are for one network"));
+}
+
+#[test]
+fn activations_and_optimizer_paths_draw_the_book_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let histograms = dir.path().join("h.png");
+    let out = ch6(&["activations", "--plot", histograms.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    // Six rows: sigmoid and ReLU, each with std 0.01, Xavier and He.
+    assert!(
+        said.contains("sigmoid, std 0.01") && said.contains("ReLU, He"),
+        "{said}"
+    );
+    assert_eq!(
+        train_cli::checks::png_size(&histograms),
+        (760, 70 + 6 * 170 + 10)
+    );
+
+    let paths = dir.path().join("p.png");
+    let out = ch6(&["optimizer-paths", "--plot", paths.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("SGD (η = 0.95)"));
+    assert_eq!(train_cli::checks::png_size(&paths), (760, 40 + 2 * 260));
+    // The same figure twice: the same bytes.
+    let first = std::fs::read(&paths).unwrap();
+    assert!(
+        ch6(&["optimizer-paths", "--plot", paths.to_str().unwrap()])
+            .status
+            .success()
+    );
+    assert_eq!(std::fs::read(&paths).unwrap(), first);
+
+    let mine = dir.path().join("mine.png");
+    std::fs::write(&mine, "not a picture").unwrap();
+    for command in ["activations", "optimizer-paths"] {
+        let out = ch6(&[command, "--plot", mine.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1), "{command}");
+        assert!(text(&out.stderr).contains("--force"), "{command}");
+        let out = ch6(&[command, "--plot", "/no/such/dir/x.png"]);
+        assert!(text(&out.stderr).contains("does not exist"), "{command}");
+    }
+    assert_eq!(std::fs::read_to_string(&mine).unwrap(), "not a picture");
 }

@@ -13,6 +13,7 @@
 pub mod checks;
 mod cpu_time;
 mod output;
+mod pictures;
 mod plot;
 mod recipe;
 mod report;
@@ -22,6 +23,9 @@ use std::path::PathBuf;
 pub use cpu_time::{cpu_timed, thread_cpu_time};
 pub use output::{
     Output, Written, check_outputs, file_start, is_plot, write_atomically, write_bytes,
+};
+pub use pictures::{
+    Colours, Histogram, Plane, Tile, Track, draw_histograms, draw_planes, draw_tiles,
 };
 pub use plot::{Series, draw_line_chart, draw_training_curves, register_font};
 pub use recipe::{Recipe, RecipeArgs, timed};

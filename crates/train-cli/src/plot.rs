@@ -34,7 +34,7 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
 }
 
-const PALETTE: [RGBColor; 6] = [
+pub(crate) const PALETTE: [RGBColor; 6] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
@@ -44,7 +44,7 @@ const PALETTE: [RGBColor; 6] = [
 ];
 
 /// A figure that can be drawn on any plotters backend.
-trait Figure {
+pub(crate) trait Figure {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> anyhow::Result<()>
     where
         DB::ErrorType: 'static;
@@ -52,7 +52,11 @@ trait Figure {
 
 /// Draws `figure` on a PNG or SVG canvas of `size`, chosen by `path`'s
 /// extension, written atomically ([`crate::write_atomically`]).
-fn with_canvas(path: &Path, size: (u32, u32), figure: &impl Figure) -> anyhow::Result<Written> {
+pub(crate) fn with_canvas(
+    path: &Path,
+    size: (u32, u32),
+    figure: &impl Figure,
+) -> anyhow::Result<Written> {
     register_font();
     let ext = path
         .extension()

@@ -90,8 +90,14 @@ pub fn run(args: &BrowserArgs) -> Result<()> {
         draw_digit(&driver, test.image(0))?;
         let png = driver.get("screenshot")?;
         let png = png.as_str().and_then(crate::draw::base64_decode);
-        std::fs::write(path, png.ok_or_else(|| anyhow!("the screenshot is not base64"))?)?;
-        eprintln!("   Screenshot after drawing test digit 0: {}", path.display());
+        std::fs::write(
+            path,
+            png.ok_or_else(|| anyhow!("the screenshot is not base64"))?,
+        )?;
+        eprintln!(
+            "   Screenshot after drawing test digit 0: {}",
+            path.display()
+        );
     }
     if rate < FLOOR {
         bail!("only {right} of {DRAWN} drawn digits read right, under the floor of {FLOOR}");
@@ -154,22 +160,45 @@ fn ch6_mlp(root: &Path, args: &[&str]) -> Result<String> {
 
 /// A learner's own model: other hidden sizes than the book's, quickly trained.
 fn train_small_model(root: &Path, path: &Path) -> Result<()> {
-    let path = path.to_str().context("a temporary path that is not UTF-8")?;
+    let path = path
+        .to_str()
+        .context("a temporary path that is not UTF-8")?;
     let args = [
-        "--hidden", "30,20", "--epochs", "1", "--train-size", "5000", "--validation", "0", "-q",
-        "--save", path,
+        "--hidden",
+        "30,20",
+        "--epochs",
+        "1",
+        "--train-size",
+        "5000",
+        "--validation",
+        "0",
+        "-q",
+        "--save",
+        path,
     ];
     ch6_mlp(root, &args).map(drop)
 }
 
 /// Compares the page's probabilities with `predict --json` on [`COMPARED`]
 /// for the model the page runs, saved at `model`; the largest difference.
-fn compare_with_predict(driver: &Driver, root: &Path, test: &mnist::Dataset, model: &Path) -> Result<f64> {
+fn compare_with_predict(
+    driver: &Driver,
+    root: &Path,
+    test: &mnist::Dataset,
+    model: &Path,
+) -> Result<f64> {
     let mut worst: f64 = 0.0;
     for index in COMPARED {
         let model = model.to_str().context("a model path that is not UTF-8")?;
         let index_text = index.to_string();
-        let args = ["predict", "--index", &index_text, "--model", model, "--json"];
+        let args = [
+            "predict",
+            "--index",
+            &index_text,
+            "--model",
+            model,
+            "--json",
+        ];
         let predicted: Value = serde_json::from_str(&ch6_mlp(root, &args)?)?;
         let expected = numbers(&predicted["probabilities"])?;
         let page = numbers(&driver.script(
@@ -177,12 +206,18 @@ fn compare_with_predict(driver: &Driver, root: &Path, test: &mnist::Dataset, mod
             json!([test.image(index)]),
         )?)?;
         if page.len() != 10 || expected.len() != 10 {
-            bail!("test image {index}: {} probabilities on the page, {} from predict", page.len(), expected.len());
+            bail!(
+                "test image {index}: {} probabilities on the page, {} from predict",
+                page.len(),
+                expected.len()
+            );
         }
         for (digit, (p, q)) in page.iter().zip(&expected).enumerate() {
             let d = (p - q).abs();
             if d > TOLERANCE {
-                bail!("test image {index}, digit {digit}: the page gives {p}, predict {q} (difference {d:.1e})");
+                bail!(
+                    "test image {index}, digit {digit}: the page gives {p}, predict {q} (difference {d:.1e})"
+                );
             }
             worst = worst.max(d);
         }
@@ -208,7 +243,9 @@ fn draw_test_digits(driver: &Driver, test: &mnist::Dataset, n: usize) -> Result<
             "return window.drawDigit.classify(arguments[0]);",
             json!([test.image(i)]),
         )?)?;
-        let best = (0..10).max_by(|&a, &b| original[a].total_cmp(&original[b])).unwrap_or(0);
+        let best = (0..10)
+            .max_by(|&a, &b| original[a].total_cmp(&original[b]))
+            .unwrap_or(0);
         right += usize::from(guess == test.labels()[i] as usize);
         agreed += usize::from(guess == best);
     }
@@ -248,7 +285,6 @@ fn draw_digit(driver: &Driver, image: &[u8]) -> Result<usize> {
         "actions",
         json!({"actions": [{"type": "pointer", "id": "pen", "parameters": {"pointerType": "mouse"}, "actions": actions}]}),
     )?;
-    driver.post("actions", json!({"actions": []})).ok();
     let digit = driver.script(
         "return document.getElementById('draw-guess').dataset.digit;",
         json!([]),
@@ -269,18 +305,31 @@ fn check_bad_files(driver: &Driver, dir: &Path, model: &Path) -> Result<()> {
     std::fs::write(&truncated, &good[..good.len() / 2])?;
     let reshaped = dir.join("reshaped.safetensors");
     std::fs::write(&reshaped, with_sizes(&good, "784,100,201,10")?)?;
-    let before = driver.script("return window.drawDigit.classify(arguments[0]);", json!([[0; 784]]))?;
+    let blank = vec![0u8; 784];
+    let before = driver.script(
+        "return window.drawDigit.classify(arguments[0]);",
+        json!([blank]),
+    )?;
     let cases = [
         (&notes, "notes.txt is not a model this page can run"),
         (&truncated, "corrupted or truncated"),
-        (&reshaped, "dense1.weight has shape [100,200], expected [100,201]"),
+        (
+            &reshaped,
+            "dense1.weight has shape [100,200], expected [100,201]",
+        ),
     ];
     for (file, expected) in cases {
         driver.upload(file)?;
         let error = driver.wait_for_text("#draw-error", expected)?;
-        let after = driver.script("return window.drawDigit.classify(arguments[0]);", json!([[0; 784]]))?;
+        let after = driver.script(
+            "return window.drawDigit.classify(arguments[0]);",
+            json!([blank]),
+        )?;
         if after != before {
-            bail!("after refusing {}, the page runs another model", file.display());
+            bail!(
+                "after refusing {}, the page runs another model",
+                file.display()
+            );
         }
         eprintln!("3. Refused, and the page goes on: {error}");
     }
@@ -332,7 +381,11 @@ impl Driver {
             .stderr(log)
             .spawn()
             .with_context(|| format!("cannot start {}", chromedriver.display()))?;
-        let mut driver = Driver { child, port, session: String::new() };
+        let mut driver = Driver {
+            child,
+            port,
+            session: String::new(),
+        };
         let deadline = Instant::now() + Duration::from_secs(20);
         while http(port, "GET", "/status", None).is_err() {
             if Instant::now() > deadline {
@@ -406,8 +459,11 @@ impl Driver {
 
     fn click(&self, css: &str) -> Result<()> {
         let id = self.find(css)?;
-        self.post(&format!("element/{}/click", id.as_str().unwrap_or_default()), json!({}))
-            .map(drop)
+        self.post(
+            &format!("element/{}/click", id.as_str().unwrap_or_default()),
+            json!({}),
+        )
+        .map(drop)
     }
 
     /// Picks `file` in the page's file input, as a reader would; then the
@@ -416,7 +472,10 @@ impl Driver {
         let before = self.text("#draw-model")?;
         let input = self.find("#draw-file")?;
         let id = input.as_str().unwrap_or_default();
-        self.post(&format!("element/{id}/value"), json!({"text": file.display().to_string()}))?;
+        self.post(
+            &format!("element/{id}/value"),
+            json!({"text": file.display().to_string()}),
+        )?;
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let (model, error) = (self.text("#draw-model")?, self.text("#draw-error")?);
@@ -446,7 +505,12 @@ impl Driver {
     }
 
     fn quit(&self) {
-        let _ = http(self.port, "DELETE", &format!("/session/{}", self.session), None);
+        let _ = http(
+            self.port,
+            "DELETE",
+            &format!("/session/{}", self.session),
+            None,
+        );
     }
 }
 
@@ -468,14 +532,22 @@ fn http(port: u16, method: &str, path: &str, body: Option<&Value>) -> Result<Val
     let (head, content) = reply
         .split_once("\r\n\r\n")
         .ok_or_else(|| anyhow!("chromedriver's answer to {method} {path} has no body"))?;
-    let content = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    let content = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         unchunk(content)?
     } else {
         content.to_string()
     };
-    let status: u16 = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let json: Value = serde_json::from_str(&content)
-        .with_context(|| format!("chromedriver's answer to {method} {path} is not JSON: {content}"))?;
+    let status: u16 = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let json: Value = serde_json::from_str(&content).with_context(|| {
+        format!("chromedriver's answer to {method} {path} is not JSON: {content}")
+    })?;
     if status != 200 {
         let value = &json["value"];
         bail!("{method} {path}: {} ({})", value["error"], value["message"]);
@@ -487,12 +559,17 @@ fn http(port: u16, method: &str, path: &str, body: Option<&Value>) -> Result<Val
 fn unchunk(mut text: &str) -> Result<String> {
     let mut out = String::new();
     loop {
-        let (size, rest) = text.split_once("\r\n").ok_or_else(|| anyhow!("a broken chunked body"))?;
+        let (size, rest) = text
+            .split_once("\r\n")
+            .ok_or_else(|| anyhow!("a broken chunked body"))?;
         let size = usize::from_str_radix(size.trim(), 16)?;
         if size == 0 {
             return Ok(out);
         }
-        out.push_str(rest.get(..size).ok_or_else(|| anyhow!("a chunk past the end"))?);
+        out.push_str(
+            rest.get(..size)
+                .ok_or_else(|| anyhow!("a chunk past the end"))?,
+        );
         text = rest[size..].trim_start_matches("\r\n");
     }
 }
@@ -503,7 +580,10 @@ mod tests {
 
     #[test]
     fn a_chunked_body_is_joined() {
-        assert_eq!(unchunk("4\r\n{\"a\"\r\n3\r\n:1}\r\n0\r\n\r\n").unwrap(), "{\"a\":1}");
+        assert_eq!(
+            unchunk("4\r\n{\"a\"\r\n3\r\n:1}\r\n0\r\n\r\n").unwrap(),
+            "{\"a\":1}"
+        );
         assert!(unchunk("zz\r\nx").is_err());
     }
 

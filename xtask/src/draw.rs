@@ -32,7 +32,12 @@ pub fn provenance(run: &outputs::Run, transcript: &str) -> Result<Provenance> {
         .lines()
         .next()
         .and_then(|l| l.strip_prefix("$ "))
-        .ok_or_else(|| anyhow!("the transcript of {} does not start with `$ command`", run.name))?;
+        .ok_or_else(|| {
+            anyhow!(
+                "the transcript of {} does not start with `$ command`",
+                run.name
+            )
+        })?;
     let given = run.args.windows(2).find(|w| w[0] == "--seed");
     let (seed, seed_source) = match given {
         Some(w) => (w[1].parse().context("--seed in RUNS")?, "--seed"),
@@ -41,7 +46,12 @@ pub fn provenance(run: &outputs::Run, transcript: &str) -> Result<Provenance> {
     let test_accuracy = transcript
         .lines()
         .find_map(|l| l.strip_prefix("Test accuracy: "))
-        .ok_or_else(|| anyhow!("the transcript of {} has no `Test accuracy:` line", run.name))?;
+        .ok_or_else(|| {
+            anyhow!(
+                "the transcript of {} has no `Test accuracy:` line",
+                run.name
+            )
+        })?;
     Ok(Provenance {
         command: command.to_string(),
         seed,
@@ -95,7 +105,10 @@ const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 pub fn base64_encode(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |n, (i, &b)| n | (b as u32) << (16 - 8 * i));
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &b)| n | (b as u32) << (16 - 8 * i));
         for i in 0..4 {
             if i <= chunk.len() {
                 out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
@@ -116,7 +129,10 @@ pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
         .collect::<Option<_>>()?;
     let mut out = Vec::with_capacity(digits.len() * 3 / 4);
     for chunk in digits.chunks(4) {
-        let n = chunk.iter().enumerate().fold(0, |n, (i, &d)| n | d << (18 - 6 * i));
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0, |n, (i, &d)| n | d << (18 - 6 * i));
         for i in 0..chunk.len().saturating_sub(1) {
             out.push((n >> (16 - 8 * i)) as u8);
         }
@@ -182,8 +198,16 @@ mod tests {
             .unwrap();
         let data: serde_json::Value = serde_json::from_str(json).unwrap();
         let model = std::fs::read(root.join(outputs::DEFAULT_MODEL)).unwrap();
-        assert_eq!(base64_decode(data["base64"].as_str().unwrap()).unwrap(), model);
+        assert_eq!(
+            base64_decode(data["base64"].as_str().unwrap()).unwrap(),
+            model
+        );
         assert_eq!(data["seed"], train_cli::DEFAULT_SEED);
-        assert!(data["testAccuracy"].as_str().unwrap().ends_with("test images"));
+        assert!(
+            data["testAccuracy"]
+                .as_str()
+                .unwrap()
+                .ends_with("test images")
+        );
     }
 }

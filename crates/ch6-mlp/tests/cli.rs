@@ -96,7 +96,10 @@ fn train_save_evaluate_and_predict() {
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!((json["index"].as_u64(), json["label"].as_u64()), (Some(0), Some(7)));
+    assert_eq!(
+        (json["index"].as_u64(), json["label"].as_u64()),
+        (Some(0), Some(7))
+    );
     let p: Vec<f64> = json["probabilities"]
         .as_array()
         .unwrap()

@@ -17,7 +17,7 @@
 //! WebDriver is plain HTTP with JSON bodies (the W3C protocol), spoken here
 //! over a `TcpStream` to chromedriver on 127.0.0.1: no HTTP library needed.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -526,20 +526,26 @@ fn http(port: u16, method: &str, path: &str, body: Option<&Value>) -> Result<Val
          Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )?;
-    let mut reply = Vec::new();
-    stream.read_to_end(&mut reply)?;
-    let reply = String::from_utf8(reply)?;
-    let (head, content) = reply
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| anyhow!("chromedriver's answer to {method} {path} has no body"))?;
-    let content = if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        unchunk(content)?
-    } else {
-        content.to_string()
-    };
+    // chromedriver may keep the connection open: read the head, then
+    // exactly the body its Content-Length announces.
+    let mut reply = BufReader::new(stream);
+    let mut head = String::new();
+    while !head.ends_with("\r\n\r\n") {
+        if reply.read_line(&mut head)? == 0 {
+            bail!("chromedriver closed the connection answering {method} {path}");
+        }
+    }
+    let length = head
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse::<usize>().ok())?
+        })
+        .ok_or_else(|| anyhow!("chromedriver's answer to {method} {path} has no Content-Length"))?;
+    let mut content = vec![0; length];
+    reply.read_exact(&mut content)?;
+    let content = String::from_utf8(content)?;
     let status: u16 = head
         .split(' ')
         .nth(1)
@@ -555,37 +561,9 @@ fn http(port: u16, method: &str, path: &str, body: Option<&Value>) -> Result<Val
     Ok(json["value"].clone())
 }
 
-/// An HTTP body sent in chunks, joined.
-fn unchunk(mut text: &str) -> Result<String> {
-    let mut out = String::new();
-    loop {
-        let (size, rest) = text
-            .split_once("\r\n")
-            .ok_or_else(|| anyhow!("a broken chunked body"))?;
-        let size = usize::from_str_radix(size.trim(), 16)?;
-        if size == 0 {
-            return Ok(out);
-        }
-        out.push_str(
-            rest.get(..size)
-                .ok_or_else(|| anyhow!("a chunk past the end"))?,
-        );
-        text = rest[size..].trim_start_matches("\r\n");
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_chunked_body_is_joined() {
-        assert_eq!(
-            unchunk("4\r\n{\"a\"\r\n3\r\n:1}\r\n0\r\n\r\n").unwrap(),
-            "{\"a\":1}"
-        );
-        assert!(unchunk("zz\r\nx").is_err());
-    }
 
     #[test]
     fn new_sizes_keep_the_tensors_and_a_readable_header() {

@@ -16,9 +16,9 @@
   // header, then the raw little-endian tensors (crates/ch6-mlp/src/model_file.rs).
 
   // ANCHOR: read_model
-  /// The network in a safetensors file written by `ch6-mlp --save`:
-  /// `{sizes, layers: [{w, b, nIn, nOut}]}` with `w` row-major `nIn × nOut`
-  /// (the W of y = x·W + b). Throws an Error saying what is wrong.
+  // The network in a safetensors file written by `ch6-mlp --save`:
+  // `{sizes, layers: [{w, b, nIn, nOut}]}` with `w` row-major `nIn × nOut`
+  // (the W of y = x·W + b). Throws an Error saying what is wrong.
   function readModel(buffer) {
     const [header, length] = readHeader(buffer);
     const meta = header.__metadata__ || {};
@@ -50,7 +50,7 @@
   }
   // ANCHOR_END: read_model
 
-  /// The JSON header of a safetensors file and its length in bytes.
+  // The JSON header of a safetensors file and its length in bytes.
   function readHeader(buffer) {
     if (buffer.byteLength < 8) {
       throw new Error("it is " + buffer.byteLength + " bytes long, too short for a safetensors file");
@@ -75,7 +75,7 @@
     return [header, length];
   }
 
-  /// Tensor `name` as a Float32Array, checked against `shape`.
+  // Tensor `name` as a Float32Array, checked against `shape`.
   function readTensor(header, data, name, shape, sizes) {
     const info = header[name];
     const architecture = sizes.join("-");
@@ -110,8 +110,8 @@
   // The forward pass: stage 4's Mlp, one image at a time.
 
   // ANCHOR: forward
-  /// The ten probabilities for one image `x` (784 pixels / 255): each layer
-  /// computes y = x·W + b, ReLU after every layer but the last, then softmax.
+  // The ten probabilities for one image `x` (784 pixels / 255): each layer
+  // computes y = x·W + b, ReLU after every layer but the last, then softmax.
   function forward(model, x) {
     let a = Float32Array.from(x);
     const last = model.layers.length - 1;
@@ -122,7 +122,7 @@
     return softmax(a);
   }
 
-  /// y = x·W + b, for x: 1 × nIn and W: nIn × nOut (row-major), in f32.
+  // y = x·W + b, for x: 1 × nIn and W: nIn × nOut (row-major), in f32.
   function affine(x, { w, b, nIn, nOut }) {
     const y = Float32Array.from(b);
     for (let i = 0; i < nIn; i++) {
@@ -132,7 +132,7 @@
     return y;
   }
 
-  /// softmax(a)_i = exp(a_i − m) / Σ_j exp(a_j − m), m = max a (so exp never overflows).
+  // softmax(a)_i = exp(a_i − m) / Σ_j exp(a_j − m), m = max a (so exp never overflows).
   function softmax(a) {
     const m = Math.max(...a);
     const e = Array.from(a, (v) => Math.exp(v - m));
@@ -146,11 +146,11 @@
   // {w, h, v} with v a Float32Array of w·h ink values in [0, 1], row by row.
 
   // ANCHOR: prepare
-  /// The steps from the drawing to the network's input: the drawing cropped
-  /// to its bounding box, fitted into 20×20 keeping its aspect ratio (grey
-  /// levels by area averaging), then placed in the 28×28 field with its
-  /// centre of mass at the centre and rounded to bytes 0–255 like MNIST's.
-  /// Null for a blank drawing.
+  // The steps from the drawing to the network's input: the drawing cropped
+  // to its bounding box, fitted into 20×20 keeping its aspect ratio (grey
+  // levels by area averaging), then placed in the 28×28 field with its
+  // centre of mass at the centre and rounded to bytes 0–255 like MNIST's.
+  // Null for a blank drawing.
   function prepare(drawing) {
     const box = boundingBox(drawing);
     if (box === null) return null;
@@ -161,7 +161,7 @@
   }
   // ANCHOR_END: prepare
 
-  /// The smallest rectangle {x, y, w, h} holding every inked pixel, or null.
+  // The smallest rectangle {x, y, w, h} holding every inked pixel, or null.
   function boundingBox(img) {
     let [x0, y0, x1, y1] = [img.w, img.h, -1, -1];
     for (let y = 0; y < img.h; y++) {
@@ -182,7 +182,7 @@
     return { w: box.w, h: box.h, v };
   }
 
-  /// `img` scaled so that its longer side is `size`, aspect ratio kept.
+  // `img` scaled so that its longer side is `size`, aspect ratio kept.
   function fitInto(img, size) {
     const scale = size / Math.max(img.w, img.h);
     const w = Math.max(1, Math.round(img.w * scale));
@@ -190,8 +190,8 @@
     return resize(img, w, h);
   }
 
-  /// `img` resized to w × h, each new pixel the mean of the area it covers
-  /// (the grey levels of an anti-aliased downscaling). Rows, then columns.
+  // `img` resized to w × h, each new pixel the mean of the area it covers
+  // (the grey levels of an anti-aliased downscaling). Rows, then columns.
   function resize(img, w, h) {
     const across = areaWeights(img.w, w);
     const down = areaWeights(img.h, h);
@@ -210,8 +210,8 @@
     return { w, h, v };
   }
 
-  /// For each of `m` new pixels along a line of `n`: the old pixels it
-  /// covers and what fraction of it each one is, `[[index, weight], …]`.
+  // For each of `m` new pixels along a line of `n`: the old pixels it
+  // covers and what fraction of it each one is, `[[index, weight], …]`.
   function areaWeights(n, m) {
     const step = n / m;
     return Array.from({ length: m }, (_, k) => {
@@ -225,9 +225,9 @@
     });
   }
 
-  /// `img` in a `size`×`size` field, moved by whole pixels so that its
-  /// centre of mass falls on the centre of the field: the middle of pixel
-  /// (14, 14) counting from 0, where MNIST's digits have theirs.
+  // `img` in a `size`×`size` field, moved by whole pixels so that its
+  // centre of mass falls on the centre of the field: the middle of pixel
+  // (14, 14) counting from 0, where MNIST's digits have theirs.
   function centreOfMassIn(img, size) {
     let [mass, sx, sy] = [0, 0, 0];
     for (let y = 0; y < img.h; y++) {
@@ -248,7 +248,7 @@
     return { w: size, h: size, v };
   }
 
-  /// Ink in [0, 1] as MNIST's bytes, 0 (blank) to 255 (full ink).
+  // Ink in [0, 1] as MNIST's bytes, 0 (blank) to 255 (full ink).
   function toBytes(img) {
     return Uint8Array.from(img.v, (v) => Math.round(255 * Math.min(1, Math.max(0, v))));
   }
@@ -259,12 +259,12 @@
   const page = {};
   let model = null;
 
-  /// The network's input from 784 bytes: pixel / 255, as ch6-mlp computes it in f32.
+  // The network's input from 784 bytes: pixel / 255, as ch6-mlp computes it in f32.
   function inputOf(pixels) {
     return Float32Array.from(pixels, (p) => p / 255);
   }
 
-  /// The canvas' ink: its alpha channel (strokes are opaque on a transparent canvas).
+  // The canvas' ink: its alpha channel (strokes are opaque on a transparent canvas).
   function drawingOf(canvas) {
     const { width: w, height: h } = canvas;
     const rgba = canvas.getContext("2d").getImageData(0, 0, w, h).data;
@@ -273,7 +273,7 @@
     return { w, h, v };
   }
 
-  /// Shows `img` (ink in [0, 1]) on `canvas`, one canvas pixel per image pixel.
+  // Shows `img` (ink in [0, 1]) on `canvas`, one canvas pixel per image pixel.
   function show(canvas, img) {
     canvas.width = img.w;
     canvas.height = img.h;
@@ -309,7 +309,7 @@
     for (const c of page.steps) show(c, { w: 1, h: 1, v: new Float32Array(1) });
   }
 
-  /// Prepares what is on the canvas, shows the steps and classifies it.
+  // Prepares what is on the canvas, shows the steps and classifies it.
   function update() {
     const prepared = prepare(drawingOf(page.canvas));
     if (prepared === null) return clearResult();
@@ -324,7 +324,7 @@
     clearResult();
   }
 
-  /// Strokes follow the pointer (mouse, pen or finger) while it is down.
+  // Strokes follow the pointer (mouse, pen or finger) while it is down.
   function listenForStrokes(canvas) {
     const ctx = canvas.getContext("2d", { willReadFrequently: true });
     let last = null;
@@ -368,7 +368,7 @@
     return m.sizes.join("-") + " ReLU, " + count.toLocaleString("en") + " parameters";
   }
 
-  /// Sets the text of `element`, the parts between backticks as code.
+  // Sets the text of `element`, the parts between backticks as code.
   function say(element, text) {
     element.replaceChildren(...text.split("`").map((part, i) => {
       if (i % 2 === 0) return part;
@@ -383,7 +383,7 @@
     page.error.hidden = text === "";
   }
 
-  /// A model file the reader picked: read, checked, and run if it is a model.
+  // A model file the reader picked: read, checked, and run if it is a model.
   async function loadPicked(file) {
     try {
       if (file.size > 1 << 30) throw new Error("it is larger than the 1 GiB a model of this course can have");
@@ -393,12 +393,12 @@
       say(page.model, "Running your model " + file.name + ": " + describe(model) + ".");
       update();
     } catch (e) {
-      showError(file.name + " is not a model this page can run: " + e.message +
-        ". The page goes on with the model it had.");
+      showError(file.name + " is not a model this page can run: " + e.message.replace(/[.?]?$/, (end) => end || ".") +
+        " The page goes on with the model it had.");
     }
   }
 
-  /// The course's network, from draw/model.js (written by `cargo xtask book`).
+  // The course's network, from draw/model.js (written by `cargo xtask book`).
   function loadCourseModel() {
     const shipped = window.drawDigitModel;
     if (!shipped) {

@@ -30,7 +30,7 @@ use crate::outputs::DEFAULT_MODEL;
 use crate::workspace_root;
 
 /// How many test images (the first ones of the test set) are drawn.
-const DRAWN: usize = 200;
+const DRAWN: u16 = 200;
 /// The smallest fraction of drawn digits the page must read right.
 const FLOOR: f64 = 0.90;
 /// The test images whose probabilities are compared with `predict --json`.
@@ -41,6 +41,9 @@ const TOLERANCE: f64 = 1e-5;
 const INK: u8 = 128;
 /// Canvas pixels per MNIST pixel when a test digit is drawn (280 / 28).
 const CELL: i64 = 10;
+/// Fingers drawing a test digit at once (each WebDriver action waits for
+/// the page, so one pointer alone would take a second a digit).
+const FINGERS: usize = 4;
 
 /// `cargo xtask browser-test` flags.
 #[derive(clap::Args)]
@@ -48,19 +51,32 @@ pub struct BrowserArgs {
     /// Save a screenshot of the page after drawing a digit here (PNG)
     #[arg(long, value_name = "FILE")]
     screenshot: Option<PathBuf>,
+    /// Width of the browser window in CSS pixels (the page reflows below about 750)
+    #[arg(long, value_name = "PX", default_value_t = 1200)]
+    width: u32,
+    /// How many test digits to draw (the first ones of the test set)
+    #[arg(long, value_name = "N", default_value_t = DRAWN, value_parser = clap::value_parser!(u16).range(1..=10000))]
+    digits: u16,
 }
 
 pub fn run(args: &BrowserArgs) -> Result<()> {
     let started = Instant::now();
+    let took = |since: &mut Instant| {
+        let seconds = since.elapsed().as_secs_f64();
+        *since = Instant::now();
+        format!("({seconds:.0} s)")
+    };
+    let mut phase = Instant::now();
     let root = workspace_root();
     let chromium = program("chromium", "CHROMIUM")?;
     let chromedriver = program("chromedriver", "CHROMEDRIVER")?;
     let out = crate::book::build(&root.join("book"), &root)?;
     let page = out.join("draw.html");
     let test = mnist::Mnist::load_from(None)?.test;
+    eprintln!("Book built and test set loaded {}", took(&mut phase));
 
     let scratch = tempfile::tempdir()?;
-    let driver = Driver::start(&chromedriver, &chromium, scratch.path())?;
+    let driver = Driver::start(&chromedriver, &chromium, scratch.path(), args.width)?;
     driver.open(&page)?;
     let shown = driver.text("#draw-model")?;
     eprintln!("The page says: {shown}");
@@ -74,17 +90,20 @@ pub fn run(args: &BrowserArgs) -> Result<()> {
     let model = root.join(DEFAULT_MODEL);
     let worst = compare_with_predict(&driver, &root, &test, &model)?;
     eprintln!(
-        "1. Forward pass: the page's ten probabilities on test images {COMPARED:?} are within {worst:.1e} of `ch6-mlp predict --json` (book's network; tolerance {TOLERANCE:.0e})"
+        "1. Forward pass: the page's ten probabilities on test images {COMPARED:?} are within {worst:.1e} of `ch6-mlp predict --json` (book's network; tolerance {TOLERANCE:.0e}) {}",
+        took(&mut phase)
     );
 
     // 2. Test digits drawn with the pointer.
-    let (right, agreed) = draw_test_digits(&driver, &test, DRAWN)?;
-    let rate = right as f64 / DRAWN as f64;
+    let n = usize::from(args.digits);
+    let (right, agreed) = draw_test_digits(&driver, &test, n)?;
+    let rate = right as f64 / n as f64;
     eprintln!(
-        "2. Drawn digits: {right} of the first {DRAWN} test digits drawn on the canvas read right ({:.1}%, floor {:.0}%); \
-         {agreed} of {DRAWN} got the answer the network gives the original image",
+        "2. Drawn digits: {right} of the first {n} test digits drawn on the canvas read right ({:.1}%, floor {:.0}%); \
+         {agreed} of {n} got the answer the network gives the original image {}",
         100.0 * rate,
-        100.0 * FLOOR
+        100.0 * FLOOR,
+        took(&mut phase)
     );
     if let Some(path) = &args.screenshot {
         draw_digit(&driver, test.image(0))?;
@@ -100,7 +119,7 @@ pub fn run(args: &BrowserArgs) -> Result<()> {
         );
     }
     if rate < FLOOR {
-        bail!("only {right} of {DRAWN} drawn digits read right, under the floor of {FLOOR}");
+        bail!("only {right} of {n} drawn digits read right, under the floor of {FLOOR}");
     }
 
     // 3. Files that are not models the page can run, then the learner's own.
@@ -111,8 +130,9 @@ pub fn run(args: &BrowserArgs) -> Result<()> {
     }
     let worst = compare_with_predict(&driver, &root, &test, &own)?;
     eprintln!(
-        "   Your own model ({}): the page's probabilities are within {worst:.1e} of `predict --json`",
-        picked.trim_start_matches("Running your model ")
+        "   Your own model ({}): the page's probabilities are within {worst:.1e} of `predict --json` {}",
+        picked.trim_start_matches("Running your model "),
+        took(&mut phase)
     );
     driver.quit();
     eprintln!(
@@ -252,39 +272,61 @@ fn draw_test_digits(driver: &Driver, test: &mnist::Dataset, n: usize) -> Result<
     Ok((right, agreed))
 }
 
-/// Clears the canvas, strokes over every inked pixel of `image` (28×28, row
-/// by row, one stroke per run of inked pixels) with the pointer, and returns
-/// the digit the page then shows.
-fn draw_digit(driver: &Driver, image: &[u8]) -> Result<usize> {
-    driver.click("#draw-clear")?;
-    let canvas = driver.find("#draw-canvas")?;
-    let mut actions = Vec::new();
-    // Offsets from the canvas' centre (280 CSS pixels wide, as draw.css sets it).
-    let at = |x: i64, y: i64| {
-        json!({"type": "pointerMove", "duration": 0, "x": CELL * x + CELL / 2 - 140, "y": CELL * y + CELL / 2 - 140,
-               "origin": {ELEMENT: canvas}})
-    };
-    for (y, row) in image.chunks(28).enumerate() {
+/// The strokes that cover every inked pixel of `image` (28×28) on the
+/// canvas, `(x_from, x_to, y)` in canvas pixels: one per run of inked pixels
+/// in each pair of rows, along the line between the two rows, which the
+/// page's brush (20 pixels wide, two rows) covers.
+fn strokes(image: &[u8]) -> Vec<(i64, i64, i64)> {
+    let mut found = Vec::new();
+    for (pair, rows) in image.chunks(2 * 28).enumerate() {
+        let inked = |x: usize| rows.chunks(28).any(|row| row[x] >= INK);
         let mut x = 0;
         while x < 28 {
-            if row[x] < INK {
+            if !inked(x) {
                 x += 1;
                 continue;
             }
             let start = x;
-            while x < 28 && row[x] >= INK {
+            while x < 28 && inked(x) {
                 x += 1;
             }
-            actions.push(at(start as i64, y as i64));
-            actions.push(json!({"type": "pointerDown", "button": 0}));
-            actions.push(at(x as i64 - 1, y as i64));
-            actions.push(json!({"type": "pointerUp", "button": 0}));
+            let centre = |x: usize| CELL * x as i64 + CELL / 2;
+            found.push((
+                centre(start),
+                centre(x - 1),
+                2 * CELL * (pair as i64 + 1) - CELL,
+            ));
         }
     }
-    driver.post(
-        "actions",
-        json!({"actions": [{"type": "pointer", "id": "pen", "parameters": {"pointerType": "mouse"}, "actions": actions}]}),
-    )?;
+    found
+}
+
+/// Clears the canvas, draws `image` with [`strokes`] as [`FINGERS`] fingers
+/// touching the canvas at once (one WebDriver touch source each, the strokes
+/// shared out between them), and returns the digit the page then shows.
+fn draw_digit(driver: &Driver, image: &[u8]) -> Result<usize> {
+    driver.click("#draw-clear")?;
+    let canvas = driver.find("#draw-canvas")?;
+    // Offsets from the canvas' centre (280 CSS pixels wide, as draw.css sets it).
+    let at = |x: i64, y: i64| json!({"type": "pointerMove", "duration": 0, "x": x - 140, "y": y - 140, "origin": {ELEMENT: canvas}});
+    let mut fingers = vec![Vec::new(); FINGERS];
+    for (i, (from, to, y)) in strokes(image).into_iter().enumerate() {
+        fingers[i % FINGERS].extend([
+            at(from, y),
+            json!({"type": "pointerDown", "button": 0}),
+            at(to, y),
+            json!({"type": "pointerUp", "button": 0}),
+        ]);
+    }
+    let sources: Vec<Value> = fingers
+        .into_iter()
+        .enumerate()
+        .filter(|(_, actions)| !actions.is_empty())
+        .map(|(i, actions)| {
+            json!({"type": "pointer", "id": format!("finger{i}"), "parameters": {"pointerType": "touch"}, "actions": actions})
+        })
+        .collect();
+    driver.post("actions", json!({ "actions": sources }))?;
     let digit = driver.script(
         "return document.getElementById('draw-guess').dataset.digit;",
         json!([]),
@@ -371,7 +413,7 @@ impl Drop for Driver {
 
 impl Driver {
     /// Starts chromedriver on a free port and a headless Chromium session.
-    fn start(chromedriver: &Path, chromium: &Path, scratch: &Path) -> Result<Driver> {
+    fn start(chromedriver: &Path, chromium: &Path, scratch: &Path, width: u32) -> Result<Driver> {
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let log = std::fs::File::create(scratch.join("chromedriver.log"))?;
         let child = Command::new(chromedriver)
@@ -400,7 +442,7 @@ impl Driver {
                 "binary": chromium,
                 "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                          "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                         "--disable-sync", "--window-size=1200,2000",
+                         "--disable-sync", format!("--window-size={width},2000"),
                          format!("--user-data-dir={}", profile.display())],
             }
         }}});

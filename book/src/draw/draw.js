@@ -324,10 +324,11 @@
     clearResult();
   }
 
-  // Strokes follow the pointer (mouse, pen or finger) while it is down.
+  // Strokes follow each pointer (mouse, pen or finger; several fingers at
+  // once) while it is down; the drawing is read when one is lifted.
   function listenForStrokes(canvas) {
     const ctx = canvas.getContext("2d", { willReadFrequently: true });
-    let last = null;
+    const last = new Map(); // pointerId -> where it last was, while it is down
     const at = (e) => {
       const r = canvas.getBoundingClientRect();
       return [(e.clientX - r.left) * canvas.width / r.width, (e.clientY - r.top) * canvas.height / r.height];
@@ -341,23 +342,20 @@
     };
     canvas.addEventListener("pointerdown", (e) => {
       canvas.setPointerCapture(e.pointerId);
-      last = at(e);
-      line(last, last);
+      last.set(e.pointerId, at(e));
+      line(at(e), at(e));
       e.preventDefault();
     });
     canvas.addEventListener("pointermove", (e) => {
-      if (last === null) return;
-      const points = e.getCoalescedEvents ? e.getCoalescedEvents() : [e];
-      for (const p of points.length ? points : [e]) {
-        const next = at(p);
-        line(last, next);
-        last = next;
+      if (!last.has(e.pointerId)) return;
+      const coalesced = e.getCoalescedEvents ? e.getCoalescedEvents() : [];
+      for (const p of coalesced.length ? coalesced : [e]) {
+        line(last.get(e.pointerId), at(p));
+        last.set(e.pointerId, at(p));
       }
     });
-    const end = () => {
-      if (last === null) return;
-      last = null;
-      update();
+    const end = (e) => {
+      if (last.delete(e.pointerId)) update();
     };
     canvas.addEventListener("pointerup", end);
     canvas.addEventListener("pointercancel", end);

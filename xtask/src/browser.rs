@@ -31,8 +31,9 @@ use crate::workspace_root;
 
 /// How many test images (the first ones of the test set) are drawn.
 const DRAWN: u16 = 200;
-/// The smallest fraction of drawn digits the page must read right.
-const FLOOR: f64 = 0.90;
+/// The smallest fraction of drawn digits the page must read right: a bit
+/// under the 199 of 200 measured when this was written.
+const FLOOR: f64 = 0.97;
 /// The test images whose probabilities are compared with `predict --json`.
 const COMPARED: [usize; 4] = [0, 1, 2, 340];
 /// How far the page's probabilities may be from `predict`'s.
@@ -266,8 +267,14 @@ fn draw_test_digits(driver: &Driver, test: &mnist::Dataset, n: usize) -> Result<
         let best = (0..10)
             .max_by(|&a, &b| original[a].total_cmp(&original[b]))
             .unwrap_or(0);
-        right += usize::from(guess == test.labels()[i] as usize);
+        let label = test.labels()[i] as usize;
+        right += usize::from(guess == label);
         agreed += usize::from(guess == best);
+        if guess != label || guess != best {
+            eprintln!(
+                "   test digit {i}: label {label}, drawn and read as {guess}, the original read as {best}"
+            );
+        }
     }
     Ok((right, agreed))
 }

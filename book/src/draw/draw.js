@@ -440,19 +440,14 @@
       showError("The course's network could not be read: " + e.message);
     }
     clearResult();
-    // For `cargo xtask browser-test`: the forward pass on 784 bytes (0–255),
-    // bypassing the canvas, and what the page is running.
+    // For `cargo xtask browser-test`: the forward pass on 784 bytes (0–255)
+    // of the model the page runs, bypassing the canvas; the page shows it too.
     window.drawDigit = {
       classify: (pixels) => {
         const p = forward(model, inputOf(pixels));
         showProbabilities(p);
         return p;
       },
-      prepared: () => {
-        const prepared = prepare(drawingOf(page.canvas));
-        return prepared && Array.from(prepared.pixels);
-      },
-      sizes: () => model && model.sizes,
     };
   }
 

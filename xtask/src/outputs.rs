@@ -11,7 +11,10 @@
 //! everything else is decided by the seed, so a fresh run must give the same
 //! text. `--check-outputs` re-runs the runs marked `checked` (those quick
 //! enough for CI) and fails, with a diff, when a file differs from a fresh
-//! run; `--refresh` rewrites every file.
+//! run; `--refresh` rewrites every file. A run may also write a file the book
+//! ships as it is ([`SHIPPED`]: the default stage 4 network, for the
+//! draw-a-digit page): `--refresh` copies it into the book and
+//! `--check-outputs` compares it byte for byte.
 
 use std::path::Path;
 use std::process::{Command, Stdio};

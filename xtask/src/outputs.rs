@@ -369,6 +369,22 @@ mod tests {
     }
 
     #[test]
+    fn every_shipped_file_comes_from_a_run_that_writes_it_and_is_in_the_book() {
+        let root = workspace_root();
+        for file in SHIPPED {
+            let run = RUNS.iter().find(|r| r.name == file.run).unwrap();
+            assert!(
+                run.args.windows(2).any(|w| w == ["--save", file.written]),
+                "{} does not write {}",
+                run.name,
+                file.written
+            );
+            assert!(root.join(file.copy).is_file(), "{} is missing", file.copy);
+            assert_eq!(shipped(run).count(), 1);
+        }
+    }
+
+    #[test]
     fn every_run_has_its_file_and_every_file_its_run() {
         let root = workspace_root();
         let dir = root.join("book/src/generated");

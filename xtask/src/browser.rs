@@ -110,10 +110,8 @@ pub fn run(args: &BrowserArgs) -> Result<()> {
         draw_digit(&driver, test.image(0))?;
         let png = driver.get("screenshot")?;
         let png = png.as_str().and_then(crate::draw::base64_decode);
-        std::fs::write(
-            path,
-            png.ok_or_else(|| anyhow!("the screenshot is not base64"))?,
-        )?;
+        let png = png.ok_or_else(|| anyhow!("the screenshot is not base64"))?;
+        train_cli::write_bytes(path, &png)?;
         eprintln!(
             "   Screenshot after drawing test digit 0: {}",
             path.display()

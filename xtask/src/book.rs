@@ -54,7 +54,7 @@ fn listed(items: &[String], what: &str) -> String {
 
 /// Checks and builds the book in `book_dir`, whose code lives under
 /// `root/crates`; returns the folder of the built HTML.
-fn build(book_dir: &Path, root: &Path) -> Result<PathBuf> {
+pub fn build(book_dir: &Path, root: &Path) -> Result<PathBuf> {
     let (problems, used) = check_includes(&book_dir.join("src"), root)?;
     if !problems.is_empty() {
         bail!("{}", listed(&problems, "broken include"));
@@ -95,6 +95,10 @@ fn build(book_dir: &Path, root: &Path) -> Result<PathBuf> {
     }
 
     let out = book.build_dir_for("html");
+    if out.join("draw.html").is_file() {
+        // The draw-a-digit page runs the network the book ships.
+        crate::draw::write_model_script(root, &out)?;
+    }
     let findings = check_output(&out)?;
     if !findings.is_empty() {
         bail!(

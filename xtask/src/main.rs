@@ -1,13 +1,18 @@
 //! `cargo xtask`: the course's task runner (the rust-analyzer pattern: a plain
 //! binary in the workspace, run through the alias in `.cargo/config.toml`).
 //!
-//! One file per command: [`mod@bench`] and [`mod@book`] (with [`mod@outputs`],
-//! the program outputs the book shows). It drives `cargo` and reads
-//! files; it links no stage, only `train-cli` for the summary type the stages
-//! print, its number formatting and its charts, so it stays quick to compile.
+//! One file per command: [`mod@bench`], [`mod@book`] (with [`mod@outputs`],
+//! the program outputs the book shows, and [`mod@draw`], the data of its
+//! draw-a-digit page) and [`mod@browser`] (that page tested in Chromium).
+//! It drives `cargo` and reads files; it links no stage, only `train-cli` for
+//! the summary type the stages print, its number formatting and its charts,
+//! and `mnist` for the test digits the browser test draws, so it stays quick
+//! to compile.
 
 mod bench;
 mod book;
+mod browser;
+mod draw;
 mod outputs;
 
 use std::path::{Path, PathBuf};
@@ -44,6 +49,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Build the book (mdBook + KaTeX, fully offline) into a folder and print where it is.
     Book(BookArgs),
+    /// Build the book and test its draw-a-digit page in headless Chromium (needs chromium and chromedriver)
+    BrowserTest(browser::BrowserArgs),
 }
 
 /// `cargo xtask book` flags.
@@ -76,5 +83,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             book::run()
         }
+        Command::BrowserTest(args) => browser::run(&args),
     }
 }

@@ -11,7 +11,10 @@
 //! everything else is decided by the seed, so a fresh run must give the same
 //! text. `--check-outputs` re-runs the runs marked `checked` (those quick
 //! enough for CI) and fails, with a diff, when a file differs from a fresh
-//! run; `--refresh` rewrites every file.
+//! run; `--refresh` rewrites every file. A run may also write a file the book
+//! ships as it is ([`SHIPPED`]: the default stage 4 network, for the
+//! draw-a-digit page): `--refresh` copies it into the book and
+//! `--check-outputs` compares it byte for byte.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -388,6 +391,34 @@ fn generated(root: &Path, run: &Run) -> std::path::PathBuf {
 /// The model the `ch6-mlp` run saves and the next runs read.
 const MODEL: &str = "target/xtask/model.safetensors";
 
+/// A file a run writes that the book ships beside its pages, as it is.
+pub struct Shipped {
+    /// The run that writes it ([`Run::name`]).
+    pub run: &'static str,
+    /// Where the run writes it, from the workspace root.
+    pub written: &'static str,
+    /// The book's copy, from the workspace root.
+    pub copy: &'static str,
+}
+
+/// The files the book ships: the default stage 4 network, which the
+/// draw-a-digit page runs (`cargo xtask book` turns it into the page's
+/// script, see `draw.rs`). The run writes the same bytes every time, so
+/// `--check-outputs` compares them byte for byte.
+pub const SHIPPED: &[Shipped] = &[Shipped {
+    run: "ch6-mlp",
+    written: MODEL,
+    copy: DEFAULT_MODEL,
+}];
+
+/// The book's copy of the default stage 4 network.
+pub const DEFAULT_MODEL: &str = "book/src/generated/ch6-mlp.safetensors";
+
+/// The files `run` writes that the book ships.
+fn shipped(run: &Run) -> impl Iterator<Item = &'static Shipped> + '_ {
+    SHIPPED.iter().filter(move |s| s.run == run.name)
+}
+
 /// `--refresh`: writes every run's transcript into `book/src/generated/`,
 /// or only those of the runs named in `only`.
 pub fn refresh(only: &[String]) -> Result<()> {
@@ -407,6 +438,10 @@ pub fn refresh(only: &[String]) -> Result<()> {
     for run in chosen {
         let text = transcript(run, &root)?;
         std::fs::write(generated(&root, run), text)?;
+        for file in shipped(run) {
+            std::fs::copy(root.join(file.written), root.join(file.copy))
+                .with_context(|| format!("cannot copy {} to {}", file.written, file.copy))?;
+        }
     }
     Ok(())
 }
@@ -444,6 +479,18 @@ pub fn check() -> Result<()> {
                 path.strip_prefix(&root).unwrap_or(&path).display(),
                 diff(&book, &fresh)
             ));
+        }
+        for file in shipped(run) {
+            let fresh = std::fs::read(root.join(file.written))?;
+            let book = std::fs::read(root.join(file.copy)).unwrap_or_default();
+            if book != fresh {
+                stale.push(format!(
+                    "{} differs from the file a fresh run writes ({} bytes in the book, {} fresh)",
+                    file.copy,
+                    book.len(),
+                    fresh.len()
+                ));
+            }
         }
     }
     if !stale.is_empty() {
@@ -495,6 +542,22 @@ mod tests {
     fn a_stale_line_is_shown_both_ways() {
         let d = diff("a\nloss 0.0512\nc", "a\nloss 0.0613\nc");
         assert_eq!(d, "  - loss 0.0512\n  + loss 0.0613");
+    }
+
+    #[test]
+    fn every_shipped_file_comes_from_a_run_that_writes_it_and_is_in_the_book() {
+        let root = workspace_root();
+        for file in SHIPPED {
+            let run = RUNS.iter().find(|r| r.name == file.run).unwrap();
+            assert!(
+                run.args.windows(2).any(|w| w == ["--save", file.written]),
+                "{} does not write {}",
+                run.name,
+                file.written
+            );
+            assert!(root.join(file.copy).is_file(), "{} is missing", file.copy);
+            assert_eq!(shipped(run).count(), 1);
+        }
     }
 
     #[test]

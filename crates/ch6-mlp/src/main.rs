@@ -50,6 +50,9 @@ enum Command {
         /// Which test image (0 to 9999)
         #[arg(long, value_name = "N", value_parser = whole_number::<usize>, allow_negative_numbers = true)]
         index: usize,
+        /// Print the label and all ten probabilities as one JSON object instead
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         model: ModelArgs,
     },
@@ -175,7 +178,7 @@ fn main() -> std::process::ExitCode {
         None => run_train(&cli.train),
         Some(Command::Train(args)) => run_train(&args),
         Some(Command::Seeds { count, train }) => run_seeds(count, &train),
-        Some(Command::Predict { index, model }) => predict(index, &model),
+        Some(Command::Predict { index, json, model }) => predict(index, json, &model),
         Some(Command::Evaluate(args)) => evaluate(&args),
         Some(Command::CompareOptimizers(args)) => compare_optimizers(&args),
         Some(Command::CompareInit(args)) => compare_init(&args),
@@ -407,7 +410,7 @@ fn test_set(args: &ModelArgs) -> anyhow::Result<Dataset> {
     Ok(test)
 }
 
-fn predict(index: usize, args: &ModelArgs) -> anyhow::Result<()> {
+fn predict(index: usize, json: bool, args: &ModelArgs) -> anyhow::Result<()> {
     let mut mlp = model_file::load(&args.model, 1)?;
     let test = test_set(args)?;
     if index >= test.len() {
@@ -416,7 +419,17 @@ fn predict(index: usize, args: &ModelArgs) -> anyhow::Result<()> {
             test.len() - 1
         );
     }
-    print!("{}", show::prediction(&mut mlp, &test, index));
+    if json {
+        // All ten, unrounded: what the book's draw-a-digit page is checked against.
+        let probabilities = mlp.probabilities(&test, index);
+        let label = test.labels()[index];
+        println!(
+            "{}",
+            json!({"index": index, "label": label, "probabilities": probabilities})
+        );
+    } else {
+        print!("{}", show::prediction(&mut mlp, &test, index));
+    }
     Ok(())
 }
 

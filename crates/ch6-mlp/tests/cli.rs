@@ -84,6 +84,33 @@ fn train_save_evaluate_and_predict() {
         "{shown}"
     );
     assert_eq!(lines[29..].len(), 3, "top 3: {shown}");
+
+    // `--json`: the label and all ten probabilities, the top three as shown above.
+    let out = ch6(&[
+        "predict",
+        "--model",
+        model.to_str().unwrap(),
+        "--index",
+        "0",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (json["index"].as_u64(), json["label"].as_u64()),
+        (Some(0), Some(7))
+    );
+    let p: Vec<f64> = json["probabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert_eq!(p.len(), 10);
+    assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-6, "{p:?}");
+    let top = (0..10).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap();
+    let first = format!("  {top}: {:6.2}%", 100.0 * p[top]);
+    assert_eq!(lines[29], first, "{shown}");
 }
 
 #[test]

@@ -34,13 +34,16 @@ pub use report::{
     TrainEvent, count, thousands,
 };
 
+/// The seed of a run without `--seed`.
+pub const DEFAULT_SEED: u64 = 42;
+
 /// The flags every stage has. A stage adds its own (`--steps`,
 /// `--batch-size`, `--learning-rate`, ...) with its own defaults and
 /// `#[command(flatten)]`s these in.
 #[derive(clap::Args, Debug, Clone)]
 pub struct CommonArgs {
     /// Seed for weight initialisation and mini-batch sampling: the same seed gives the same numbers
-    #[arg(long, default_value_t = 42, value_parser = whole_number::<u64>, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = DEFAULT_SEED, value_parser = whole_number::<u64>, allow_negative_numbers = true)]
     pub seed: u64,
 
     /// Directory with the four MNIST .gz files [default: $MNIST_DIR if set, else the repository's data/mnist/]

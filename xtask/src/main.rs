@@ -1,13 +1,14 @@
 //! `cargo xtask`: the course's task runner (the rust-analyzer pattern: a plain
 //! binary in the workspace, run through the alias in `.cargo/config.toml`).
 //!
-//! One file per command: [`mod@bench`] and [`mod@book`] (with [`mod@outputs`],
-//! the program outputs the book shows). It drives `cargo` and reads
+//! One file per command: [`mod@bench`], [`mod@book`] (with [`mod@outputs`],
+//! the program outputs the book shows) and [`mod@exercise`]. It drives `cargo` and reads
 //! files; it links no stage, only `train-cli` for the summary type the stages
 //! print, its number formatting and its charts, so it stays quick to compile.
 
 mod bench;
 mod book;
+mod exercise;
 mod outputs;
 
 use std::path::{Path, PathBuf};
@@ -44,6 +45,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Build the book (mdBook + KaTeX, fully offline) into a folder and print where it is.
     Book(BookArgs),
+    /// List the exercises with their state, or check one (NAME), or put one back to its stub (NAME --reset).
+    Exercise(exercise::ExerciseArgs),
 }
 
 /// `cargo xtask book` flags.
@@ -67,6 +70,7 @@ fn main() -> std::process::ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Bench(args) => bench::run(&args),
+        Command::Exercise(args) => exercise::run(&args),
         Command::Book(args) => {
             if args.refresh {
                 outputs::refresh(&args.only)?;

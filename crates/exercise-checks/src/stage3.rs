@@ -435,11 +435,14 @@ mod tests {
         assert!(fails_with(&mul_add_nodes(mul, ones), "pass dout on"));
     }
 
+    /// A broken backward: `(x, w, dy) -> [dx, dw, db]`.
+    type Backward = fn(&DMatrix<f64>, &DMatrix<f64>, &DMatrix<f64>) -> [DMatrix<f64>; 3];
+
     /// Stage 3's Affine with its backward changed by `backward(x, w, dy) -> (dx, dw, db)`.
     struct BrokenAffine {
         inner: ch5_backprop::Affine<f64>,
         x: DMatrix<f64>,
-        backward: fn(&DMatrix<f64>, &DMatrix<f64>, &DMatrix<f64>) -> [DMatrix<f64>; 3],
+        backward: Backward,
     }
 
     impl Layer<f64> for BrokenAffine {
@@ -461,9 +464,7 @@ mod tests {
         }
     }
 
-    fn broken(
-        backward: fn(&DMatrix<f64>, &DMatrix<f64>, &DMatrix<f64>) -> [DMatrix<f64>; 3],
-    ) -> Report {
+    fn broken(backward: Backward) -> Report {
         affine_backward(|w, b| BrokenAffine {
             inner: ch5_backprop::Affine::from_parameters(w, b),
             x: DMatrix::zeros(0, 0),

@@ -53,9 +53,7 @@ impl<F: FnMut(usize, usize, &mut [f64], &[f64])> Optimizer<f64> for Rule<F> {
     }
 }
 
-fn rule(
-    f: impl FnMut(usize, usize, &mut [f64], &[f64]),
-) -> Rule<impl FnMut(usize, usize, &mut [f64], &[f64])> {
+fn rule(f: impl FnMut(usize, usize, &mut [f64], &[f64])) -> impl Optimizer<f64> {
     Rule { step: 0, rule: f }
 }
 
@@ -359,7 +357,7 @@ mod tests {
         let sgd = |eta| ch6_mlp::optim::Sgd { learning_rate: eta };
         assert!(fails_with(&momentum(sgd), "plain SGD"), "{}", momentum(sgd));
         let report = momentum(|eta| {
-            let mut v = vec![0.0; 3];
+            let mut v = [0.0; 3];
             rule(move |_, _, p: &mut [f64], g: &[f64]| {
                 for i in 0..p.len() {
                     v[i] = 0.9 * v[i] - eta * g[i];
@@ -381,10 +379,7 @@ mod tests {
     #[test]
     fn adam_passes_on_the_course_and_fails_without_bias_correction() {
         assert!(adam(ch6_mlp::optim::Adam::new).passed());
-        let report = adam(|eta| {
-            let mut state = Some(adam_like_rule(eta));
-            state.take().expect("made once")
-        });
+        let report = adam(adam_like_rule);
         assert!(fails_with(&report, "bias corrections"), "{report}");
         // t never counted: 1 − βᵗ = 0 at t = 0.
         let never = |eta: f64| {

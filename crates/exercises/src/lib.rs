@@ -95,7 +95,7 @@ pub fn checks(name: &str) -> Option<fn() -> Report> {
         "relative_error" => || s3::relative_error(stage3::relative_error::relative_error),
         "momentum" => || s4::momentum(stage4::momentum::Momentum::new),
         "adam" => || s4::adam(stage4::adam::Adam::new),
-        "he_init" => || s4::he_init(|i, o, rng| stage4::he_init::he(i, o, rng)),
+        "he_init" => || s4::he_init(stage4::he_init::he),
         _ => return None,
     })
 }

@@ -199,3 +199,9 @@ impl fmt::Display for Report {
         Ok(())
     }
 }
+
+/// For the checks' tests: whether `report` failed, its first failure's hint containing `words`.
+#[cfg(test)]
+fn fails_with(report: &Report, words: &str) -> bool {
+    !report.passed() && report.first_failure().is_some_and(|h| h.contains(words))
+}

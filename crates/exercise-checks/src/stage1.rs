@@ -245,9 +245,7 @@ pub fn numerical_diff(diff: impl Fn(&dyn Fn(f64) -> f64, f64) -> f64) -> Report 
 mod tests {
     use super::*;
 
-    fn fails_with(report: &Report, words: &str) -> bool {
-        !report.passed() && report.first_failure().is_some_and(|h| h.contains(words))
-    }
+    use crate::fails_with;
 
     #[test]
     fn softmax_passes_on_the_course_and_fails_without_the_max_shift() {

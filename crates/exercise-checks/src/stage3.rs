@@ -136,15 +136,15 @@ fn gradient_check(
         Ok(())
     } else {
         Err(format!(
-            "the gradient check disagrees: relative error {} for dX, {} for the parameters \
-             (a right backward is below 1e-7)",
+            "the gradient check disagrees with your backward: relative error {} for ∂E/∂X{} \
+             (a right backward is below 1e-7; look at the largest)",
             number(errors.dx),
             errors
                 .params
                 .iter()
-                .map(|e| number(*e))
-                .collect::<Vec<_>>()
-                .join(", ")
+                .zip(["∂E/∂W", "∂E/∂b"])
+                .map(|(e, name)| format!(", {} for {name}", number(*e)))
+                .collect::<String>()
         ))
     }
 }
@@ -418,9 +418,7 @@ pub fn relative_error(relative_error: impl Fn(&DMatrix<f64>, &DMatrix<f64>) -> f
 mod tests {
     use super::*;
 
-    fn fails_with(report: &Report, words: &str) -> bool {
-        !report.passed() && report.first_failure().is_some_and(|h| h.contains(words))
-    }
+    use crate::fails_with;
 
     #[test]
     fn nodes_pass_on_the_formulas_and_fail_when_swapped() {

@@ -347,9 +347,7 @@ mod tests {
     use super::*;
     use ch6_mlp::Init;
 
-    fn fails_with(report: &Report, words: &str) -> bool {
-        !report.passed() && report.first_failure().is_some_and(|h| h.contains(words))
-    }
+    use crate::fails_with;
 
     #[test]
     fn momentum_passes_on_the_course_and_fails_on_sgd_and_a_shared_velocity() {

@@ -94,7 +94,7 @@ struct Row {
 /// A stage (its crate) and its bench targets.
 type Stage = (String, Vec<String>);
 
-fn cargo() -> Command {
+pub(crate) fn cargo() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
 }
 
@@ -118,7 +118,7 @@ struct Target {
 }
 
 /// The target folder, and the stages in course order.
-fn stages(root: &Path) -> Result<(PathBuf, Vec<Stage>)> {
+pub(crate) fn stages(root: &Path) -> Result<(PathBuf, Vec<Stage>)> {
     let out = cargo()
         .args(["metadata", "--no-deps", "--format-version", "1"])
         .current_dir(root)

@@ -3,16 +3,17 @@
 //!
 //! One file per command: [`mod@bench`], [`mod@book`] (with [`mod@outputs`],
 //! the program outputs the book shows, and [`mod@draw`], the data of its
-//! draw-a-digit page) and [`mod@browser`] (that page tested in Chromium).
-//! It drives `cargo` and reads files; it links no stage, only `train-cli` for
-//! the summary type the stages print, its number formatting and its charts,
-//! and `mnist` for the test digits the browser test draws, so it stays quick
-//! to compile.
+//! draw-a-digit page), [`mod@browser`] (that page tested in Chromium) and
+//! [`mod@exercise`] (the learner's exercises, checked). It drives `cargo` and
+//! reads files; it links no stage, only `train-cli` for the summary type the
+//! stages print, its number formatting and its charts, and `mnist` for the
+//! test digits the browser test draws, so it stays quick to compile.
 
 mod bench;
 mod book;
 mod browser;
 mod draw;
+mod exercise;
 mod outputs;
 
 use std::path::{Path, PathBuf};
@@ -51,6 +52,8 @@ enum Command {
     Book(BookArgs),
     /// Build the book and test its draw-a-digit page in headless Chromium (needs chromium and chromedriver)
     BrowserTest(browser::BrowserArgs),
+    /// List the exercises with their state, or check one (NAME), or put one back to its stub (NAME --reset).
+    Exercise(exercise::ExerciseArgs),
 }
 
 /// `cargo xtask book` flags.
@@ -74,6 +77,7 @@ fn main() -> std::process::ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Bench(args) => bench::run(&args),
+        Command::Exercise(args) => exercise::run(&args),
         Command::Book(args) => {
             if args.refresh {
                 outputs::refresh(&args.only)?;

@@ -41,7 +41,11 @@ pub fn step<T: RealField + Copy>(optimizer: &mut dyn Optimizer<T>, mlp: &mut Mlp
 
 /// The memory an optimizer keeps for parameter `slot`: `len` numbers, zeros
 /// at first. Allocated on the first step only.
-fn memory<T: RealField + Copy>(memories: &mut Vec<Vec<T>>, slot: usize, len: usize) -> &mut [T] {
+pub fn memory<T: RealField + Copy>(
+    memories: &mut Vec<Vec<T>>,
+    slot: usize,
+    len: usize,
+) -> &mut [T] {
     while memories.len() <= slot {
         memories.push(Vec::new());
     }

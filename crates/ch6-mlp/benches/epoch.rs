@@ -68,7 +68,8 @@ fn engine_epoch(mnist: &Mnist, config: Config, kernel: Kernel) -> Work {
     let train = training_set(mnist, &config);
     let fresh = Mlp::<f32>::new(&config.sizes(), config.init, 42, 1);
     let mut mlp = Mlp::from_parameters(&config.sizes(), fresh.parameters(), kernel);
-    let mut optimizer = config.optimizer.build::<f32>(config.learning_rate);
+    let mut optimizer =
+        (config.optimizer).build_for_threads::<f32>(config.learning_rate, config.threads);
     let mut sampler = BatchSampler::new(train.len(), 43);
     Box::new(move || {
         let mut report = |event| {

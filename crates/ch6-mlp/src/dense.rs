@@ -81,6 +81,17 @@ impl<'a, T: RealField + Copy> Operand<'a, T> {
         }
     }
 
+    /// This operand's transpose, in place: the strides swapped.
+    pub fn t(self) -> Operand<'a, T> {
+        Operand {
+            rows: self.cols,
+            cols: self.rows,
+            row_stride: self.col_stride,
+            col_stride: self.row_stride,
+            ..self
+        }
+    }
+
     /// The same numbers as a nalgebra view.
     fn view(&self) -> DMatrixView<'a, T, Dyn, Dyn> {
         DMatrixView::from_slice_with_strides(
@@ -232,6 +243,29 @@ pub fn resize_buffer<T: RealField + Copy>(buffer: &mut DMatrix<T>, rows: usize, 
     }
 }
 
+/// `out[j] = Σ_r m[r, j]`, the column sums of `m` (`1 × cols` into `out`),
+/// each added from the top row down, the order of nalgebra's `column.sum()`.
+/// Eight columns advance together: one long column waits on its own last
+/// addition at every row (four cycles or so), eight independent sums fill
+/// those waits.
+pub fn column_sums<T: RealField + Copy>(m: &DMatrix<T>, out: &mut DMatrix<T>) {
+    let rows = m.nrows();
+    assert_eq!(out.len(), m.ncols(), "column_sums: one sum per column");
+    if rows == 0 {
+        return out.fill(T::zero());
+    }
+    let columns = m.as_slice().chunks(8 * rows);
+    for (sums, block) in out.as_mut_slice().chunks_mut(8).zip(columns) {
+        let mut acc = [T::zero(); 8];
+        for r in 0..rows {
+            for (a, column) in acc.iter_mut().zip(block.chunks(rows)) {
+                *a += column[r];
+            }
+        }
+        sums.copy_from_slice(&acc[..sums.len()]);
+    }
+}
+
 // ANCHOR: dense
 /// The fully connected layer `Y = X·W + 1·b`, as stage 3's `Affine`.
 ///
@@ -275,19 +309,20 @@ impl<T: RealField + Copy> Dense<T> {
     // ANCHOR: dense_forward
     /// `y = x·W + 1·b` into the layer's output buffer.
     pub fn forward(&mut self, x: &DMatrix<T>) -> &mut DMatrix<T> {
-        assert_eq!(x.ncols(), self.w.nrows(), "Dense: x must have n_in columns");
+        self.forward_from(Operand::of(x))
+    }
+
+    /// [`Dense::forward`] for an `x: N × n_in` read in place, whatever its
+    /// layout (stage 4's batches are stored image by image).
+    pub fn forward_from(&mut self, x: Operand<'_, T>) -> &mut DMatrix<T> {
+        assert_eq!(x.cols, self.w.nrows(), "Dense: x must have n_in columns");
         // y = b in every row, then y += x·W in place.
-        resize_buffer(&mut self.y, x.nrows(), self.w.ncols());
-        for (j, mut column) in self.y.column_iter_mut().enumerate() {
-            column.fill(self.b[j]);
+        resize_buffer(&mut self.y, x.rows, self.w.ncols());
+        let columns = self.y.as_mut_slice().chunks_mut(x.rows.max(1));
+        for (column, &b) in columns.zip(self.b.as_slice()) {
+            column.fill(b);
         }
-        matmul(
-            &mut self.y,
-            Operand::of(x),
-            Operand::of(&self.w),
-            true,
-            self.kernel,
-        );
+        matmul(&mut self.y, x, Operand::of(&self.w), true, self.kernel);
         &mut self.y
     }
     // ANCHOR_END: dense_forward
@@ -311,21 +346,18 @@ impl<T: RealField + Copy> Dense<T> {
     /// Only `∂E/∂W = Xᵀ · dY` and `∂E/∂b = Σ_rows dY`: the first layer's
     /// `∂E/∂X`, the gradient with respect to the pixels, is of no use.
     pub fn backward_params(&mut self, x: &DMatrix<T>, dy: &DMatrix<T>) {
+        self.backward_params_from(Operand::of(x), dy);
+    }
+
+    /// [`Dense::backward_params`] for an input read in place, as [`Dense::forward_from`].
+    pub fn backward_params_from(&mut self, x: Operand<'_, T>, dy: &DMatrix<T>) {
         assert_eq!(
             dy.shape(),
             self.y.shape(),
             "Dense: dy must match the last output"
         );
-        matmul(
-            &mut self.grad_w,
-            Operand::transposed(x),
-            Operand::of(dy),
-            false,
-            self.kernel,
-        );
-        for (j, column) in dy.column_iter().enumerate() {
-            self.grad_b[j] = column.sum();
-        }
+        matmul(&mut self.grad_w, x.t(), Operand::of(dy), false, self.kernel);
+        column_sums(dy, &mut self.grad_b);
     }
     // ANCHOR_END: dense_backward
 
@@ -389,6 +421,19 @@ mod tests {
                 KERNELS[1],
             );
             assert!((out.cast::<f64>() - expected).amax() < 1e-5);
+        }
+    }
+
+    #[test]
+    fn column_sums_are_nalgebras_to_the_bit() {
+        let mut rng = StdRng::seed_from_u64(4);
+        for (rows, cols) in [(128, 512), (3, 17), (1, 1), (33, 8), (5, 9)] {
+            let m = random(rows, cols, &mut rng);
+            let mut sums = DMatrix::zeros(1, cols);
+            column_sums(&m, &mut sums);
+            for j in 0..cols {
+                assert_eq!(sums[j], m.column(j).sum(), "{rows} × {cols}, column {j}");
+            }
         }
     }
 

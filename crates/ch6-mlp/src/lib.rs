@@ -9,6 +9,7 @@
 //!   engineered the same way, fed whole mini-batches;
 //! - [`init`]: initial weights, `std 0.01`, Xavier or He;
 //! - [`optim`]: SGD, Momentum, AdaGrad, RMSprop and Adam, one update rule each;
+//! - [`simd`]: element-wise passes at the CPU's full vector width, chosen at run time;
 //! - [`train`]: shuffled mini-batch epochs, the tutorials' presets, and the
 //!   book's comparisons of optimizers and initialisations;
 //! - [`model_file`]: saving and loading a trained network (safetensors);
@@ -27,6 +28,7 @@ pub mod model_file;
 pub mod optim;
 pub mod pictures;
 pub mod show;
+pub mod simd;
 pub mod train;
 
 pub use dense::Dense;

@@ -5,10 +5,11 @@
 //! built for speed rather than for reading:
 //! - the affine layers are [`Dense`], with kept buffers and the `gemm` crate;
 //! - ReLU runs in place on each layer's output, and its backward in place on
-//!   the gradient coming down (`y > 0` where `x > 0`, so the output is the mask);
+//!   the gradient coming down (`y > 0` where `x > 0`, so the output is the mask),
+//!   both at the CPU's full vector width ([`crate::simd`]);
 //! - softmax and cross-entropy are one fused pass over kept buffers;
-//! - a mini-batch is copied into kept input buffers by a lookup table,
-//!   eight images at a time ([`Mlp::load_batch`]).
+//! - a mini-batch is copied into a kept buffer image by image, as the file
+//!   stores it, and the first layer reads it transposed in place ([`Mlp::load_batch`]).
 //!
 //! So a training step allocates nothing of its own, only the product
 //! kernel its scratch (`tests/allocations.rs` counts), and
@@ -20,9 +21,10 @@ use nalgebra::{DMatrix, RealField};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
-use crate::dense::{Dense, Kernel, resize_buffer};
+use crate::dense::{Dense, Kernel, Operand, resize_buffer};
 use crate::init::Init;
 use crate::optim::{self, Optimizer};
+use crate::simd::vectorized;
 
 // ANCHOR: mlp
 /// A ReLU network of `sizes` (`[784, 100, 200, 10]`: two hidden layers),
@@ -32,14 +34,14 @@ pub struct Mlp<T: RealField + Copy> {
     pub sizes: Vec<usize>,
     /// One `Dense` per pair of sizes; ReLU after each but the last.
     pub layers: Vec<Dense<T>>,
-    /// The current mini-batch: `x: batch × 784` (pixels / 255), `t: batch × 10` one-hot.
-    x: DMatrix<T>,
+    /// The current mini-batch stored image by image, `xᵀ: 784 × batch` (column
+    /// `r` holds image `r`'s pixels / 255, in the file's order), which the first
+    /// layer reads in place as `x: batch × 784`; and `t: batch × 10` one-hot.
+    xt: DMatrix<T>,
     t: DMatrix<T>,
     /// Softmax probabilities `batch × 10`, then `∂E/∂a = (y − t)/N` in its own buffer.
     probabilities: DMatrix<T>,
     dscores: DMatrix<T>,
-    /// `pixel[p] = p / 255`, so a batch is filled by lookup.
-    pixel: [T; 256],
 }
 // ANCHOR_END: mlp
 
@@ -83,11 +85,10 @@ impl<T: RealField + Copy> Mlp<T> {
         Mlp {
             sizes: sizes.to_vec(),
             layers,
-            x: DMatrix::zeros(0, sizes[0]),
+            xt: DMatrix::zeros(sizes[0], 0),
             t: DMatrix::zeros(0, sizes[sizes.len() - 1]),
             probabilities: DMatrix::zeros(0, 0),
             dscores: DMatrix::zeros(0, 0),
-            pixel: std::array::from_fn(|p| nalgebra::convert(p as f64 / 255.0)),
         }
     }
 
@@ -135,29 +136,22 @@ impl<T: RealField + Copy> Mlp<T> {
 
     // ANCHOR: load_batch
     /// Copies the images and labels at `indices` of `data` into the batch
-    /// buffers `x: batch × 784` and `t: batch × 10` (allocating only when the
-    /// batch size changes).
+    /// buffers `xᵀ: 784 × batch` and `t: batch × 10` (allocating only when the
+    /// batch size changes). Each image's 784 bytes become 784 neighbouring
+    /// numbers, a pass the CPU does at full vector width.
     pub fn load_batch(&mut self, data: &Dataset, indices: &[usize]) {
         let n = indices.len();
-        resize_buffer(&mut self.x, n, IMAGE_SIZE);
+        resize_buffer(&mut self.xt, IMAGE_SIZE, n);
         resize_buffer(&mut self.t, n, CLASSES);
-        // Column-major: entry (row r, pixel c) lives at c·n + r. Eight images at
-        // a time, so each pixel column is written in runs of eight neighbours
-        // rather than one number per cache line.
-        // (Fixed-size arrays let the compiler drop the bounds checks.)
-        let x = self.x.as_mut_slice();
-        for (block, rows) in indices.chunks(8).enumerate() {
-            let images: [&[u8; IMAGE_SIZE]; 8] = std::array::from_fn(|k| {
-                let image = data.image(rows[k.min(rows.len() - 1)]);
-                image.try_into().expect("784 pixels per image")
-            });
-            let r0 = 8 * block;
-            for c in 0..IMAGE_SIZE {
-                let run = &mut x[c * n + r0..c * n + r0 + rows.len()];
-                for (v, image) in run.iter_mut().zip(&images) {
-                    *v = self.pixel[image[c] as usize];
+        let scale: T = nalgebra::convert(255.0);
+        let columns = self.xt.as_mut_slice().chunks_mut(IMAGE_SIZE);
+        for (column, &i) in columns.zip(indices) {
+            let image = data.image(i);
+            vectorized(|| {
+                for (v, &p) in column.iter_mut().zip(image) {
+                    *v = nalgebra::convert::<f64, T>(p as f64) / scale;
                 }
-            }
+            });
         }
         self.t.fill(T::zero());
         for (r, &i) in indices.iter().enumerate() {
@@ -173,10 +167,12 @@ impl<T: RealField + Copy> Mlp<T> {
         let last = self.layers.len() - 1;
         for i in 0..=last {
             let (below, this) = self.layers.split_at_mut(i);
-            let input = below.last().map_or(&self.x, |l| &l.y);
-            let y = this[0].forward(input);
+            let input = below
+                .last()
+                .map_or(Operand::transposed(&self.xt), |l| Operand::of(&l.y));
+            let y = this[0].forward_from(input);
             if i < last {
-                y.apply(|v| *v = if *v > T::zero() { *v } else { T::zero() });
+                relu(y);
             }
         }
         &self.layers[last].y
@@ -201,9 +197,11 @@ impl<T: RealField + Copy> Mlp<T> {
         resize_buffer(&mut self.dscores, batch, k);
         let n: T = nalgebra::convert(batch as f64);
         let pairs = self.probabilities.iter().zip(self.t.iter());
-        for (d, (&y, &t)) in self.dscores.iter_mut().zip(pairs) {
-            *d = (y - t) / n;
-        }
+        vectorized(|| {
+            for (d, (&y, &t)) in self.dscores.iter_mut().zip(pairs) {
+                *d = (y - t) / n;
+            }
+        });
         // Each layer from the top: its input is the output of the one below;
         // its dX, masked by that ReLU output (> 0 where ReLU passed), is the dY below.
         for i in (0..self.layers.len()).rev() {
@@ -211,14 +209,10 @@ impl<T: RealField + Copy> Mlp<T> {
             let dy = upper.first().map_or(&self.dscores, |above| &above.dx);
             let (below, this) = lower.split_at_mut(i);
             match below.last() {
-                None => this[0].backward_params(&self.x, dy),
+                None => this[0].backward_params_from(Operand::transposed(&self.xt), dy),
                 Some(input) => {
                     let dx = this[0].backward(&input.y, dy);
-                    dx.zip_apply(&input.y, |d, y| {
-                        if y <= T::zero() {
-                            *d = T::zero()
-                        }
-                    });
+                    relu_backward(dx, &input.y);
                 }
             }
         }
@@ -265,6 +259,33 @@ impl<T: RealField + Copy> Mlp<T> {
         ch5_backprop::softmax(&scores).iter().copied().collect()
     }
 }
+
+// ANCHOR: relu
+/// ReLU in place: `y ← max(y, 0)` entry by entry, at full vector width.
+pub fn relu<T: RealField + Copy>(y: &mut DMatrix<T>) {
+    vectorized(|| {
+        for v in y.as_mut_slice() {
+            *v = if *v > T::zero() { *v } else { T::zero() };
+        }
+    });
+}
+
+/// ReLU's backward in place, from its output `y`: `dx ← dx ⊙ [y > 0]`
+/// (`y > 0` exactly where the input was). Written as a choice between two
+/// values rather than an `if` that skips a store, so that it vectorizes.
+pub fn relu_backward<T: RealField + Copy>(dx: &mut DMatrix<T>, y: &DMatrix<T>) {
+    assert_eq!(
+        dx.shape(),
+        y.shape(),
+        "relu_backward: dx and y differ in shape"
+    );
+    vectorized(|| {
+        for (d, &y) in dx.as_mut_slice().iter_mut().zip(y.as_slice()) {
+            *d = if y <= T::zero() { T::zero() } else { *d };
+        }
+    });
+}
+// ANCHOR_END: relu
 
 // ANCHOR: softmax_cross_entropy
 /// Stage 3's `SoftmaxWithLoss` forward in one pass over the rows of
@@ -415,9 +436,16 @@ mod tests {
         let data = made_up(5, 2);
         let mut mlp = Mlp::<f32>::new(&[784, 3, 10], Init::He, 1, 1);
         mlp.load_batch(&data, &[4, 0]);
-        assert_eq!(mlp.x.shape(), (2, 784));
-        assert_eq!(mlp.x[(0, 10)], data.image(4)[10] as f32 / 255.0);
-        assert_eq!(mlp.x[(1, 783)], data.image(0)[783] as f32 / 255.0);
+        assert_eq!(mlp.xt.shape(), (784, 2));
+        assert_eq!(mlp.xt[(10, 0)], data.image(4)[10] as f32 / 255.0);
+        assert_eq!(mlp.xt[(783, 1)], data.image(0)[783] as f32 / 255.0);
+        // p / 255 in f32 is p / 255 in f64 rounded to f32, for every byte.
+        let mut all = Mlp::<f32>::new(&[784, 3, 10], Init::He, 1, 1);
+        let bytes = (0..IMAGE_SIZE).map(|p| (p % 256) as u8).collect();
+        all.load_batch(&Dataset::from_parts(bytes, vec![0]), &[0]);
+        for p in 0..256 {
+            assert_eq!(all.xt[p], (p as f64 / 255.0) as f32, "pixel value {p}");
+        }
         assert_eq!(mlp.t.row(0).sum(), 1.0);
         assert_eq!(mlp.t[(0, data.labels()[4] as usize)], 1.0);
     }
@@ -473,7 +501,7 @@ mod tests {
             (0..4).cycle().take(19).collect(),
         ] {
             mlp.load_batch(&data, &indices);
-            assert_eq!(mlp.x, data.batch_images::<f64>(&indices));
+            assert_eq!(mlp.xt.transpose(), data.batch_images::<f64>(&indices));
             assert_eq!(mlp.t, data.batch_one_hot::<f64>(&indices));
         }
     }

@@ -11,10 +11,16 @@
 //! parameter matrix in turn; `slot` numbers the matrices (`W1, b1, W2, …`)
 //! so an optimizer can keep its memory for each one. The formulas below are
 //! entry by entry (`⊙`, `√` and `/` too); `η` is the learning rate.
+//!
+//! Two of the engine's devices are here, and neither changes a number:
+//! each rule's loop runs at the CPU's full vector width ([`vectorized`]),
+//! and [`ThreadSplit`] shares the numbers of a large matrix among threads,
+//! one optimizer each.
 
 use nalgebra::RealField;
 
 use crate::mlp::Mlp;
+use crate::simd::vectorized;
 
 // ANCHOR: optimizer
 /// One update rule.
@@ -55,6 +61,51 @@ pub fn memory<T: RealField + Copy>(
     &mut memories[slot]
 }
 
+// ANCHOR: thread_split
+/// One optimizer per thread, each owning its share of every large parameter
+/// matrix: with two threads the first updates (and remembers) the first half
+/// of `W1`'s numbers, the second the other half, at the same time. The
+/// rules work entry by entry, so the numbers are exactly those of one
+/// optimizer over the whole matrix. Matrices smaller than [`SPLIT_MIN`]
+/// stay whole, with the first.
+pub struct ThreadSplit<T> {
+    parts: Vec<Box<dyn Optimizer<T> + Send>>,
+}
+
+/// Matrices with fewer numbers than this are updated on one thread: handing
+/// work to another thread costs more than updating a bias vector.
+pub const SPLIT_MIN: usize = 16_384;
+
+impl<T: RealField + Copy> ThreadSplit<T> {
+    /// `threads` optimizers made by `make`.
+    pub fn new(threads: usize, make: impl Fn() -> Box<dyn Optimizer<T> + Send>) -> ThreadSplit<T> {
+        let parts = (0..threads.max(1)).map(|_| make()).collect();
+        ThreadSplit { parts }
+    }
+}
+
+impl<T: RealField + Copy> Optimizer<T> for ThreadSplit<T> {
+    fn start_step(&mut self) {
+        for part in &mut self.parts {
+            part.start_step();
+        }
+    }
+
+    fn update(&mut self, slot: usize, param: &mut [T], grad: &[T]) {
+        if self.parts.len() == 1 || param.len() < SPLIT_MIN {
+            return self.parts[0].update(slot, param, grad);
+        }
+        let share = param.len().div_ceil(self.parts.len());
+        let shares = param.chunks_mut(share).zip(grad.chunks(share));
+        rayon::scope(|scope| {
+            for (part, (param, grad)) in self.parts.iter_mut().zip(shares) {
+                scope.spawn(move |_| part.update(slot, param, grad));
+            }
+        });
+    }
+}
+// ANCHOR_END: thread_split
+
 fn constant<T: RealField + Copy>(x: f64) -> T {
     nalgebra::convert(x)
 }
@@ -68,9 +119,11 @@ pub struct Sgd<T> {
 impl<T: RealField + Copy> Optimizer<T> for Sgd<T> {
     fn update(&mut self, _slot: usize, param: &mut [T], grad: &[T]) {
         let eta = self.learning_rate;
-        for (p, &g) in param.iter_mut().zip(grad) {
-            *p -= eta * g;
-        }
+        vectorized(|| {
+            for (p, &g) in param.iter_mut().zip(grad) {
+                *p -= eta * g;
+            }
+        });
     }
 }
 // ANCHOR_END: sgd
@@ -100,10 +153,12 @@ impl<T: RealField + Copy> Optimizer<T> for Momentum<T> {
     fn update(&mut self, slot: usize, param: &mut [T], grad: &[T]) {
         let (eta, alpha) = (self.learning_rate, self.momentum);
         let v = memory(&mut self.velocity, slot, param.len());
-        for ((p, &g), v) in param.iter_mut().zip(grad).zip(v.iter_mut()) {
-            *v = alpha * *v - eta * g;
-            *p += *v;
-        }
+        vectorized(|| {
+            for ((p, &g), v) in param.iter_mut().zip(grad).zip(v.iter_mut()) {
+                *v = alpha * *v - eta * g;
+                *p += *v;
+            }
+        });
     }
 }
 // ANCHOR_END: momentum
@@ -133,10 +188,12 @@ impl<T: RealField + Copy> Optimizer<T> for AdaGrad<T> {
     fn update(&mut self, slot: usize, param: &mut [T], grad: &[T]) {
         let (eta, eps) = (self.learning_rate, self.epsilon);
         let s = memory(&mut self.sum_of_squares, slot, param.len());
-        for ((p, &g), s) in param.iter_mut().zip(grad).zip(s.iter_mut()) {
-            *s += g * g;
-            *p -= eta * g / (s.sqrt() + eps);
-        }
+        vectorized(|| {
+            for ((p, &g), s) in param.iter_mut().zip(grad).zip(s.iter_mut()) {
+                *s += g * g;
+                *p -= eta * g / (s.sqrt() + eps);
+            }
+        });
     }
 }
 // ANCHOR_END: adagrad
@@ -169,10 +226,12 @@ impl<T: RealField + Copy> Optimizer<T> for RmsProp<T> {
     fn update(&mut self, slot: usize, param: &mut [T], grad: &[T]) {
         let (eta, rho, eps) = (self.learning_rate, self.rho, self.epsilon);
         let s = memory(&mut self.mean_square, slot, param.len());
-        for ((p, &g), s) in param.iter_mut().zip(grad).zip(s.iter_mut()) {
-            *s = rho * *s + (T::one() - rho) * g * g;
-            *p -= eta * g / (*s + eps).sqrt();
-        }
+        vectorized(|| {
+            for ((p, &g), s) in param.iter_mut().zip(grad).zip(s.iter_mut()) {
+                *s = rho * *s + (T::one() - rho) * g * g;
+                *p -= eta * g / (*s + eps).sqrt();
+            }
+        });
     }
 }
 // ANCHOR_END: rmsprop
@@ -221,16 +280,14 @@ impl<T: RealField + Copy> Optimizer<T> for Adam<T> {
         let v_correction = T::one() / (T::one() - b2.powi(self.t));
         let m = memory(&mut self.m, slot, param.len());
         let v = memory(&mut self.v, slot, param.len());
-        for (((p, &g), m), v) in param
-            .iter_mut()
-            .zip(grad)
-            .zip(m.iter_mut())
-            .zip(v.iter_mut())
-        {
-            *m = b1 * *m + (T::one() - b1) * g;
-            *v = b2 * *v + (T::one() - b2) * g * g;
-            *p -= eta * (*m * m_correction) / ((*v * v_correction).sqrt() + eps);
-        }
+        vectorized(|| {
+            let params = param.iter_mut().zip(grad);
+            for ((p, &g), (m, v)) in params.zip(m.iter_mut().zip(v.iter_mut())) {
+                *m = b1 * *m + (T::one() - b1) * g;
+                *v = b2 * *v + (T::one() - b2) * g * g;
+                *p -= eta * (*m * m_correction) / ((*v * v_correction).sqrt() + eps);
+            }
+        });
     }
 }
 // ANCHOR_END: adam
@@ -265,8 +322,22 @@ impl OptimizerKind {
         }
     }
 
+    /// A fresh optimizer of this kind with learning rate `eta`, its updates
+    /// of large matrices shared among `threads` threads ([`ThreadSplit`]).
+    pub fn build_for_threads<T: RealField + Copy>(
+        self,
+        eta: f64,
+        threads: usize,
+    ) -> Box<dyn Optimizer<T> + Send> {
+        if threads <= 1 {
+            self.build(eta)
+        } else {
+            Box::new(ThreadSplit::new(threads, || self.build(eta)))
+        }
+    }
+
     /// A fresh optimizer of this kind with learning rate `eta`.
-    pub fn build<T: RealField + Copy>(self, eta: f64) -> Box<dyn Optimizer<T>> {
+    pub fn build<T: RealField + Copy>(self, eta: f64) -> Box<dyn Optimizer<T> + Send> {
         let eta = constant(eta);
         match self {
             OptimizerKind::Sgd => Box::new(Sgd { learning_rate: eta }),
@@ -376,6 +447,32 @@ mod tests {
         optimizer.update(0, &mut a, &[1.0]);
         optimizer.update(1, &mut b, &[-1.0]);
         assert_eq!((a[0], b[0]), (-0.1, 0.1));
+    }
+
+    #[test]
+    fn split_over_threads_every_optimizer_computes_the_same_numbers() {
+        // One large matrix (split) and one small (kept whole), five steps
+        // with changing gradients: the same bits as one optimizer.
+        let sizes = [SPLIT_MIN * 2 + 3, 10];
+        for kind in OptimizerKind::ALL {
+            let mut one = kind.build::<f32>(0.01);
+            let mut split = kind.build_for_threads::<f32>(0.01, 3);
+            let mut w: Vec<Vec<f32>> = sizes.iter().map(|&n| vec![0.5; n]).collect();
+            let mut w_split = w.clone();
+            for step in 0..5 {
+                one.start_step();
+                split.start_step();
+                for (slot, &n) in sizes.iter().enumerate() {
+                    let g: Vec<f32> = (0..n)
+                        .map(|i| ((i * 31 + step * 7) % 17) as f32 * 0.01 - 0.08)
+                        .collect();
+                    one.update(slot, &mut w[slot], &g);
+                    split.update(slot, &mut w_split[slot], &g);
+                }
+            }
+            assert!(w == w_split, "{kind}: the split optimizer differs");
+            assert!(w[0][0] != 0.5, "{kind}: nothing moved");
+        }
     }
 
     #[test]

@@ -195,7 +195,8 @@ pub fn train<E>(
     mut report: impl FnMut(TrainEvent) -> Result<(), E>,
 ) -> Result<Trained, E> {
     let mut mlp = Mlp::<f32>::new(&config.sizes(), config.init, seed, config.threads);
-    let mut optimizer = config.optimizer.build::<f32>(config.learning_rate);
+    let mut optimizer =
+        (config.optimizer).build_for_threads::<f32>(config.learning_rate, config.threads);
     // The shuffles have their own stream, so changing the network leaves the batches alone.
     let mut sampler = BatchSampler::new(train.len(), seed.wrapping_add(1));
     let mut epoch_seconds = Vec::new();

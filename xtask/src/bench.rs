@@ -14,6 +14,8 @@
 //!   course order, then by a leading step number of the id (`"2 fast"`), then
 //!   in the order criterion ran them, and each is compared with the row
 //!   before and the first row (per image when both rows give their images);
+//! - `bench-glue.md`: each epoch of group `epoch` beside the row of group
+//!   `gemm` with its name (its matrix products alone), and their ratio;
 //! - `bench-runs.md` and `bench-accuracy.{svg,png}`: each program's time to
 //!   85% and 95% test accuracy, and its test accuracy against training time;
 //! - `bench-about.md`: the machine, the date, the load and the run time.
@@ -266,6 +268,13 @@ fn write_tables(
         }
         written.extend(["md", "svg", "png"].map(|ext| format!("{stem}.{ext}")));
     }
+    let pairs = epoch_and_products(rows);
+    if !pairs.is_empty() {
+        let table = glue_table(&pairs);
+        write("bench-glue.md", &table)?;
+        printed += &format!("## Epochs against their matrix products\n\n{table}\n");
+        written.push("bench-glue.md".into());
+    }
     let table = runs_table(runs);
     write("bench-runs.md", &table)?;
     printed += &format!("## Training runs\n\n{table}\n");
@@ -413,6 +422,53 @@ fn group_table(rows: &[&Row]) -> String {
         cells
     });
     markdown(&headers, &cells.collect::<Vec<_>>())
+}
+
+/// Each row of group `gemm` with the row of group `epoch` of the same crate
+/// and name (after the epoch's step number): an epoch and its products alone.
+fn epoch_and_products(rows: &[Row]) -> Vec<(&Row, &Row)> {
+    let without_step = |name: &str| {
+        let digits = name.chars().take_while(char::is_ascii_digit).count();
+        name[digits..].trim_start().to_string()
+    };
+    let mut pairs = Vec::new();
+    for products in rows.iter().filter(|r| r.group == "gemm") {
+        let epoch = rows.iter().find(|r| {
+            r.group == "epoch"
+                && r.krate == products.krate
+                && without_step(&r.name) == products.name
+        });
+        pairs.extend(epoch.map(|epoch| (epoch, products)));
+    }
+    pairs
+}
+
+/// One row per epoch: its time, its matrix products' alone, and their ratio,
+/// the cost of everything else (copies, bias, ReLU, softmax, the optimizer).
+fn glue_table(pairs: &[(&Row, &Row)]) -> String {
+    let headers = [
+        "stage",
+        "work",
+        "whole epoch",
+        "its matrix products alone",
+        "epoch ÷ products",
+        "the rest",
+    ];
+    let cells: Vec<Vec<String>> = pairs
+        .iter()
+        .map(|(epoch, products)| {
+            let (e, p) = (epoch.median[0], products.median[0]);
+            vec![
+                format!("{} `{}`", epoch.stage, epoch.krate),
+                products.name.clone(),
+                format_time(e),
+                format_time(p),
+                format!("{:.2}×", e / p),
+                format_time((e - p).max(0.0)),
+            ]
+        })
+        .collect();
+    markdown(&headers, &cells)
 }
 
 /// A stage program's training run: stage, the command as typed, its summary.
@@ -765,6 +821,29 @@ mod tests {
             cells(&group_table(&[&other])),
             ["4 `ch4` | no images | 1.00 s [0.99–1.01] | — | —"]
         );
+    }
+
+    #[test]
+    fn each_epoch_is_paired_with_its_products_of_the_same_name() {
+        let in_group = |group: &str, r: Row| Row {
+            group: group.into(),
+            ..r
+        };
+        let rows = [
+            in_group("epoch", row(4, "2 numpy-mlp", 4.5e8, Some(50_000))),
+            in_group("epoch", row(4, "4 keras, 2 threads", 1.2e9, None)),
+            in_group("gemm", row(4, "keras, 2 threads", 8e8, None)),
+            in_group("gemm", row(4, "numpy-mlp", 3e8, None)),
+            in_group("gemm", row(4, "no epoch of this name", 1e8, None)),
+            in_group("gemm", row(5, "numpy-mlp", 1e8, None)),
+        ];
+        let pairs = epoch_and_products(&rows);
+        assert_eq!(pairs.len(), 2, "only same crate, same name");
+        let expected = [
+            "4 `ch4` | keras, 2 threads | 1.20 s | 800 ms | 1.50× | 400 ms",
+            "4 `ch4` | numpy-mlp | 450 ms | 300 ms | 1.50× | 150 ms",
+        ];
+        assert_eq!(cells(&glue_table(&pairs)), expected);
     }
 
     #[test]

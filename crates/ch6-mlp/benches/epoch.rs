@@ -7,8 +7,15 @@
 //!   thread), device by device, images per second as criterion's throughput: `1` stage 3's plain layers (nalgebra
 //!   operators, every result allocated, batches from `Dataset::batch_images`);
 //!   `2` the engine (kept buffers, transposes read in place, ReLU in place,
-//!   fused softmax, lookup-table batch loading) on nalgebra's products;
-//!   `3` the same engine on the `gemm` crate's products;
+//!   fused softmax, batches stored image by image) on nalgebra's products,
+//!   its element-wise passes at the baseline vector width, no prefetching;
+//!   `3` the same on the `gemm` crate's products; `4` the element-wise
+//!   passes at the CPU's full width (`simd::vectorized`); `5` the images
+//!   of a batch prefetched (`simd::prefetch`): what `cargo run` trains with;
+//! - group `engine-keras`: one epoch of the `keras` preset on two threads:
+//!   `1` the products on two threads, everything else on one at the
+//!   baseline width; `2` at full width; `3` the optimizer's update shared
+//!   between the threads (`optim::ThreadSplit`): what `--preset keras` runs;
 //! - group `epoch` (beside stage 3's per-sample epochs, same group): stage
 //!   3's own per-sample network (784-100-50-10 tanh, mean squared error) in
 //!   batches of 32 with stage 3's layers, then one full training epoch of
@@ -32,10 +39,10 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use ch5_backprop::{Network, Sgd};
-use ch6_mlp::Mlp;
 use ch6_mlp::dense::{Kernel, Operand, matmul};
 use ch6_mlp::optim::OptimizerKind;
 use ch6_mlp::train::{Config, Preset, epoch};
+use ch6_mlp::{Mlp, simd};
 use criterion::{
     BenchmarkGroup, Criterion, SamplingMode, criterion_group, criterion_main, measurement::WallTime,
 };
@@ -241,6 +248,18 @@ fn epoch_images(mnist: &Mnist, config: &Config) -> u64 {
     (config.steps_per_epoch(images) * config.batch_size).min(images) as u64
 }
 
+/// `work` with the engine's switchable devices set as given before each
+/// epoch: element-wise passes at full vector width, images prefetched.
+fn with_devices(full_width: bool, prefetch: bool, mut work: Work) -> Work {
+    Box::new(move || {
+        simd::set_full_width(full_width);
+        simd::set_prefetch(prefetch);
+        work();
+        simd::set_full_width(true);
+        simd::set_prefetch(true);
+    })
+}
+
 fn bench_engine(c: &mut Criterion) {
     let mnist = data();
     let numpy = Preset::NumpyMlp.config();
@@ -248,6 +267,7 @@ fn bench_engine(c: &mut Criterion) {
     group.throughput(criterion::Throughput::Elements(epoch_images(
         &mnist, &numpy,
     )));
+    let gemm = Kernel::Gemm { threads: 1 };
     let runs = [
         (
             "1 stage 3 layers",
@@ -255,11 +275,77 @@ fn bench_engine(c: &mut Criterion) {
         ),
         (
             "2 engine, nalgebra products",
-            engine_epoch(&mnist, numpy.clone(), Kernel::Nalgebra),
+            with_devices(
+                false,
+                false,
+                engine_epoch(&mnist, numpy.clone(), Kernel::Nalgebra),
+            ),
         ),
         (
             "3 engine, gemm crate",
-            engine_epoch(&mnist, numpy, Kernel::Gemm { threads: 1 }),
+            with_devices(false, false, engine_epoch(&mnist, numpy.clone(), gemm)),
+        ),
+        (
+            "4 + full vector width",
+            with_devices(true, false, engine_epoch(&mnist, numpy.clone(), gemm)),
+        ),
+        (
+            "5 + images prefetched",
+            with_devices(true, true, engine_epoch(&mnist, numpy, gemm)),
+        ),
+    ];
+    for (name, mut work) in runs {
+        group.bench_function(name, |b| b.iter(&mut work));
+    }
+    group.finish();
+}
+
+/// The `keras` preset's epoch on two threads, its optimizer on one thread
+/// or shared between both (`ThreadSplit`).
+fn keras_epoch(mnist: &Mnist, optimizer_threads: usize) -> Work {
+    let config = Preset::Keras.config();
+    let train = training_set(mnist, &config);
+    let mut mlp = Mlp::<f32>::new(&config.sizes(), config.init, 42, config.threads);
+    let mut optimizer = config
+        .optimizer
+        .build_for_threads::<f32>(config.learning_rate, optimizer_threads);
+    let mut sampler = BatchSampler::new(train.len(), 43);
+    Box::new(move || {
+        let mut report = |event| {
+            black_box(event);
+            Ok::<_, ()>(())
+        };
+        epoch(
+            &mut mlp,
+            &train,
+            &mut sampler,
+            &config,
+            optimizer.as_mut(),
+            &mut report,
+        )
+        .unwrap()
+    })
+}
+
+fn bench_engine_keras(c: &mut Criterion) {
+    let mnist = data();
+    let keras = Preset::Keras.config();
+    let mut group = slow_group(c, "engine-keras", 10);
+    group.throughput(criterion::Throughput::Elements(epoch_images(
+        &mnist, &keras,
+    )));
+    let runs = [
+        (
+            "1 2 threads for products, baseline width",
+            with_devices(false, true, keras_epoch(&mnist, 1)),
+        ),
+        (
+            "2 + full vector width",
+            with_devices(true, true, keras_epoch(&mnist, 1)),
+        ),
+        (
+            "3 + optimizer split over both threads",
+            with_devices(true, true, keras_epoch(&mnist, 2)),
         ),
     ];
     for (name, mut work) in runs {
@@ -311,15 +397,19 @@ fn bench_epochs(c: &mut Criterion) {
 fn bench_gemm(c: &mut Criterion) {
     let mnist = data();
     let mut group = slow_group(c, "gemm", 5);
+    // Named as the epochs they belong to, so that the tables can pair them.
     let runs = [
         (
             "numpy-mlp",
             epoch_gemms(&mnist, Preset::NumpyMlp.config(), false),
         ),
-        ("keras", epoch_gemms(&mnist, Preset::Keras.config(), false)),
         (
-            "keras-1-thread",
+            "keras, 1 thread",
             epoch_gemms(&mnist, keras_1_thread(), false),
+        ),
+        (
+            "keras, 2 threads",
+            epoch_gemms(&mnist, Preset::Keras.config(), false),
         ),
     ];
     for (name, mut work) in runs {
@@ -332,35 +422,54 @@ fn bench_cpu_time(c: &mut Criterion) {
     let mnist = data();
     let mut group = slow_group(c, "cpu-time", 10);
     let numpy = || Preset::NumpyMlp.config();
+    let (numpy_images, keras_images) = (
+        epoch_images(&mnist, &numpy()),
+        epoch_images(&mnist, &keras_1_thread()),
+    );
     let runs = [
-        ("epoch/numpy-mlp", preset_epoch(&mnist, numpy())),
-        ("gemm/numpy-mlp", epoch_gemms(&mnist, numpy(), false)),
+        (
+            "epoch/numpy-mlp",
+            numpy_images,
+            preset_epoch(&mnist, numpy()),
+        ),
+        (
+            "gemm/numpy-mlp",
+            numpy_images,
+            epoch_gemms(&mnist, numpy(), false),
+        ),
         (
             "gemm/numpy-mlp-nalgebra",
+            numpy_images,
             epoch_gemms(&mnist, numpy(), true),
         ),
         (
             "engine/1 stage 3 layers",
+            numpy_images,
             plain_epoch(&mnist, numpy(), plain_network(&numpy())),
         ),
         (
             "epoch/1 stage 3 network, batch 32",
+            mnist.train.len() as u64,
             stage3_network_epoch(&mnist),
         ),
         (
             "epoch/keras-1-thread",
+            keras_images,
             preset_epoch(&mnist, keras_1_thread()),
         ),
         (
             "gemm/keras-1-thread",
+            keras_images,
             epoch_gemms(&mnist, keras_1_thread(), false),
         ),
         (
             "gemm/keras-1-thread-nalgebra",
+            keras_images,
             epoch_gemms(&mnist, keras_1_thread(), true),
         ),
     ];
-    for (name, mut work) in runs {
+    for (name, images, mut work) in runs {
+        group.throughput(criterion::Throughput::Elements(images));
         group.bench_function(name, |b| b.iter_custom(|iters| cpu_timed(iters, &mut work)));
     }
     group.finish();
@@ -369,6 +478,7 @@ fn bench_cpu_time(c: &mut Criterion) {
 criterion_group!(
     benches,
     bench_engine,
+    bench_engine_keras,
     bench_epochs,
     bench_gemm,
     bench_cpu_time

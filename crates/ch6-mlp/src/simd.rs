@@ -16,6 +16,25 @@
 //! and the compiler never reorders a sum of floats on its own, so the
 //! numbers are the same bit for bit; only the speed changes.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Whether [`vectorized`] and [`prefetch`] are on (they are, but for the
+/// benches that measure what each buys).
+static FULL_WIDTH: AtomicBool = AtomicBool::new(true);
+static PREFETCH: AtomicBool = AtomicBool::new(true);
+
+/// Turns the dispatch of [`vectorized`] on or off for the whole program:
+/// off, every pass runs as compiled for the baseline CPU. For benches.
+pub fn set_full_width(on: bool) {
+    FULL_WIDTH.store(on, Ordering::Relaxed);
+}
+
+/// Turns [`prefetch`] on or off for the whole program. For benches.
+pub fn set_prefetch(on: bool) {
+    PREFETCH.store(on, Ordering::Relaxed);
+}
+
+// ANCHOR: vectorized
 /// Runs `pass` compiled for the widest vector instructions this CPU has
 /// (AVX-512, AVX2 with FMA, NEON, or the baseline), chosen at run time.
 ///
@@ -35,7 +54,33 @@
 /// ```
 #[inline(always)]
 pub fn vectorized<R>(pass: impl FnOnce() -> R) -> R {
-    pulp::Arch::new().dispatch(pass)
+    if FULL_WIDTH.load(Ordering::Relaxed) {
+        pulp::Arch::new().dispatch(pass)
+    } else {
+        pass()
+    }
+}
+// ANCHOR_END: vectorized
+
+/// Asks the CPU to start bringing `bytes` into its cache now, so that a
+/// pass over them a little later finds them there instead of waiting for
+/// memory. A mini-batch gathers images from all over a 47 MB training set:
+/// each image costs a wait for memory unless it was asked for in advance.
+/// A hint, never a fault; on CPUs other than x86-64 it does nothing.
+#[inline(always)]
+pub fn prefetch(bytes: &[u8]) {
+    if !PREFETCH.load(Ordering::Relaxed) {
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    for line in bytes.chunks(64) {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        // SAFETY: every x86-64 CPU has SSE, and a prefetch only reads a
+        // hint: it never faults, whatever the address.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = bytes;
 }
 
 #[cfg(test)]

@@ -207,8 +207,8 @@ fn bench_epoch(c: &mut Criterion) {
 fn bench_gemm(c: &mut Criterion) {
     let mut group = slow_group(c, "gemm", 8);
     let runs = [
-        ("simple-conv-net-1-thread-60-steps", products(1)),
-        ("simple-conv-net-2-threads-60-steps", products(2)),
+        ("SimpleConvNet, 1 thread, 60 steps", products(1)),
+        ("SimpleConvNet, 2 threads, 60 steps", products(2)),
     ];
     for (name, mut work) in runs {
         group.bench_function(name, |b| b.iter(&mut work));

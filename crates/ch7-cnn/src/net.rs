@@ -14,7 +14,7 @@
 use ch5_backprop::{Affine, Layer, Network, Relu, SoftmaxWithLoss};
 use ch6_mlp::dense::{Dense, Kernel, resize_buffer};
 use ch6_mlp::init::Init;
-use ch6_mlp::mlp::softmax_cross_entropy;
+use ch6_mlp::mlp::{relu, relu_backward, softmax_cross_entropy};
 use ch6_mlp::optim::Optimizer;
 use mnist::Dataset;
 use nalgebra::{DMatrix, RealField};
@@ -360,24 +360,6 @@ impl<T: RealField + Copy> SimpleConvNet<T> {
             .collect()
     }
 }
-
-// ANCHOR: relu
-/// ReLU in place, `y = max(0, y)`, over the numbers of `y` in storage order
-/// (a plain loop over a slice, which the compiler runs on vectors).
-fn relu<T: RealField + Copy>(y: &mut DMatrix<T>) {
-    for v in y.as_mut_slice() {
-        *v = if *v > T::zero() { *v } else { T::zero() };
-    }
-}
-
-/// ReLU's backward in place: `dY` kept where ReLU's output `y` is above 0
-/// (where its input was), 0 elsewhere.
-fn relu_backward<T: RealField + Copy>(dy: &mut DMatrix<T>, y: &DMatrix<T>) {
-    for (d, &y) in dy.as_mut_slice().iter_mut().zip(y.as_slice()) {
-        *d = if y > T::zero() { *d } else { T::zero() };
-    }
-}
-// ANCHOR_END: relu
 
 // ANCHOR: step
 /// One update of every parameter of `net` by `optimizer`, from the gradients

@@ -23,6 +23,8 @@ pub mod stage1;
 pub mod stage2;
 pub mod stage3;
 pub mod stage4;
+pub mod stage5;
+pub mod stage6;
 
 use std::fmt;
 

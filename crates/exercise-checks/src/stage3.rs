@@ -120,6 +120,17 @@ fn gradient_check(
     x: &DMatrix<f64>,
     g: &DMatrix<f64>,
 ) -> Result<(), String> {
+    gradient_check_named(layer, x, g, &["∂E/∂W", "∂E/∂b"])
+}
+
+/// [`gradient_check`] of a layer whose parameters (in the order of
+/// `for_each_param`) are called `names`.
+pub(crate) fn gradient_check_named(
+    layer: &mut dyn Layer<f64>,
+    x: &DMatrix<f64>,
+    g: &DMatrix<f64>,
+    names: &[&str],
+) -> Result<(), String> {
     // check_layer nudges each parameter at the indices of its gradient: shapes must agree.
     layer.forward(x);
     layer.backward(g);
@@ -142,7 +153,7 @@ fn gradient_check(
             errors
                 .params
                 .iter()
-                .zip(["∂E/∂W", "∂E/∂b"])
+                .zip(names)
                 .map(|(e, name)| format!(", {} for {name}", number(*e)))
                 .collect::<String>()
         ))

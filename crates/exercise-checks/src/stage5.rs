@@ -189,9 +189,9 @@ impl DropoutLayer for ch6_regularization::Dropout<f64> {
     }
 }
 
-/// The `rows × cols` uniform numbers `u ~ U[0, 1)` a dropout layer of
-/// `seed` draws, draw number `draw` (0 for its first forward), in the order
-/// stage 5's `Dropout` draws them (`DMatrix::from_fn`, column by column).
+/// `rows × cols` uniform numbers `u ~ U[0, 1)` drawn from `rng` in the order
+/// stage 5's `Dropout` draws its mask (`DMatrix::from_fn`, column by column),
+/// so that a learner's layer of the same seed drops the same units.
 pub fn uniform(rng: &mut StdRng, rows: usize, cols: usize) -> DMatrix<f64> {
     DMatrix::from_fn(rows, cols, |_, _| rng.random::<f64>())
 }

@@ -9,6 +9,7 @@
 //! ```text
 //! cargo xtask exercise                  # every exercise and its state
 //! cargo xtask exercise affine_backward  # run one exercise's checks
+//! cargo xtask exercise affine_backward --watch   # again on every save
 //! cargo xtask exercise affine_backward --reset   # back to the stub
 //! ```
 //!

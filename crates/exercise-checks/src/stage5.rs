@@ -166,8 +166,12 @@ pub fn weight_decay(
     add_gradient(&mut got, &w, 0.3);
     report.check(
         "your gradient term is the derivative of your penalty (numerically, λ = 0.3)",
-        compare::matrix("your λ·W", &got, &numerical, None, &[])
-            .map_err(|e| format!("{e} (the central difference of your own penalty)")),
+        compare::matrix("your λ·W", &got, &numerical, None, &[]).map_err(|e| {
+            format!(
+                "{e}\n(compared with the central difference of YOUR penalty: your two functions \
+                     disagree; where the checks above passed one of them, the other is wrong)"
+            )
+        }),
     );
     report
 }
@@ -326,6 +330,7 @@ enum Slip {
     MeanOverNSquared,
     VarianceOverNSquared,
     VarianceForStd,
+    VarianceInDirectShare,
     NoHalf,
     NoGamma,
 }
@@ -358,7 +363,12 @@ fn batch_norm_like(
     } else {
         std.clone()
     };
-    let mut dxc = dxn.component_div(&(&one * &s));
+    let direct = if slip == Slip::VarianceInDirectShare {
+        var.map(|v| v + eps)
+    } else {
+        s.clone()
+    };
+    let mut dxc = dxn.component_div(&(&one * &direct));
     let dstd = -(one.transpose() * dxn.component_mul(&xc)).component_div(&s.map(|s| s * s));
     let dvar = if slip == Slip::NoHalf {
         dstd.component_div(&s)
@@ -489,6 +499,11 @@ pub fn batch_norm_backward<L: Layer<f64>>(new: impl Fn(DMatrix<f64>, DMatrix<f64
                     "use the variance σ² + ε where its square root belongs: x̂ = xc / √(σ² + ε), \
                      so divide by std = √(σ² + ε) (self.std)",
                     like(Slip::VarianceForStd).0,
+                ),
+                (
+                    "divide ∂E/∂x̂ by σ² + ε for xc's direct share: x̂ = xc / std, so it is ∂E/∂x̂ / std, \
+                     std = √(σ² + ε) (self.std)",
+                    like(Slip::VarianceInDirectShare).0,
                 ),
                 (
                     "forget the 1/2 of the square root: ∂√v/∂v = 1/(2√v)",
@@ -643,6 +658,7 @@ mod tests {
                 Slip::VarianceForStd,
                 "use the variance σ² + ε where its square root belongs",
             ),
+            (Slip::VarianceInDirectShare, "divide ∂E/∂x̂ by σ² + ε"),
             (Slip::NoHalf, "forget the 1/2"),
             (Slip::NoGamma, "forget γ"),
         ] {

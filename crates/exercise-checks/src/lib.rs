@@ -175,6 +175,13 @@ pub const EXERCISES: &[Exercise] = &[
         solution: "crates/ch7-cnn/src/im2col.rs, fn col2im",
     },
     Exercise {
+        name: "conv_backward",
+        stage: 6,
+        file: "stage6/conv_backward.rs",
+        task: "the convolution's backward: ∂E/∂X, and ∂E/∂W, ∂E/∂b stored",
+        solution: "crates/ch7-cnn/src/conv.rs, Convolution::backward and Convolution::backward_params",
+    },
+    Exercise {
         name: "max_pool_backward",
         stage: 6,
         file: "stage6/max_pool_backward.rs",

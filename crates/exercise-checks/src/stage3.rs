@@ -131,9 +131,19 @@ pub(crate) fn gradient_check_named(
     g: &DMatrix<f64>,
     names: &[&str],
 ) -> Result<(), String> {
-    // check_layer nudges each parameter at the indices of its gradient: shapes must agree.
+    // check_layer compares each gradient with a numerical one of its
+    // parameter's (or the input's) shape: shapes must agree.
     layer.forward(x);
-    layer.backward(g);
+    let dx = layer.backward(g);
+    if dx.shape() != x.shape() {
+        return Err(format!(
+            "not run: ∂E/∂X is {} × {} but the input is {} × {} (see the checks above)",
+            dx.nrows(),
+            dx.ncols(),
+            x.nrows(),
+            x.ncols()
+        ));
+    }
     let mut shapes = Vec::new();
     layer.for_each_param(&mut |p, grad| shapes.push((p.shape(), grad.shape())));
     if let Some((p, grad)) = shapes.iter().find(|(p, grad)| p != grad) {

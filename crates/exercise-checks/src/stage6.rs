@@ -1,11 +1,11 @@
-//! # Stage 6's exercises: im2col, col2im, max-pooling backward
+//! # Stage 6's exercises: im2col, col2im, convolution backward, max-pooling backward
 //!
 //! The checks for `crates/exercises/src/stage6/` (chapter "Stage 6:
 //! convolution and pooling"), in the chapter's order. The learner's code has
 //! the course's signatures and layouts ([`ch7_cnn::layout`]: a batch of
 //! images is `N × (C·H·W)`, and `col` is `(OH·OW·N) × (C·FH·FW)`, the images
-//! fastest) and is compared with stage 6's own `im2col`, `col2im` and
-//! `MaxPooling`, on small shapes with stride and padding, and with the
+//! fastest) and is compared with stage 6's own `im2col`, `col2im`,
+//! `Convolution` and `MaxPooling`, on small shapes with stride and padding, and with the
 //! answers of the usual mistakes (the book's row order, a patch read
 //! column by column, padding or stride forgotten, average pooling), which
 //! the check computes and names. Pooling is also checked against a
@@ -352,6 +352,111 @@ pub fn col2im(
     report
 }
 
+/// A convolution layer's `(dX, [∂E/∂W, ∂E/∂b])` after one forward of `x` and a backward of `dy`.
+fn conv_gradients<L: Layer<f64>>(
+    layer: &mut L,
+    x: &DMatrix<f64>,
+    dy: &DMatrix<f64>,
+) -> (DMatrix<f64>, Vec<DMatrix<f64>>) {
+    layer.forward(x);
+    let dx = layer.backward(dy);
+    let mut grads = Vec::new();
+    layer.for_each_param(&mut |_, g| grads.push(g.clone()));
+    (dx, grads)
+}
+
+/// Checks the convolution's backward: from `dy: N × (FN·OH·OW)`, read as
+/// `dY: (OH·OW·N) × FN`, `∂E/∂W = colᵀ · dY`, `∂E/∂b = Σ_rows dY` and
+/// `∂E/∂X = col2im(dY · Wᵀ)`. `new(input, window, w, b)` makes the learner's
+/// layer (`w: (C·FH·FW) × FN`, `b: 1 × FN`), whose `for_each_param` visits
+/// `(W, ∂E/∂W)` then `(b, ∂E/∂b)`.
+pub fn conv_backward<L: Layer<f64>>(
+    new: impl Fn(Shape, Window, DMatrix<f64>, DMatrix<f64>) -> L,
+) -> Report {
+    let mut report = Report::new();
+    // Three images of 2 channels 5×5, four 3×3 filters, stride 2, padding 1: 3×3 positions.
+    let (images, input, window) = (3, Shape::new(2, 5, 5), window(3, 3, 2, 1));
+    let (w, b) = (sample(18, 4, 100), sample(1, 4, 101));
+    let x = sample(images, input.len(), 102);
+    let dy = sample(images, 4 * 9, 103) / images as f64; // from a mean loss: it holds the 1/N
+    let mut reference = ch7_cnn::Convolution::from_parameters(
+        input,
+        window,
+        w.clone(),
+        b.clone(),
+        ch6_mlp::dense::Kernel::Nalgebra,
+    )
+    .expect("the case fits");
+    let (want_dx, want) = conv_gradients(&mut reference, &x, &dy);
+    let (got_dx, got) = conv_gradients(&mut new(input, window, w.clone(), b.clone()), &x, &dy);
+    let layout = "\n(dy: N × (FN·OH·OW) holds the same numbers as dY: (OH·OW·N) × FN, the shape \
+                  of col · W; reshaped(dy.clone(), OH·OW·N, FN) reads it so)";
+    report.check(
+        "∂E/∂W = colᵀ · dY (18 × 4: one column per filter, summed over every position of every image)",
+        if got.len() != 2 {
+            Err(format!(
+                "for_each_param visited {} parameters; it should visit W then b (the stub does)",
+                got.len()
+            ))
+        } else {
+            compare::matrix("∂E/∂W", &got[0], &want[0], Some(images), &[])
+                .map_err(|e| format!("{e}{layout}"))
+        },
+    );
+    report.check(
+        "∂E/∂b = Σ_rows dY (1 × 4: each filter's bias reached every position of every image)",
+        match got.get(1) {
+            None => Err("no gradient of b (see the check above)".into()),
+            Some(got_b) => {
+                let first_image = DMatrix::from_fn(1, 4, |_, f| {
+                    (0..9).map(|p| dy[(0, f * 9 + p)]).sum::<f64>()
+                });
+                compare::matrix(
+                    "∂E/∂b",
+                    got_b,
+                    &want[1],
+                    Some(images),
+                    &[(
+                        "sum over the first image only: every row of dY, all OH·OW·N of them, adds to b",
+                        first_image,
+                    )],
+                )
+                .map_err(|e| format!("{e}{layout}"))
+            }
+        },
+    );
+    report.check(
+        "∂E/∂X = col2im(dY · Wᵀ) (3 × 50)",
+        compare::matrix("∂E/∂X", &got_dx, &want_dx, Some(images), &[]).map_err(|e| {
+            let hint = if got_dx.shape() == (9 * images, 18) {
+                "\n(that is the shape of ∂E/∂col: col2im takes it back to the pixels)"
+            } else {
+                ""
+            };
+            format!("{e}{hint}")
+        }),
+    );
+    report.check(
+        "a gradient check: two images of 1 channel 6×6, two 3×3 filters, stride 1, padding 1",
+        gradient_check_named(
+            &mut new(
+                Shape::new(1, 6, 6),
+                window_of(3, 1, 1),
+                sample(9, 2, 104),
+                sample(1, 2, 105),
+            ),
+            &sample(2, 36, 106),
+            &sample(2, 2 * 36, 107),
+            &["∂E/∂W", "∂E/∂b"],
+        ),
+    );
+    report
+}
+
+fn window_of(size: usize, stride: usize, pad: usize) -> Window {
+    window(size, size, stride, pad)
+}
+
 /// Where max pooling's backward sends each `dY`, right or wrong, for [`pool_backward_like`].
 #[derive(Clone, Copy, PartialEq)]
 enum Route {
@@ -675,6 +780,65 @@ mod tests {
             );
         };
         assert!(fails_with(&col2im(book), "image by image"));
+    }
+
+    /// A plain convolution whose backward can leave out col2im or transpose ∂E/∂W.
+    struct PlainConv {
+        layer: ch7_cnn::Convolution<f64>,
+        no_col2im: bool,
+        transposed_w: bool,
+    }
+
+    impl Layer<f64> for PlainConv {
+        fn forward(&mut self, x: &DMatrix<f64>) -> DMatrix<f64> {
+            Layer::forward(&mut self.layer, x)
+        }
+        fn backward(&mut self, dy: &DMatrix<f64>) -> DMatrix<f64> {
+            let dx = Layer::backward(&mut self.layer, dy);
+            if self.transposed_w {
+                self.layer.grad_w = self.layer.grad_w.transpose();
+            }
+            if self.no_col2im {
+                let rows = dy.len() / self.layer.filters();
+                let dy = ch7_cnn::layout::reshaped(dy.clone(), rows, self.layer.filters());
+                return dy * self.layer.w.transpose();
+            }
+            dx
+        }
+        fn for_each_param(&mut self, visit: &mut dyn FnMut(&mut DMatrix<f64>, &DMatrix<f64>)) {
+            Layer::for_each_param(&mut self.layer, visit)
+        }
+        fn name(&self) -> String {
+            "broken".into()
+        }
+    }
+
+    fn plain(
+        no_col2im: bool,
+        transposed_w: bool,
+    ) -> impl Fn(Shape, Window, DMatrix<f64>, DMatrix<f64>) -> PlainConv {
+        move |input, window, w, b| PlainConv {
+            layer: ch7_cnn::Convolution::from_parameters(
+                input,
+                window,
+                w,
+                b,
+                ch6_mlp::dense::Kernel::Nalgebra,
+            )
+            .unwrap(),
+            no_col2im,
+            transposed_w,
+        }
+    }
+
+    #[test]
+    fn conv_backward_passes_on_the_course_and_fails_without_col2im_or_transposed() {
+        let report = conv_backward(plain(false, false));
+        assert!(report.passed(), "{report}");
+        let report = conv_backward(plain(true, false));
+        assert!(fails_with(&report, "col2im takes it back"), "{report}");
+        let report = conv_backward(plain(false, true));
+        assert!(fails_with(&report, "transposed"), "{report}");
     }
 
     /// The course's pooling forward, with a backward routed by `route`.

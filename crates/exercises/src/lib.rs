@@ -71,6 +71,7 @@ pub mod stage5 {
 pub mod stage6 {
     //! Stage 6: convolution and pooling.
     pub mod col2im;
+    pub mod conv_backward;
     pub mod im2col;
     pub mod max_pool_backward;
 }
@@ -134,6 +135,12 @@ pub fn checks(name: &str) -> Option<fn() -> Report> {
         }
         "im2col" => || s6::im2col(stage6::im2col::im2col),
         "col2im" => || s6::col2im(stage6::col2im::col2im),
+        "conv_backward" => || {
+            s6::conv_backward(|input, window, w, b| {
+                stage6::conv_backward::Convolution::from_parameters(input, window, w, b)
+                    .expect("the checks' windows fit")
+            })
+        },
         "max_pool_backward" => || {
             s6::max_pool_backward(|input, h, w, stride| {
                 stage6::max_pool_backward::MaxPooling::new(input, h, w, stride)

@@ -391,10 +391,9 @@ fn batch_norm_like(
     (dx, grad_gamma, grad_beta)
 }
 
-/// The learner's layer of `gamma`, `beta` after one training forward of `x`
-/// and a backward of `dy`: `(dX, ∂E/∂γ, ∂E/∂β)` (the gradients in the order
-/// of `for_each_param`).
-fn run_layer<L: Layer<f64>>(
+/// A layer's `∂E/∂X` and parameter gradients (in the order of
+/// `for_each_param`) after one forward of `x` and a backward of `dy`.
+pub(crate) fn run_layer<L: Layer<f64>>(
     layer: &mut L,
     x: &DMatrix<f64>,
     dy: &DMatrix<f64>,

@@ -21,6 +21,7 @@ use rand::seq::SliceRandom;
 use crate::Report;
 use crate::compare::{self, rows, sample};
 use crate::stage3::gradient_check_named;
+use crate::stage5::run_layer;
 
 /// A way to lay out `col`, right or wrong, for [`im2col_like`] and [`col2im_like`].
 #[derive(Clone, Copy, PartialEq)]
@@ -352,19 +353,6 @@ pub fn col2im(
     report
 }
 
-/// A convolution layer's `(dX, [∂E/∂W, ∂E/∂b])` after one forward of `x` and a backward of `dy`.
-fn conv_gradients<L: Layer<f64>>(
-    layer: &mut L,
-    x: &DMatrix<f64>,
-    dy: &DMatrix<f64>,
-) -> (DMatrix<f64>, Vec<DMatrix<f64>>) {
-    layer.forward(x);
-    let dx = layer.backward(dy);
-    let mut grads = Vec::new();
-    layer.for_each_param(&mut |_, g| grads.push(g.clone()));
-    (dx, grads)
-}
-
 /// Checks the convolution's backward: from `dy: N × (FN·OH·OW)`, read as
 /// `dY: (OH·OW·N) × FN`, `∂E/∂W = colᵀ · dY`, `∂E/∂b = Σ_rows dY` and
 /// `∂E/∂X = col2im(dY · Wᵀ)`. `new(input, window, w, b)` makes the learner's
@@ -387,8 +375,8 @@ pub fn conv_backward<L: Layer<f64>>(
         ch6_mlp::dense::Kernel::Nalgebra,
     )
     .expect("the case fits");
-    let (want_dx, want) = conv_gradients(&mut reference, &x, &dy);
-    let (got_dx, got) = conv_gradients(&mut new(input, window, w.clone(), b.clone()), &x, &dy);
+    let (want_dx, want) = run_layer(&mut reference, &x, &dy);
+    let (got_dx, got) = run_layer(&mut new(input, window, w.clone(), b.clone()), &x, &dy);
     let layout = "\n(dy: N × (FN·OH·OW) holds the same numbers as dY: (OH·OW·N) × FN, the shape \
                   of col · W; reshaped(dy.clone(), OH·OW·N, FN) reads it so)";
     report.check(

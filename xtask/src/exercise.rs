@@ -1,4 +1,4 @@
-//! `cargo xtask exercise [NAME] [--reset]`: the learner's exercises.
+//! `cargo xtask exercise [NAME] [--reset | --watch]`: the learner's exercises.
 //!
 //! The exercises live in `crates/exercises` (the learner's files in `src/`,
 //! the pristine stubs in `stubs/`), their checks in `crates/exercise-checks`.
@@ -7,6 +7,8 @@
 //! runs it as a child process with a time limit, so that nothing the
 //! learner writes can crash or hang the command. `--reset` copies an
 //! exercise's stub back over the learner's file, keeping a copy of it.
+//! `--watch` checks the exercise again each time its file changes (a
+//! [`Watch`] polls the file's modification time twice a second), until Ctrl-C.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -24,6 +26,9 @@ pub struct ExerciseArgs {
     /// Put the exercise's file back to its stub (your version is kept in target/exercises-backup/)
     #[arg(long, requires = "name")]
     reset: bool,
+    /// Check the exercise again each time you save its file, until Ctrl-C
+    #[arg(long, requires = "name", conflicts_with = "reset")]
+    watch: bool,
     /// Stop an exercise's checks after this many seconds (a right answer takes milliseconds)
     #[arg(long, value_name = "SECONDS", default_value_t = 5.0, value_parser = seconds)]
     time_limit: f64,
@@ -39,25 +44,107 @@ fn seconds(s: &str) -> Result<f64, String> {
 pub fn run(args: &ExerciseArgs) -> Result<()> {
     let root = crate::workspace_root();
     let (target, _) = stages(&root)?;
-    if args.reset {
-        let name = args.name.as_deref().expect("clap: --reset requires a name");
-        return reset(&root.join("crates/exercises"), &target, name);
+    let exercises = root.join("crates/exercises");
+    if let Some(name) = args.name.as_deref().filter(|_| args.reset || args.watch) {
+        let (_, stage) = find_stub(&exercises, name)?;
+        if args.reset {
+            return reset(&exercises, &target, name);
+        }
+        let file = exercises.join("src").join(stage).join(format!("{name}.rs"));
+        return watch(&root, &target, name, &file, args.time_limit);
     }
-    let runner = build(&root, &target)?;
-    let mut command = Command::new(&runner);
-    command.current_dir(&root);
-    command.args(args.name.iter());
-    command.args(["--time-limit", &args.time_limit.to_string()]);
-    // The runner stops each exercise at the time limit itself; this outer
-    // limit is for the case it cannot (a learner's loop inside the runner's own code).
-    let exercises = if args.name.is_some() { 1.0 } else { 20.0 };
-    let outer = Duration::from_secs_f64(args.time_limit * exercises + 30.0);
-    let code = run_with_limit(command, outer)?;
+    let code = check(&root, &target, args.name.as_deref(), args.time_limit)?;
     if code != 0 {
         // The runner has explained; pass its verdict on as the exit status.
         std::process::exit(code);
     }
     Ok(())
+}
+
+/// Builds the runner and runs it on exercise `name` (every exercise when
+/// `None`); the runner's exit code (0: passed).
+fn check(root: &Path, target: &Path, name: Option<&str>, time_limit: f64) -> Result<i32> {
+    let runner = build(root, target)?;
+    let mut command = Command::new(&runner);
+    command.current_dir(root);
+    command.args(name);
+    command.args(["--time-limit", &time_limit.to_string()]);
+    // The runner stops each exercise at the time limit itself; this outer
+    // limit is for the case it cannot (a learner's loop inside the runner's own code).
+    let exercises = if name.is_some() { 1.0 } else { 40.0 }; // 21 exercises, and room for more
+    let outer = Duration::from_secs_f64(time_limit * exercises + 30.0);
+    run_with_limit(command, outer)
+}
+
+/// Checks exercise `name` now and again after every change of its `file`, until Ctrl-C.
+fn watch(root: &Path, target: &Path, name: &str, file: &Path, time_limit: f64) -> Result<()> {
+    let mut watch = Watch::new(file);
+    loop {
+        println!(
+            "\n──────── {name}, checked at {} UTC ────────",
+            clock(SystemTime::now())
+        );
+        // The runner explains a failing check itself; an error here (the code
+        // does not compile, the runner was stopped) is said, and the next save tries again.
+        if let Err(e) = check(root, target, Some(name), time_limit) {
+            println!("{e:#}");
+        }
+        println!(
+            "\nWatching {} for changes: save it to check again; Ctrl-C to stop.",
+            file.display()
+        );
+        while !watch.changed() {
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        // An editor may write a file in several steps: let it finish.
+        std::thread::sleep(Duration::from_millis(100));
+        watch.changed();
+    }
+}
+
+/// A file's last seen modification time and length, to tell when it changes.
+pub struct Watch {
+    path: PathBuf,
+    seen: Option<(SystemTime, u64)>,
+}
+
+impl Watch {
+    /// Starts watching `path` from its present state.
+    pub fn new(path: &Path) -> Watch {
+        let mut watch = Watch {
+            path: path.to_path_buf(),
+            seen: None,
+        };
+        watch.seen = watch.stamp();
+        watch
+    }
+
+    fn stamp(&self) -> Option<(SystemTime, u64)> {
+        let meta = std::fs::metadata(&self.path).ok()?;
+        Some((meta.modified().ok()?, meta.len()))
+    }
+
+    /// Whether the file was changed (its modification time or length) since
+    /// the last call. A file that is missing for a moment (an editor that
+    /// saves by renaming) is not a change; its return is.
+    pub fn changed(&mut self) -> bool {
+        match self.stamp() {
+            Some(now) if Some(now) != self.seen => {
+                self.seen = Some(now);
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// `HH:MM:SS` of `time` in UTC (std has no time zones).
+fn clock(time: SystemTime) -> String {
+    let seconds = time
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let day = seconds % 86_400;
+    format!("{:02}:{:02}:{:02}", day / 3600, day / 60 % 60, day % 60)
 }
 
 /// Builds the exercise runner and returns its path, or fails with cargo's
@@ -125,10 +212,8 @@ fn run_with_limit(mut command: Command, limit: Duration) -> Result<i32> {
     }
 }
 
-/// Copies the stub of exercise `name` (from `exercises/stubs/stageN/NAME.rs`)
-/// over the learner's `exercises/src/stageN/NAME.rs`, atomically, after
-/// keeping the learner's version in `target/exercises-backup/`.
-fn reset(exercises: &Path, target: &Path, name: &str) -> Result<()> {
+/// The stub of exercise `name` (`exercises/stubs/stageN/NAME.rs`) and its stage folder's name.
+fn find_stub(exercises: &Path, name: &str) -> Result<(PathBuf, std::ffi::OsString)> {
     let stubs = exercises.join("stubs");
     let mut stages: Vec<PathBuf> = std::fs::read_dir(&stubs)
         .with_context(|| format!("cannot read {}", stubs.display()))?
@@ -148,7 +233,17 @@ fn reset(exercises: &Path, target: &Path, name: &str) -> Result<()> {
     let stage = stub
         .parent()
         .and_then(Path::file_name)
-        .expect("a stub sits in a stage folder");
+        .expect("a stub sits in a stage folder")
+        .to_os_string();
+    Ok((stub, stage))
+}
+
+/// Copies the stub of exercise `name` (from `exercises/stubs/stageN/NAME.rs`)
+/// over the learner's `exercises/src/stageN/NAME.rs`, atomically, after
+/// keeping the learner's version in `target/exercises-backup/`.
+fn reset(exercises: &Path, target: &Path, name: &str) -> Result<()> {
+    let (stub, stage) = find_stub(exercises, name)?;
+    let stage = stage.as_os_str();
     let pristine =
         std::fs::read(&stub).with_context(|| format!("cannot read {}", stub.display()))?;
     let mine = exercises.join("src").join(stage).join(format!("{name}.rs"));
@@ -213,5 +308,43 @@ mod tests {
 
         let unknown = reset(&exercises, &target, "g").unwrap_err().to_string();
         assert!(unknown.contains("no exercise is called \"g\""), "{unknown}");
+    }
+
+    #[test]
+    fn a_watch_sees_a_save_and_nothing_else() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let path = dir.path().join("f.rs");
+        std::fs::write(&path, "todo!()").expect("a file");
+        let mut watch = Watch::new(&path);
+        assert!(!watch.changed(), "nothing happened yet");
+        // Saved with new contents (and a modification time set apart, since
+        // two writes within the file system's clock tick may share one).
+        std::fs::write(&path, "2 + 2").expect("a save");
+        let later = SystemTime::now() + Duration::from_secs(5);
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .and_then(|f| f.set_modified(later))
+            .expect("a modification time");
+        assert!(watch.changed(), "a save is a change");
+        assert!(!watch.changed(), "once");
+        // Saved again, the same length, only the time moved on.
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .and_then(|f| f.set_modified(later + Duration::from_secs(1)))
+            .expect("a modification time");
+        assert!(watch.changed(), "touched");
+        // Gone for a moment (an editor saving by rename), then back.
+        std::fs::remove_file(&path).expect("removed");
+        assert!(!watch.changed(), "missing is not a change");
+        std::fs::write(&path, "4").expect("written again");
+        assert!(watch.changed(), "back, new");
+    }
+
+    #[test]
+    fn the_clock_reads_utc() {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(3 * 86_400 + 19 * 3600 + 5 * 60 + 7);
+        assert_eq!(clock(t), "19:05:07");
     }
 }

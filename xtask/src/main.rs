@@ -52,7 +52,7 @@ enum Command {
     Book(BookArgs),
     /// Build the book and test its draw-a-digit page in headless Chromium (needs chromium and chromedriver)
     BrowserTest(browser::BrowserArgs),
-    /// List the exercises with their state, or check one (NAME), or put one back to its stub (NAME --reset).
+    /// List the exercises with their state, or check one (NAME), again on every save (NAME --watch), or put one back to its stub (NAME --reset).
     Exercise(exercise::ExerciseArgs),
 }
 

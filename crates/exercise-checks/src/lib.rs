@@ -1,7 +1,7 @@
 //! # Exercise checks: the course's own tests, run on the learner's code
 //!
 //! Beside the course, not a stage of it. Each exercise of `crates/exercises`
-//! (a function or layer of stages 1–4 with a `todo!()` body) has one check
+//! (a function or layer of stages 1–6 with a `todo!()` body) has one check
 //! function here. A check runs the learner's code on small inputs, compares
 //! it with what the course's own code (or a numerical gradient) says, and
 //! writes a [`Report`]: named checks, each passed or failed, a failure with a
@@ -14,7 +14,7 @@
 //! hint, on deliberately broken copies. [`guard`] runs one check so that a
 //! panic, a `todo!()` or an endless loop comes back as a plain answer.
 //!
-//! One module per stage, in the chapter's order: [`stage1`] … [`stage4`];
+//! One module per stage, in the chapters' order: [`stage1`] … [`stage6`];
 //! [`compare`] holds the diagnosis shared by all.
 
 pub mod compare;
@@ -23,6 +23,8 @@ pub mod stage1;
 pub mod stage2;
 pub mod stage3;
 pub mod stage4;
+pub mod stage5;
+pub mod stage6;
 
 use std::fmt;
 
@@ -136,6 +138,55 @@ pub const EXERCISES: &[Exercise] = &[
         file: "stage4/he_init.rs",
         task: "He initialisation of a weight matrix",
         solution: "crates/ch6-mlp/src/init.rs, Init::He (Init::std and Init::weights)",
+    },
+    Exercise {
+        name: "weight_decay",
+        stage: 5,
+        file: "stage5/weight_decay.rs",
+        task: "weight decay: the penalty λ/2 · Σ‖W‖² and its gradient term",
+        solution: "crates/ch6-regularization/src/network.rs, Network::weight_penalty and Network::gradient",
+    },
+    Exercise {
+        name: "dropout",
+        stage: 5,
+        file: "stage5/dropout.rs",
+        task: "inverted dropout, forward and backward",
+        solution: "crates/ch6-regularization/src/dropout.rs, Dropout::forward and Dropout::backward",
+    },
+    Exercise {
+        name: "batch_norm_backward",
+        stage: 5,
+        file: "stage5/batch_norm_backward.rs",
+        task: "BatchNorm::backward: ∂E/∂X, and ∂E/∂γ, ∂E/∂β stored",
+        solution: "crates/ch6-regularization/src/batch_norm.rs, BatchNorm::backward",
+    },
+    Exercise {
+        name: "im2col",
+        stage: 6,
+        file: "stage6/im2col.rs",
+        task: "im2col: every patch of a batch of images unrolled into a row",
+        solution: "crates/ch7-cnn/src/im2col.rs, fn im2col",
+    },
+    Exercise {
+        name: "col2im",
+        stage: 6,
+        file: "stage6/col2im.rs",
+        task: "col2im: a patches' gradient folded back onto the pixels",
+        solution: "crates/ch7-cnn/src/im2col.rs, fn col2im",
+    },
+    Exercise {
+        name: "conv_backward",
+        stage: 6,
+        file: "stage6/conv_backward.rs",
+        task: "the convolution's backward: ∂E/∂X, and ∂E/∂W, ∂E/∂b stored",
+        solution: "crates/ch7-cnn/src/conv.rs, Convolution::backward and Convolution::backward_params",
+    },
+    Exercise {
+        name: "max_pool_backward",
+        stage: 6,
+        file: "stage6/max_pool_backward.rs",
+        task: "MaxPooling's backward: each gradient to its window's maximum",
+        solution: "crates/ch7-cnn/src/pool.rs, MaxPooling::backward (and forward, which keeps the argmax)",
     },
 ];
 

@@ -120,9 +120,30 @@ fn gradient_check(
     x: &DMatrix<f64>,
     g: &DMatrix<f64>,
 ) -> Result<(), String> {
-    // check_layer nudges each parameter at the indices of its gradient: shapes must agree.
+    gradient_check_named(layer, x, g, &["∂E/∂W", "∂E/∂b"])
+}
+
+/// [`gradient_check`] of a layer whose parameters (in the order of
+/// `for_each_param`) are called `names`.
+pub(crate) fn gradient_check_named(
+    layer: &mut dyn Layer<f64>,
+    x: &DMatrix<f64>,
+    g: &DMatrix<f64>,
+    names: &[&str],
+) -> Result<(), String> {
+    // check_layer compares each gradient with a numerical one of its
+    // parameter's (or the input's) shape: shapes must agree.
     layer.forward(x);
-    layer.backward(g);
+    let dx = layer.backward(g);
+    if dx.shape() != x.shape() {
+        return Err(format!(
+            "not run: ∂E/∂X is {} × {} but the input is {} × {} (see the checks above)",
+            dx.nrows(),
+            dx.ncols(),
+            x.nrows(),
+            x.ncols()
+        ));
+    }
     let mut shapes = Vec::new();
     layer.for_each_param(&mut |p, grad| shapes.push((p.shape(), grad.shape())));
     if let Some((p, grad)) = shapes.iter().find(|(p, grad)| p != grad) {
@@ -142,7 +163,7 @@ fn gradient_check(
             errors
                 .params
                 .iter()
-                .zip(["∂E/∂W", "∂E/∂b"])
+                .zip(names)
                 .map(|(e, name)| format!(", {} for {name}", number(*e)))
                 .collect::<String>()
         ))

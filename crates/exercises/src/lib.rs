@@ -1,7 +1,7 @@
 //! # Exercises: your turn
 //!
 //! Beside the course, not a stage of it. Each file under `src/stage1/` …
-//! `src/stage4/` holds one exercise: a function or a layer of that stage,
+//! `src/stage6/` holds one exercise: a function or a layer of that stage,
 //! with the signature the course uses, a doc comment that states the task
 //! and the formula with its shapes, and a `todo!()` for a body. Write the
 //! body, then check it:
@@ -9,6 +9,7 @@
 //! ```text
 //! cargo xtask exercise                  # every exercise and its state
 //! cargo xtask exercise affine_backward  # run one exercise's checks
+//! cargo xtask exercise affine_backward --watch   # again on every save
 //! cargo xtask exercise affine_backward --reset   # back to the stub
 //! ```
 //!
@@ -25,7 +26,10 @@
 // `todo!()` leaves them so; the workspace's clippy runs with -D warnings.
 #![allow(unused_variables, unused_mut, unused_imports, dead_code)]
 
-use exercise_checks::{Report, stage1 as s1, stage2 as s2, stage3 as s3, stage4 as s4};
+use exercise_checks::{
+    Report, stage1 as s1, stage2 as s2, stage3 as s3, stage4 as s4, stage5 as s5, stage6 as s6,
+};
+use nalgebra::DMatrix;
 
 pub mod stage1 {
     //! Stage 1: one layer, numerical gradients.
@@ -55,6 +59,31 @@ pub mod stage4 {
     pub mod adam;
     pub mod he_init;
     pub mod momentum;
+}
+
+pub mod stage5 {
+    //! Stage 5: batch normalisation, weight decay, dropout.
+    pub mod batch_norm_backward;
+    pub mod dropout;
+    pub mod weight_decay;
+}
+
+pub mod stage6 {
+    //! Stage 6: convolution and pooling.
+    pub mod col2im;
+    pub mod conv_backward;
+    pub mod im2col;
+    pub mod max_pool_backward;
+}
+
+/// The dropout check's interface, on your layer's own methods.
+impl s5::DropoutLayer for stage5::dropout::Dropout {
+    fn forward(&mut self, x: &DMatrix<f64>, training: bool) -> DMatrix<f64> {
+        stage5::dropout::Dropout::forward(self, x, training)
+    }
+    fn backward(&mut self, dy: &DMatrix<f64>) -> DMatrix<f64> {
+        stage5::dropout::Dropout::backward(self, dy)
+    }
 }
 
 /// The checks of the exercise `name`, run on the code in this crate.
@@ -96,6 +125,28 @@ pub fn checks(name: &str) -> Option<fn() -> Report> {
         "momentum" => || s4::momentum(stage4::momentum::Momentum::new),
         "adam" => || s4::adam(stage4::adam::Adam::new),
         "he_init" => || s4::he_init(stage4::he_init::he),
+        "weight_decay" => || {
+            use stage5::weight_decay::{add_decay_gradient, weight_penalty};
+            s5::weight_decay(weight_penalty, add_decay_gradient)
+        },
+        "dropout" => || s5::dropout(stage5::dropout::Dropout::new),
+        "batch_norm_backward" => {
+            || s5::batch_norm_backward(stage5::batch_norm_backward::BatchNorm::from_parameters)
+        }
+        "im2col" => || s6::im2col(stage6::im2col::im2col),
+        "col2im" => || s6::col2im(stage6::col2im::col2im),
+        "conv_backward" => || {
+            s6::conv_backward(|input, window, w, b| {
+                stage6::conv_backward::Convolution::from_parameters(input, window, w, b)
+                    .expect("the checks' windows fit")
+            })
+        },
+        "max_pool_backward" => || {
+            s6::max_pool_backward(|input, h, w, stride| {
+                stage6::max_pool_backward::MaxPooling::new(input, h, w, stride)
+                    .expect("the checks' windows fit")
+            })
+        },
         _ => return None,
     })
 }

@@ -1,7 +1,8 @@
 //! `cargo xtask bench`: the stage ladder, measured in one go.
 //!
 //! The stages are the workspace's packages named `ch…` that have bench
-//! targets, in name order, which is the course's order. For each one it runs
+//! targets, in name order, which is the course's order, then the appendices
+//! (`appendix-…`), which have benches but no program. For each one it runs
 //! every criterion bench, with results written into a folder of our own
 //! (`target/xtask/criterion/<crate>/`, emptied first, so nothing comes from an
 //! older run), then the stage's program with `--json --quiet`. It reads what
@@ -93,8 +94,8 @@ struct Row {
     written: SystemTime,
 }
 
-/// A stage (its crate) and its bench targets.
-type Stage = (String, Vec<String>);
+/// A stage (its crate), its bench targets, and whether it has a program to run.
+type Stage = (String, Vec<String>, bool);
 
 pub(crate) fn cargo() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
@@ -135,12 +136,30 @@ pub(crate) fn stages(root: &Path) -> Result<(PathBuf, Vec<Stage>)> {
     for Package { name, targets } in meta.packages {
         let bench = |t: &Target| t.kind.contains(&"bench".into()).then(|| t.name.clone());
         let benches: Vec<String> = targets.iter().filter_map(bench).collect();
-        if name.starts_with("ch") && !benches.is_empty() {
-            stages.push((name, benches));
+        let program = targets.iter().any(|t| t.kind.contains(&"bin".into()));
+        let course = name.starts_with("ch") || is_appendix(&name);
+        if course && !benches.is_empty() {
+            stages.push((name, benches, program));
         }
     }
-    stages.sort();
+    // The stages in name order, which is the course's; the appendices after them.
+    stages.sort_by_key(|(name, ..)| (is_appendix(name), name.clone()));
     Ok((meta.target_directory, stages))
+}
+
+/// Whether a crate is one of the book's appendices (`appendix-tensors`),
+/// measured after the stages and shown as "appendix" rather than a stage number.
+fn is_appendix(krate: &str) -> bool {
+    krate.starts_with("appendix")
+}
+
+/// The first cell of a row: `4 \`ch6-mlp\``, or `appendix \`appendix-tensors\``.
+fn stage_cell(stage: usize, krate: &str) -> String {
+    if is_appendix(krate) {
+        format!("appendix `{krate}`")
+    } else {
+        format!("{stage} `{krate}`")
+    }
 }
 
 /// Runs `cmd` (`shown` in messages) in `root`, its output sent to stderr with
@@ -157,22 +176,25 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let (started, load_at_start) = (Instant::now(), load_average());
     let root = workspace_root();
     let (target, all) = stages(&root)?;
-    let names: Vec<&str> = all.iter().map(|(k, _)| k.as_str()).collect();
+    let names: Vec<&str> = all.iter().map(|(k, ..)| k.as_str()).collect();
     if let Some(s) = args.stages.iter().find(|s| !names.contains(&s.as_str())) {
         bail!("no stage `{s}`; the stages are {}", names.join(", "));
     }
-    let wanted = |(_, (k, _)): &(usize, &Stage)| args.stages.is_empty() || args.stages.contains(k);
+    let wanted = |(_, (k, ..)): &(usize, &Stage)| args.stages.is_empty() || args.stages.contains(k);
     let chosen: Vec<(usize, &Stage)> = (1..).zip(&all).filter(wanted).collect();
     let out = target.join("xtask");
-    let steps = chosen.iter().map(|(_, (_, b))| b.len() + 1).sum::<usize>();
+    let steps = chosen
+        .iter()
+        .map(|(_, (_, b, program))| b.len() + usize::from(*program));
+    let steps = steps.sum::<usize>();
     let quick = if args.quick { " --quick" } else { "" };
-    let list: Vec<&str> = chosen.iter().map(|(_, (k, _))| k.as_str()).collect();
+    let list: Vec<&str> = chosen.iter().map(|(_, (k, ..))| k.as_str()).collect();
     let (list, steps_said) = (list.join(", "), count(steps, "step"));
     eprintln!("cargo xtask bench{quick}: {list}; {steps_said} (benches, then a training run each)");
 
     let (mut problems, mut rows, mut runs) = (Vec::new(), Vec::new(), Vec::new());
     let mut step = 0;
-    for &(stage, (krate, benches)) in &chosen {
+    for &(stage, (krate, benches, program)) in &chosen {
         let home = out.join("criterion").join(krate);
         if home.exists() {
             std::fs::remove_dir_all(&home).with_context(|| format!("cannot empty {home:?}"))?;
@@ -190,6 +212,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         match read_rows(&home, stage, krate) {
             Ok(found) => rows.extend(found),
             Err(e) => problems.push(format!("{krate}: {e:#}")),
+        }
+        if !program {
+            continue;
         }
         step += 1;
         let flags = if args.quick {
@@ -406,7 +431,7 @@ fn group_table(rows: &[&Row]) -> String {
     headers.extend(["against the row before", "against the first row"]);
     let cells = rows.iter().enumerate().map(|(i, r)| {
         let mut cells = vec![
-            format!("{} `{}`", r.stage, r.krate),
+            stage_cell(r.stage, &r.krate),
             r.name.clone(),
             format_estimate(r.median),
         ];
@@ -459,7 +484,7 @@ fn glue_table(pairs: &[(&Row, &Row)]) -> String {
         .map(|(epoch, products)| {
             let (e, p) = (epoch.median[0], products.median[0]);
             vec![
-                format!("{} `{}`", epoch.stage, epoch.krate),
+                stage_cell(epoch.stage, &epoch.krate),
                 products.name.clone(),
                 format_time(e),
                 format_time(p),

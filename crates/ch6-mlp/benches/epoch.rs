@@ -70,7 +70,7 @@ fn keras_1_thread() -> Config {
 type Work = Box<dyn FnMut()>;
 
 /// One training epoch of `config` (from seed 42) on the engine, its
-/// products by `kernel`. Each call trains on.
+/// products by `kernel`, its optimizer on `config.threads`. Each call trains on.
 fn engine_epoch(mnist: &Mnist, config: Config, kernel: Kernel) -> Work {
     let train = training_set(mnist, &config);
     let fresh = Mlp::<f32>::new(&config.sizes(), config.init, 42, 1);
@@ -300,31 +300,14 @@ fn bench_engine(c: &mut Criterion) {
     group.finish();
 }
 
-/// The `keras` preset's epoch on two threads, its optimizer on one thread
-/// or shared between both (`ThreadSplit`).
+/// The `keras` preset's epoch, its products on two threads, its optimizer
+/// on `optimizer_threads` (shared between them by `ThreadSplit` when 2).
 fn keras_epoch(mnist: &Mnist, optimizer_threads: usize) -> Work {
-    let config = Preset::Keras.config();
-    let train = training_set(mnist, &config);
-    let mut mlp = Mlp::<f32>::new(&config.sizes(), config.init, 42, config.threads);
-    let mut optimizer = config
-        .optimizer
-        .build_for_threads::<f32>(config.learning_rate, optimizer_threads);
-    let mut sampler = BatchSampler::new(train.len(), 43);
-    Box::new(move || {
-        let mut report = |event| {
-            black_box(event);
-            Ok::<_, ()>(())
-        };
-        epoch(
-            &mut mlp,
-            &train,
-            &mut sampler,
-            &config,
-            optimizer.as_mut(),
-            &mut report,
-        )
-        .unwrap()
-    })
+    let config = Config {
+        threads: optimizer_threads,
+        ..Preset::Keras.config()
+    };
+    engine_epoch(mnist, config, Kernel::Gemm { threads: 2 })
 }
 
 fn bench_engine_keras(c: &mut Criterion) {

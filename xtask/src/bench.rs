@@ -173,6 +173,7 @@ fn status(mut cmd: Command, shown: &str, root: &Path) -> Result<Option<String>> 
 
 /// `cargo xtask bench`.
 pub fn run(args: &BenchArgs) -> Result<()> {
+    update_book_needs_every_stage(args)?;
     let (started, load_at_start) = (Instant::now(), load_average());
     let root = workspace_root();
     let (target, all) = stages(&root)?;
@@ -256,6 +257,23 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     if !problems.is_empty() {
         let (n, list) = (count(problems.len(), "problem"), problems.join("\n  - "));
         bail!("{n}, the tables are incomplete:\n  - {list}");
+    }
+    Ok(())
+}
+
+/// `--update-book` with `--stage` would replace the book's tables with
+/// partial ones: a group such as `epoch` has rows of two stages, and the
+/// runs table and the accuracy chart list every stage.
+fn update_book_needs_every_stage(args: &BenchArgs) -> Result<()> {
+    if args.update_book && !args.stages.is_empty() {
+        bail!(
+            "--update-book needs every stage, not only --stage {}: the book's tables \
+             (group `epoch`, the training runs, the accuracy chart) hold rows of several \
+             stages, and one stage alone would drop the others' rows. Run \
+             `cargo xtask bench --update-book` without --stage, or drop --update-book \
+             to see one stage's tables in target/xtask/",
+            args.stages.join(" --stage ")
+        );
     }
     Ok(())
 }
@@ -869,6 +887,20 @@ mod tests {
             "4 `ch4` | numpy-mlp | 450 ms | 300 ms | 1.50× | 150 ms",
         ];
         assert_eq!(cells(&glue_table(&pairs)), expected);
+    }
+
+    #[test]
+    fn the_book_is_updated_from_every_stage_only() {
+        let args = |stages: &[&str], update_book| BenchArgs {
+            quick: false,
+            update_book,
+            stages: stages.iter().map(|s| s.to_string()).collect(),
+        };
+        let refused = update_book_needs_every_stage(&args(&["ch6-mlp"], true));
+        let message = format!("{:#}", refused.unwrap_err());
+        assert!(message.contains("--update-book needs every stage, not only --stage ch6-mlp"));
+        assert!(update_book_needs_every_stage(&args(&[], true)).is_ok());
+        assert!(update_book_needs_every_stage(&args(&["ch6-mlp"], false)).is_ok());
     }
 
     #[test]

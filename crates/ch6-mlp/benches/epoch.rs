@@ -11,7 +11,9 @@
 //!   its element-wise passes at the baseline vector width, no prefetching;
 //!   `3` the same on the `gemm` crate's products; `4` the element-wise
 //!   passes at the CPU's full width (`simd::vectorized`); `5` the images
-//!   of a batch prefetched (`simd::prefetch`): what `cargo run` trains with;
+//!   of a batch prefetched (`simd::prefetch`); `6` the short sums of the
+//!   gradient products by register tiles (`tiles::product`): what
+//!   `cargo run` trains with;
 //! - group `engine-keras`: one epoch of the `keras` preset on two threads:
 //!   `1` the products on two threads, everything else on one at the
 //!   baseline width; `2` at full width; `3` the optimizer's update shared
@@ -22,8 +24,9 @@
 //!   each preset (`numpy-mlp`; `keras`: 784-512-10, RMSprop, batch 128,
 //!   60,000 images, on one thread and on two);
 //! - group `gemm`: only the matrix products those epochs make, same shapes,
-//!   same count, same transpositions, same threads. Epoch ÷ gemm is the cost
-//!   of the glue (copies, bias, ReLU, softmax, optimizer, shuffling);
+//!   same count, same layouts and transpositions, same threads, each timed
+//!   right after its epoch. Epoch ÷ gemm is the cost of the glue (copies,
+//!   bias, ReLU, softmax, optimizer, shuffling);
 //! - group `cpu-time`: the one-thread cases again, timed by the CPU time of
 //!   the bench thread (Linux; wall time elsewhere), so that other programs
 //!   sharing the machine do not inflate them; with the products also run on
@@ -42,7 +45,7 @@ use ch5_backprop::{Network, Sgd};
 use ch6_mlp::dense::{Kernel, Operand, matmul};
 use ch6_mlp::optim::OptimizerKind;
 use ch6_mlp::train::{Config, Preset, epoch};
-use ch6_mlp::{Mlp, simd};
+use ch6_mlp::{Mlp, simd, tiles};
 use criterion::{
     BenchmarkGroup, Criterion, SamplingMode, criterion_group, criterion_main, measurement::WallTime,
 };
@@ -150,13 +153,23 @@ struct Product {
 fn step_products(sizes: &[usize], batch: usize) -> Vec<Product> {
     let fill = |r, c| DMatrix::from_fn(r, c, |i, j| ((i * 7 + j * 3) % 11) as f32 * 0.01);
     let mut products = Vec::new();
-    for pair in sizes.windows(2) {
+    // The first layer's x is the batch stored image by image (`Mlp.xt`,
+    // n_in × batch), read transposed; the others' x is the layer below's y.
+    let x = |i: usize, n_in: usize| {
+        if i == 0 {
+            (fill(n_in, batch), true)
+        } else {
+            (fill(batch, n_in), false)
+        }
+    };
+    for (i, pair) in sizes.windows(2).enumerate() {
         let (n_in, n_out) = (pair[0], pair[1]);
         // forward: y (batch × n_out) += x (batch × n_in) · W (n_in × n_out)
+        let (a, a_transposed) = x(i, n_in);
         products.push(Product {
             out: fill(batch, n_out),
-            a: fill(batch, n_in),
-            a_transposed: false,
+            a,
+            a_transposed,
             b: fill(n_in, n_out),
             b_transposed: false,
             accumulate: true,
@@ -164,11 +177,12 @@ fn step_products(sizes: &[usize], batch: usize) -> Vec<Product> {
     }
     for (i, pair) in sizes.windows(2).enumerate() {
         let (n_in, n_out) = (pair[0], pair[1]);
-        // dW (n_in × n_out) = xᵀ · dy, x stored batch × n_in
+        // dW (n_in × n_out) = xᵀ · dy
+        let (a, x_transposed) = x(i, n_in);
         products.push(Product {
             out: fill(n_in, n_out),
-            a: fill(batch, n_in),
-            a_transposed: true,
+            a,
+            a_transposed: !x_transposed,
             b: fill(batch, n_out),
             b_transposed: false,
             accumulate: false,
@@ -249,14 +263,17 @@ fn epoch_images(mnist: &Mnist, config: &Config) -> u64 {
 }
 
 /// `work` with the engine's switchable devices set as given before each
-/// epoch: element-wise passes at full vector width, images prefetched.
-fn with_devices(full_width: bool, prefetch: bool, mut work: Work) -> Work {
+/// epoch: element-wise passes at full vector width, images prefetched,
+/// register tiles for short sums.
+fn with_devices(full_width: bool, prefetch: bool, register_tiles: bool, mut work: Work) -> Work {
     Box::new(move || {
         simd::set_full_width(full_width);
         simd::set_prefetch(prefetch);
+        tiles::set_enabled(register_tiles);
         work();
         simd::set_full_width(true);
         simd::set_prefetch(true);
+        tiles::set_enabled(true);
     })
 }
 
@@ -278,20 +295,35 @@ fn bench_engine(c: &mut Criterion) {
             with_devices(
                 false,
                 false,
+                false,
                 engine_epoch(&mnist, numpy.clone(), Kernel::Nalgebra),
             ),
         ),
         (
             "3 engine, gemm crate",
-            with_devices(false, false, engine_epoch(&mnist, numpy.clone(), gemm)),
+            with_devices(
+                false,
+                false,
+                false,
+                engine_epoch(&mnist, numpy.clone(), gemm),
+            ),
         ),
         (
             "4 + full vector width",
-            with_devices(true, false, engine_epoch(&mnist, numpy.clone(), gemm)),
+            with_devices(
+                true,
+                false,
+                false,
+                engine_epoch(&mnist, numpy.clone(), gemm),
+            ),
         ),
         (
             "5 + images prefetched",
-            with_devices(true, true, engine_epoch(&mnist, numpy, gemm)),
+            with_devices(true, true, false, engine_epoch(&mnist, numpy.clone(), gemm)),
+        ),
+        (
+            "6 + register tiles for short sums",
+            with_devices(true, true, true, engine_epoch(&mnist, numpy, gemm)),
         ),
     ];
     for (name, mut work) in runs {
@@ -319,16 +351,16 @@ fn bench_engine_keras(c: &mut Criterion) {
     )));
     let runs = [
         (
-            "1 2 threads for products, baseline width",
-            with_devices(false, true, keras_epoch(&mnist, 1)),
+            "1 products on two threads, the rest at baseline width",
+            with_devices(false, true, true, keras_epoch(&mnist, 1)),
         ),
         (
             "2 + full vector width",
-            with_devices(true, true, keras_epoch(&mnist, 1)),
+            with_devices(true, true, true, keras_epoch(&mnist, 1)),
         ),
         (
             "3 + optimizer split over both threads",
-            with_devices(true, true, keras_epoch(&mnist, 2)),
+            with_devices(true, true, true, keras_epoch(&mnist, 2)),
         ),
     ];
     for (name, mut work) in runs {
@@ -343,62 +375,42 @@ fn preset_epoch(mnist: &Mnist, config: Config) -> Work {
     engine_epoch(mnist, config, Kernel::Gemm { threads })
 }
 
-fn bench_epochs(c: &mut Criterion) {
+/// Groups `epoch` and `gemm` in turns: each preset's epoch, then at once its
+/// matrix products alone, so that the two numbers the book divides are
+/// measured a few seconds apart, not minutes (a shared machine's speed drifts).
+fn bench_epochs_and_products(c: &mut Criterion) {
     let mnist = data();
-    let mut group = slow_group(c, "epoch", 10);
     let (numpy, keras) = (Preset::NumpyMlp.config(), Preset::Keras.config());
-    let all = mnist.train.len() as u64;
-    let runs = [
-        (
-            "1 stage 3 network, batch 32",
-            all,
-            stage3_network_epoch(&mnist),
-        ),
-        (
-            "2 numpy-mlp",
-            epoch_images(&mnist, &numpy),
-            preset_epoch(&mnist, numpy),
-        ),
-        (
-            "3 keras, 1 thread",
-            epoch_images(&mnist, &keras),
-            preset_epoch(&mnist, keras_1_thread()),
-        ),
-        (
-            "4 keras, 2 threads",
-            epoch_images(&mnist, &keras),
-            preset_epoch(&mnist, keras),
-        ),
-    ];
-    for (name, images, mut work) in runs {
-        group.throughput(criterion::Throughput::Elements(images));
-        group.bench_function(name, |b| b.iter(&mut work));
-    }
+    let mut group = slow_group(c, "epoch", 10);
+    group.throughput(criterion::Throughput::Elements(mnist.train.len() as u64));
+    let mut work = stage3_network_epoch(&mnist);
+    group.bench_function("1 stage 3 network, batch 32", |b| b.iter(&mut work));
     group.finish();
-}
-
-fn bench_gemm(c: &mut Criterion) {
-    let mnist = data();
-    let mut group = slow_group(c, "gemm", 5);
-    // Named as the epochs they belong to, so that the tables can pair them.
-    let runs = [
-        (
-            "numpy-mlp",
-            epoch_gemms(&mnist, Preset::NumpyMlp.config(), false),
-        ),
-        (
-            "keras, 1 thread",
-            epoch_gemms(&mnist, keras_1_thread(), false),
-        ),
-        (
-            "keras, 2 threads",
-            epoch_gemms(&mnist, Preset::Keras.config(), false),
-        ),
+    // The gemm rows are named as the epochs they belong to, so that the
+    // tables can pair them.
+    let presets = [
+        ("2 numpy-mlp", numpy),
+        ("3 keras, 1 thread", keras_1_thread()),
+        ("4 keras, 2 threads", keras),
     ];
-    for (name, mut work) in runs {
-        group.bench_function(name, |b| b.iter(&mut work));
+    for (name, config) in presets {
+        let images = epoch_images(&mnist, &config);
+        let products = epoch_gemms(&mnist, config.clone(), false);
+        for (group_name, seconds, mut work) in [
+            ("epoch", 10, preset_epoch(&mnist, config)),
+            ("gemm", 5, products),
+        ] {
+            let mut group = slow_group(c, group_name, seconds);
+            group.throughput(criterion::Throughput::Elements(images));
+            let id = if group_name == "gemm" {
+                name.split_once(' ').map_or(name, |(_, rest)| rest)
+            } else {
+                name
+            };
+            group.bench_function(id, |b| b.iter(&mut work));
+            group.finish();
+        }
     }
-    group.finish();
 }
 
 fn bench_cpu_time(c: &mut Criterion) {
@@ -462,8 +474,7 @@ criterion_group!(
     benches,
     bench_engine,
     bench_engine_keras,
-    bench_epochs,
-    bench_gemm,
+    bench_epochs_and_products,
     bench_cpu_time
 );
 criterion_main!(benches);

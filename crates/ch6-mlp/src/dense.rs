@@ -20,6 +20,8 @@
 use nalgebra::{DMatrix, DMatrixView, Dyn, RealField};
 use std::any::TypeId;
 
+use crate::tiles;
+
 /// A matrix operand read in place: `rows × cols` numbers of `data`, entry
 /// `(i, j)` at `data[i·row_stride + j·col_stride]`. A stored nalgebra matrix
 /// (column-major) has strides `(1, nrows)`; its transpose swaps them.
@@ -198,6 +200,22 @@ fn gemm_crate<T: RealField + Copy>(
     threads: usize,
 ) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
+    if TypeId::of::<T>() == TypeId::of::<f32>() && !accumulate && a.row_stride == 1 {
+        // SAFETY: T is f32 (checked just above), so these are the same slices.
+        let (out, a_data, b_data) = unsafe {
+            (
+                &mut *(out.as_mut_slice() as *mut [T] as *mut [f32]),
+                &*(a.data as *const [T] as *const [f32]),
+                &*(b.data as *const [T] as *const [f32]),
+            )
+        };
+        let a_data = &a_data[..(m * k).min(a_data.len())];
+        if a.col_stride == m
+            && tiles::product(out, a_data, b_data, (m, k, n), (b.row_stride, b.col_stride))
+        {
+            return;
+        }
+    }
     let parallelism = if threads > 1 && m * n * k >= THREAD_THRESHOLD {
         gemm::Parallelism::Rayon(threads)
     } else {

@@ -10,6 +10,7 @@
 //! - [`init`]: initial weights, `std 0.01`, Xavier or He;
 //! - [`optim`]: SGD, Momentum, AdaGrad, RMSprop and Adam, one update rule each;
 //! - [`simd`]: element-wise passes at the CPU's full vector width, chosen at run time;
+//! - [`tiles`]: register tiles, a product kernel for the short sums of batch-32 gradients;
 //! - [`train`]: shuffled mini-batch epochs, the tutorials' presets, and the
 //!   book's comparisons of optimizers and initialisations;
 //! - [`model_file`]: saving and loading a trained network (safetensors);
@@ -29,6 +30,7 @@ pub mod optim;
 pub mod pictures;
 pub mod show;
 pub mod simd;
+pub mod tiles;
 pub mod train;
 
 pub use dense::Dense;

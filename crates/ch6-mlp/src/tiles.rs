@@ -39,7 +39,6 @@ pub fn set_enabled(on: bool) {
     ON.store(on, Ordering::Relaxed);
 }
 
-// ANCHOR: product
 /// `out = a · b` by register tiles, if this CPU can: `a: m × k` column-major
 /// (`a[i + p·m]`), `b: k × n` with entry `(p, j)` at
 /// `b[p·b_row_stride + j·b_col_stride]`, `out: m × n` column-major, `k` at
@@ -78,7 +77,6 @@ pub fn product(
     }
     false
 }
-// ANCHOR_END: product
 
 /// The operands of one [`product`], as pointers into its slices.
 #[cfg(target_arch = "x86_64")]

@@ -26,7 +26,8 @@
 //! - group `gemm`: only the matrix products those epochs make, same shapes,
 //!   same count, same layouts and transpositions, same threads, each timed
 //!   right after its epoch. Epoch ÷ gemm is the cost of the glue (copies,
-//!   bias, ReLU, softmax, optimizer, shuffling);
+//!   bias, ReLU, softmax, optimizer, shuffling). `numpy-mlp`'s products are
+//!   timed once more without the register tiles, for what they buy;
 //! - group `cpu-time`: the one-thread cases again, timed by the CPU time of
 //!   the bench thread (Linux; wall time elsewhere), so that other programs
 //!   sharing the machine do not inflate them; with the products also run on
@@ -375,40 +376,44 @@ fn preset_epoch(mnist: &Mnist, config: Config) -> Work {
     engine_epoch(mnist, config, Kernel::Gemm { threads })
 }
 
+/// Times `work` as the one benchmark `id` of a (re)opened `group`.
+fn time_one(c: &mut Criterion, group: &str, seconds: u64, images: u64, id: &str, mut work: Work) {
+    let mut group = slow_group(c, group, seconds);
+    group.throughput(criterion::Throughput::Elements(images));
+    group.bench_function(id, |b| b.iter(&mut work));
+    group.finish();
+}
+
 /// Groups `epoch` and `gemm` in turns: each preset's epoch, then at once its
 /// matrix products alone, so that the two numbers the book divides are
-/// measured a few seconds apart, not minutes (a shared machine's speed drifts).
+/// measured seconds apart, not minutes (a shared machine's speed drifts).
+/// The products are named as the epochs they belong to, so that the tables
+/// can pair them.
 fn bench_epochs_and_products(c: &mut Criterion) {
     let mnist = data();
-    let (numpy, keras) = (Preset::NumpyMlp.config(), Preset::Keras.config());
-    let mut group = slow_group(c, "epoch", 10);
-    group.throughput(criterion::Throughput::Elements(mnist.train.len() as u64));
-    let mut work = stage3_network_epoch(&mnist);
-    group.bench_function("1 stage 3 network, batch 32", |b| b.iter(&mut work));
-    group.finish();
-    // The gemm rows are named as the epochs they belong to, so that the
-    // tables can pair them.
+    let all = mnist.train.len() as u64;
+    let stage3 = stage3_network_epoch(&mnist);
+    time_one(c, "epoch", 10, all, "1 stage 3 network, batch 32", stage3);
     let presets = [
-        ("2 numpy-mlp", numpy),
-        ("3 keras, 1 thread", keras_1_thread()),
-        ("4 keras, 2 threads", keras),
+        ("2 numpy-mlp", "numpy-mlp", Preset::NumpyMlp.config()),
+        ("3 keras, 1 thread", "keras, 1 thread", keras_1_thread()),
+        (
+            "4 keras, 2 threads",
+            "keras, 2 threads",
+            Preset::Keras.config(),
+        ),
     ];
-    for (name, config) in presets {
+    for (epoch_id, products_id, config) in presets {
         let images = epoch_images(&mnist, &config);
+        let epoch = preset_epoch(&mnist, config.clone());
+        time_one(c, "epoch", 10, images, epoch_id, epoch);
         let products = epoch_gemms(&mnist, config.clone(), false);
-        for (group_name, seconds, mut work) in [
-            ("epoch", 10, preset_epoch(&mnist, config)),
-            ("gemm", 5, products),
-        ] {
-            let mut group = slow_group(c, group_name, seconds);
-            group.throughput(criterion::Throughput::Elements(images));
-            let id = if group_name == "gemm" {
-                name.split_once(' ').map_or(name, |(_, rest)| rest)
-            } else {
-                name
-            };
-            group.bench_function(id, |b| b.iter(&mut work));
-            group.finish();
+        time_one(c, "gemm", 5, images, products_id, products);
+        if products_id == "numpy-mlp" {
+            // What the register tiles buy, on the products alone.
+            let products = with_devices(true, true, false, epoch_gemms(&mnist, config, false));
+            let id = "numpy-mlp, without register tiles";
+            time_one(c, "gemm", 5, images, id, products);
         }
     }
 }

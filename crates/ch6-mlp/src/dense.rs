@@ -191,6 +191,30 @@ fn nalgebra_matmul_avoiding_small_view_bug<T: RealField + Copy>(
     out.gemm(T::one(), &a.view(), &b.view(), beta);
 }
 
+/// `out = a · b` by [`tiles::product`] where it applies (`f32`, `a` stored
+/// column after column, sums of at most [`tiles::MAX_K`] terms, a CPU with
+/// AVX2 and FMA); returns whether it did.
+fn register_tiles<T: RealField + Copy>(
+    out: &mut DMatrix<T>,
+    a: Operand<'_, T>,
+    b: Operand<'_, T>,
+) -> bool {
+    let columns_in_a_row = a.row_stride == 1 && a.col_stride == a.rows;
+    if TypeId::of::<T>() != TypeId::of::<f32>() || !columns_in_a_row {
+        return false;
+    }
+    // SAFETY: T is f32 (checked just above): these are the same slices.
+    let (out, a_data, b_data) = unsafe {
+        (
+            &mut *(out.as_mut_slice() as *mut [T] as *mut [f32]),
+            &*(a.data as *const [T] as *const [f32]),
+            &*(b.data as *const [T] as *const [f32]),
+        )
+    };
+    let shape = (a.rows, a.cols, b.cols);
+    tiles::product(out, a_data, b_data, shape, (b.row_stride, b.col_stride))
+}
+
 /// The `gemm` crate's product, on one thread or, when large, on `threads`.
 fn gemm_crate<T: RealField + Copy>(
     out: &mut DMatrix<T>,
@@ -200,21 +224,8 @@ fn gemm_crate<T: RealField + Copy>(
     threads: usize,
 ) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
-    if TypeId::of::<T>() == TypeId::of::<f32>() && !accumulate && a.row_stride == 1 {
-        // SAFETY: T is f32 (checked just above), so these are the same slices.
-        let (out, a_data, b_data) = unsafe {
-            (
-                &mut *(out.as_mut_slice() as *mut [T] as *mut [f32]),
-                &*(a.data as *const [T] as *const [f32]),
-                &*(b.data as *const [T] as *const [f32]),
-            )
-        };
-        let a_data = &a_data[..(m * k).min(a_data.len())];
-        if a.col_stride == m
-            && tiles::product(out, a_data, b_data, (m, k, n), (b.row_stride, b.col_stride))
-        {
-            return;
-        }
+    if !accumulate && register_tiles(out, a, b) {
+        return;
     }
     let parallelism = if threads > 1 && m * n * k >= THREAD_THRESHOLD {
         gemm::Parallelism::Rayon(threads)

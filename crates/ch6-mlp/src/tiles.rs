@@ -122,7 +122,6 @@ impl Tiles {
         }
     }
 
-    // ANCHOR: block
     /// `out[i.., j..j+C] = Σ_p a[i.., p] · b[p, j..j+C]` for `rows` rows
     /// (16 when `FULL`, fewer otherwise, read and written through a mask so
     /// that nothing past row `m` is touched): 2 × C registers of eight sums.
@@ -140,6 +139,8 @@ impl Tiles {
         // partial block's second half may start past the end, so its
         // address is only formed (wrapping_add), never read without a mask.
         unsafe {
+            // ANCHOR: block
+            // Rows i..i+8 and i+8..i+16 of output columns j..j+C.
             let mut top = [_mm256_setzero_ps(); C];
             let mut bottom = [_mm256_setzero_ps(); C];
             for p in 0..self.k {
@@ -152,15 +153,14 @@ impl Tiles {
                         _mm256_maskload_ps(column.wrapping_add(8), mask1),
                     )
                 };
+                let b_row = self.b.add(p * self.b_row_stride);
                 for c in 0..C {
-                    let b = self
-                        .b
-                        .add(p * self.b_row_stride + (j + c) * self.b_col_stride);
-                    let b = _mm256_broadcast_ss(&*b);
+                    let b = _mm256_broadcast_ss(&*b_row.add((j + c) * self.b_col_stride));
                     top[c] = _mm256_fmadd_ps(a0, b, top[c]);
                     bottom[c] = _mm256_fmadd_ps(a1, b, bottom[c]);
                 }
             }
+            // ANCHOR_END: block
             for c in 0..C {
                 let column = self.out.add(i + (j + c) * self.m);
                 if FULL {
@@ -173,7 +173,6 @@ impl Tiles {
             }
         }
     }
-    // ANCHOR_END: block
 }
 
 #[cfg(test)]

@@ -3,10 +3,11 @@
 //! Stage 4 of the course (chapter 6): one of the engine's devices. With
 //! batches of 32, the first layer's `∂E/∂W = Xᵀ·dY` (784 × 100) is the
 //! largest product of a training step, yet each of its 78,400 numbers is a
-//! sum of only 32 products, one per image. The `gemm` crate is general: it
-//! first copies its operands into packed panels of its own and then runs
-//! its kernel on them. With sums this short, that copying and each block's
-//! start and finish are a large share of the work.
+//! sum of only 32 products, one per image. The `gemm` crate is general:
+//! depending on the shapes and layouts, it copies its operands into packed
+//! panels of its own before its kernel runs, and it cuts the work into
+//! blocks sized for the caches. With sums this short, that preparation and
+//! each block's start and finish are a large share of the work.
 //!
 //! [`product`] is the kernel alone, for the case where no copy is needed:
 //! the left factor's columns lie in memory one after the other (stage 4

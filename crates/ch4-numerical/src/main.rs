@@ -13,8 +13,7 @@ use ch4_numerical::{GradientMethod, SoftmaxNet};
 use clap::{Parser, Subcommand};
 use mnist::{BatchSampler, CLASSES, Dataset, IMAGE_SIZE, TRAIN_EVAL_IMAGES};
 use train_cli::{
-    Accuracies, Colours, CommonArgs, Output, Plane, Recipe, RecipeArgs, Reporter, RunInfo, Tile,
-    Track, timed,
+    Colours, CommonArgs, Output, Plane, Recipe, RecipeArgs, Reporter, RunInfo, Tile, Track, timed,
 };
 
 /// Stage 1: a single-layer softmax network (784 → 10) learns MNIST from
@@ -109,11 +108,9 @@ fn run() -> Result<()> {
 
         report.step(loss)?;
         if step % recipe.eval_every == 0 || step == recipe.steps {
-            report.evaluate(|| Accuracies {
-                train: Some(train_eval.accuracy(|x| net.predict(x))),
-                validation: None,
-                test: test.accuracy(|x| net.predict(x)),
-            });
+            let train_accuracy = train_eval.accuracy(|x| net.predict(x));
+            let test_accuracy = test.accuracy(|x| net.predict(x));
+            report.evaluated(Some(train_accuracy), None, test_accuracy);
         }
     }
     // ANCHOR_END: training_loop

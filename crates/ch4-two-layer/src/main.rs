@@ -16,8 +16,7 @@ use ch4_two_layer::{GradientMethod, TwoLayerNet};
 use clap::Parser;
 use mnist::{BatchSampler, CLASSES, Dataset, IMAGE_SIZE, TRAIN_EVAL_IMAGES};
 use train_cli::{
-    Accuracies, CommonArgs, Recipe, RecipeArgs, Reporter, RunInfo, count, positive_usize,
-    thousands, timed,
+    CommonArgs, Recipe, RecipeArgs, Reporter, RunInfo, count, positive_usize, thousands, timed,
 };
 
 /// Stage 2: a two-layer network (784 → hidden sigmoid units → 10) learns
@@ -86,11 +85,9 @@ fn run() -> Result<()> {
             report.note(&pace(args.gradient, gradient_time, recipe.steps));
         }
         if step % recipe.eval_every == 0 || step == recipe.steps {
-            report.evaluate(|| Accuracies {
-                train: Some(train_eval.accuracy(|x| net.predict(x))),
-                validation: None,
-                test: test.accuracy(|x| net.predict(x)),
-            });
+            let train_accuracy = train_eval.accuracy(|x| net.predict(x));
+            let test_accuracy = test.accuracy(|x| net.predict(x));
+            report.evaluated(Some(train_accuracy), None, test_accuracy);
         }
     }
     // ANCHOR_END: training_loop

@@ -14,11 +14,11 @@ use anyhow::Result;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use nalgebra::RealField;
 use train_cli::{
-    CommonArgs, Reporter, RunInfo, count_up_to, learning_rate, positive_usize, thousands,
+    CommonArgs, Reporter, RunInfo, TrainError, count_up_to, learning_rate, positive_usize, thousands,
     whole_number,
 };
 
-use ch5_backprop::train::{self, MinibatchConfig};
+use ch5_backprop::train::{self, MinibatchConfig, TrainEvent};
 use ch5_backprop::{Activation, Network};
 
 #[derive(Parser, Debug)]
@@ -197,7 +197,7 @@ fn train_in<T: RealField + Copy + From<u8>>(args: &TrainArgs) -> Result<()> {
         seed: seed.wrapping_add(1),
     };
     train::train_minibatch(&mut network, &train_set, &test_set, config, |event| {
-        reporter.record(event)
+        record(&mut reporter, event)
     })?;
     let ms_per_step = 1000.0 * reporter.training_seconds() / reporter.steps_done().max(1) as f64;
     let mut extra = serde_json::Map::new();
@@ -302,7 +302,7 @@ fn per_sample_in<T: RealField + Copy + From<u8>>(args: &PerSampleArgs) -> Result
         args.epochs,
         args.learning_rate,
         args.evaluate_every,
-        |event| reporter.record(event),
+        |event| record(&mut reporter, event),
     )?;
     let seconds_per_epoch = reporter.training_seconds() / args.epochs as f64;
     let mut extra = serde_json::Map::new();
@@ -317,4 +317,15 @@ fn per_sample_in<T: RealField + Copy + From<u8>>(args: &PerSampleArgs) -> Result
         train_set.len()
     )];
     finish(reporter, &lines, extra)
+}
+
+/// Hands one event of a training loop to the reporter.
+fn record(reporter: &mut Reporter, event: TrainEvent) -> Result<(), TrainError> {
+    match event {
+        TrainEvent::Step(loss) => reporter.step(loss),
+        TrainEvent::Evaluated(a) => {
+            reporter.evaluated(a.train, a.validation, a.test.unwrap_or(f64::NAN));
+            Ok(())
+        }
+    }
 }

@@ -12,10 +12,31 @@
 //! training by returning an error. The command line (`main.rs`) turns the
 //! events into progress, a summary, `--json` and `--plot`.
 
-use mnist::{Accuracies, BatchSampler, Dataset, TRAIN_EVAL_IMAGES, TrainEvent};
+use mnist::{BatchSampler, Dataset, TRAIN_EVAL_IMAGES};
 use nalgebra::{DMatrix, RealField};
 
 use crate::network::{Network, Sgd};
+
+/// Accuracies measured at one evaluation, as fractions in `[0, 1]`: on
+/// (part of) the training images, on a held-out validation split, and on
+/// the test set; `None` for a set not measured.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Accuracies {
+    pub train: Option<f64>,
+    pub validation: Option<f64>,
+    pub test: Option<f64>,
+}
+
+/// What a training loop reports as it happens, through a callback (the
+/// command line turns these into progress and a summary). Stage 4's engine
+/// trains every later network with a loop that reports the same events.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum TrainEvent {
+    /// One parameter update done; the loss of its batch.
+    Step(f64),
+    /// Accuracies measured after the steps so far.
+    Evaluated(Accuracies),
+}
 
 /// A scalar of the network as an `f64`, for reporting.
 pub fn to_f64<T: RealField + Copy>(x: T) -> f64 {
@@ -64,7 +85,7 @@ pub fn train_minibatch<T: RealField + Copy + From<u8>, E>(
             report(TrainEvent::Evaluated(Accuracies {
                 train: Some(accuracy(network, &train_eval)),
                 validation: None,
-                test: accuracy(network, test),
+                test: Some(accuracy(network, test)),
             }))?;
         }
     }
@@ -94,7 +115,7 @@ pub fn train_per_sample<T: RealField + Copy + From<u8>, E>(
             report(TrainEvent::Step(to_f64(loss)))?;
             if (i + 1) % evaluate_every == 0 || i + 1 == train.len() {
                 report(TrainEvent::Evaluated(Accuracies {
-                    test: accuracy(network, test),
+                    test: Some(accuracy(network, test)),
                     ..Default::default()
                 }))?;
             }

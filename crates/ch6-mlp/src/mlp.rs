@@ -6,7 +6,7 @@
 //! - the affine layers are [`Dense`], with kept buffers and the `gemm` crate;
 //! - ReLU runs in place on each layer's output, and its backward in place on
 //!   the gradient coming down (`y > 0` where `x > 0`, so the output is the mask),
-//!   both at the CPU's full vector width ([`crate::simd`]);
+//!   both at the CPU's full vector width ([`crate::engine::simd`]);
 //! - softmax and cross-entropy are one fused pass over kept buffers;
 //! - a mini-batch is copied into a kept buffer image by image, as the file
 //!   stores it, and the first layer reads it transposed in place ([`Mlp::load_batch`]).
@@ -21,10 +21,12 @@ use nalgebra::{DMatrix, RealField};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
-use crate::dense::{Dense, Kernel, Operand, resize_buffer};
+use crate::engine::dense::{Dense, Kernel, Operand, resize_buffer};
+use crate::engine::layers::{relu, relu_backward, scores_gradient, softmax_cross_entropy};
+use crate::engine::model_file::{ModelError, ModelFile, Tensor};
+use crate::engine::simd::{prefetch, vectorized};
+use crate::engine::Trainable;
 use crate::init::Init;
-use crate::optim::{self, Optimizer};
-use crate::simd::{prefetch, vectorized};
 
 // ANCHOR: mlp
 /// A ReLU network of `sizes` (`[784, 100, 200, 10]`: two hidden layers),
@@ -170,15 +172,15 @@ impl<T: RealField + Copy> Mlp<T> {
     /// turn, ReLU in place on every output but the last.
     fn forward(&mut self) -> &DMatrix<T> {
         let last = self.layers.len() - 1;
-        for i in 0..=last {
-            let (below, this) = self.layers.split_at_mut(i);
-            let input = below
-                .last()
-                .map_or(Operand::transposed(&self.xt), |l| Operand::of(&l.y));
-            let y = this[0].forward_from(input);
+        // The first layer reads the batch; each other, the output below it.
+        let mut input = Operand::transposed(&self.xt);
+        for (i, layer) in self.layers.iter_mut().enumerate() {
+            let y = layer.forward_from(input);
             if i < last {
                 relu(y);
             }
+            let layer: &Dense<T> = layer;
+            input = Operand::of(&layer.y);
         }
         &self.layers[last].y
     }
@@ -197,16 +199,7 @@ impl<T: RealField + Copy> Mlp<T> {
     /// every layer holds `∂E/∂W` and `∂E/∂b`. Returns the mean loss.
     pub fn gradient(&mut self) -> T {
         let loss = self.loss();
-        // ∂E/∂scores = (y − t)/N
-        let (batch, k) = self.probabilities.shape();
-        resize_buffer(&mut self.dscores, batch, k);
-        let n: T = nalgebra::convert(batch as f64);
-        let pairs = self.probabilities.iter().zip(self.t.iter());
-        vectorized(|| {
-            for (d, (&y, &t)) in self.dscores.iter_mut().zip(pairs) {
-                *d = (y - t) / n;
-            }
-        });
+        scores_gradient(&self.probabilities, &self.t, &mut self.dscores);
         // Each layer from the top: its input is the output of the one below;
         // its dX, masked by that ReLU output (> 0 where ReLU passed), is the dY below.
         for i in (0..self.layers.len()).rev() {
@@ -224,114 +217,89 @@ impl<T: RealField + Copy> Mlp<T> {
         loss
     }
     // ANCHOR_END: gradient
+}
 
-    // ANCHOR: train_step
-    /// One training step on the images at `indices`: forward, loss, backward,
-    /// and one update by `optimizer`. Returns the batch's mean loss.
-    pub fn train_step(
-        &mut self,
-        data: &Dataset,
-        indices: &[usize],
-        optimizer: &mut dyn Optimizer<T>,
-    ) -> T {
-        self.load_batch(data, indices);
-        let loss = self.gradient();
-        optim::step(optimizer, self);
-        loss
+impl<T: RealField + Copy> Trainable<T> for Mlp<T> {
+    const FORMAT: &'static str = "ch6-mlp";
+
+    fn load_batch(&mut self, data: &Dataset, indices: &[usize]) {
+        Mlp::load_batch(self, data, indices);
     }
-    // ANCHOR_END: train_step
 
-    /// The predicted digit of every image of `data`, in chunks of 1,000.
-    pub fn predictions(&mut self, data: &Dataset) -> Vec<u8> {
-        let mut out = Vec::with_capacity(data.len());
-        for start in (0..data.len()).step_by(1000) {
-            let chunk: Vec<usize> = (start..(start + 1000).min(data.len())).collect();
-            self.load_batch(data, &chunk);
-            out.extend(mnist::predictions(self.forward()));
+    fn gradient(&mut self) -> T {
+        Mlp::gradient(self)
+    }
+
+    fn scores(&mut self) -> &DMatrix<T> {
+        self.forward()
+    }
+
+    fn for_each_param(&mut self, visit: &mut dyn FnMut(&mut DMatrix<T>, &DMatrix<T>)) {
+        Mlp::for_each_param(self, visit);
+    }
+
+    fn describe(&self) -> String {
+        Mlp::describe(self)
+    }
+
+    fn parameter_count(&self) -> usize {
+        Mlp::parameter_count(self)
+    }
+
+    // ANCHOR: model
+    /// Tensors `dense0.weight` (`n_in × n_out`, row-major, the `W` of
+    /// `Y = X·W + b`), `dense0.bias` (`n_out`), `dense1.weight`, …; metadata
+    /// `sizes = 784,100,200,10` and `activation = relu`.
+    fn model(&self) -> (Vec<(&'static str, String)>, Vec<Tensor>) {
+        let mut tensors = Vec::new();
+        for (k, (w, b)) in self.parameters().iter().enumerate() {
+            let (w, b) = (w.map(f32_of), b.map(f32_of));
+            tensors.push(Tensor::matrix(format!("dense{k}.weight"), &w));
+            tensors.push(Tensor::vector(format!("dense{k}.bias"), &b));
         }
-        out
+        let sizes: Vec<String> = self.sizes.iter().map(usize::to_string).collect();
+        let metadata = vec![("sizes", sizes.join(",")), ("activation", "relu".into())];
+        (metadata, tensors)
     }
+    // ANCHOR_END: model
 
-    /// The fraction of `data` classified right.
-    pub fn accuracy(&mut self, data: &Dataset) -> f64 {
-        mnist::fraction_correct(&self.predictions(data), data.labels())
-    }
-
-    /// The softmax probabilities of the 10 digits for image `i` of `data`.
-    pub fn probabilities(&mut self, data: &Dataset, i: usize) -> Vec<f64> {
-        self.load_batch(data, &[i]);
-        let scores = self.forward().map(ch5_backprop::train::to_f64);
-        ch5_backprop::softmax(&scores).iter().copied().collect()
+    fn from_model(file: &ModelFile, threads: usize) -> Result<Mlp<T>, ModelError> {
+        if file.text("activation")? != "relu" {
+            let found = file.text("activation")?;
+            return Err(file.invalid(format!(
+                "activation {:?} is not supported (only `relu`)",
+                Some(found)
+            )));
+        }
+        let sizes = file.numbers("sizes", None)?;
+        if sizes.len() < 2 || sizes.contains(&0) {
+            return Err(file.invalid(format!(
+                "metadata sizes `{}` needs at least two sizes, none of them 0",
+                file.text("sizes")?
+            )));
+        }
+        let (inputs, outputs) = (sizes[0], sizes[sizes.len() - 1]);
+        if inputs != mnist::IMAGE_SIZE || outputs != CLASSES {
+            let found = format!("{inputs} inputs and gives {outputs} classes");
+            return Err(file.not_mnist(found, "784 and 10"));
+        }
+        let architecture: Vec<String> = sizes.iter().map(usize::to_string).collect();
+        let architecture = architecture.join("-");
+        let mut params = Vec::new();
+        for k in 0..sizes.len() - 1 {
+            let (n_in, n_out) = (sizes[k], sizes[k + 1]);
+            let w = file.matrix(&format!("dense{k}.weight"), n_in, n_out, &architecture)?;
+            let b = file.vector(&format!("dense{k}.bias"), n_out, &architecture)?;
+            params.push((w.map(nalgebra::convert), b.map(nalgebra::convert)));
+        }
+        Ok(Mlp::from_parameters(&sizes, params, Kernel::Gemm { threads }))
     }
 }
 
-// ANCHOR: relu
-/// ReLU in place: `y ← max(y, 0)` entry by entry, at full vector width.
-pub fn relu<T: RealField + Copy>(y: &mut DMatrix<T>) {
-    vectorized(|| {
-        for v in y.as_mut_slice() {
-            *v = v.max(T::zero());
-        }
-    });
+/// A number of the network as the f32 a model file holds (exact for f32).
+fn f32_of<T: RealField + Copy>(x: T) -> f32 {
+    ch5_backprop::train::to_f64(x) as f32
 }
-
-/// ReLU's backward in place, from its output `y`: `dx ← dx ⊙ [y > 0]`
-/// (`y > 0` exactly where the input was). Written as a product with 1 or 0
-/// rather than as an `if` that skips a store: every number is stored, in
-/// whole vectors, instead of eight at a time through a mask.
-pub fn relu_backward<T: RealField + Copy>(dx: &mut DMatrix<T>, y: &DMatrix<T>) {
-    assert_eq!(
-        dx.shape(),
-        y.shape(),
-        "relu_backward: dx and y differ in shape"
-    );
-    vectorized(|| {
-        for (d, &y) in dx.as_mut_slice().iter_mut().zip(y.as_slice()) {
-            *d *= if y > T::zero() { T::one() } else { T::zero() };
-        }
-    });
-}
-// ANCHOR_END: relu
-
-// ANCHOR: softmax_cross_entropy
-/// Stage 3's `SoftmaxWithLoss` forward in one pass over the rows of
-/// `scores: N × k`: the probabilities `y = softmax(a)` into the kept buffer
-/// `y`, and the mean cross-entropy `−(1/N) Σ t ⊙ ln y` from the scores by
-/// log-sum-exp, `ln y_i = a_i − m − ln(1 + Σ_{j ≠ top} exp(a_j − m))`.
-pub fn softmax_cross_entropy<T: RealField + Copy>(
-    scores: &DMatrix<T>,
-    t: &DMatrix<T>,
-    y: &mut DMatrix<T>,
-) -> T {
-    assert_eq!(
-        scores.shape(),
-        t.shape(),
-        "scores and targets differ in shape"
-    );
-    let (n, k) = scores.shape();
-    resize_buffer(y, n, k);
-    let mut total = T::zero();
-    for row in 0..n {
-        let a = |i| scores[(row, i)];
-        let top = (1..k).fold(0, |top, i| if a(i) > a(top) { i } else { top });
-        let max = a(top);
-        let mut others = T::zero();
-        for i in 0..k {
-            let e = (a(i) - max).exp();
-            y[(row, i)] = e;
-            if i != top {
-                others += e;
-            }
-        }
-        let (log_sum, sum) = (others.ln_1p(), T::one() + others);
-        for i in 0..k {
-            y[(row, i)] /= sum;
-            total -= t[(row, i)] * (a(i) - max - log_sum);
-        }
-    }
-    total / nalgebra::convert(n as f64)
-}
-// ANCHOR_END: softmax_cross_entropy
 
 #[cfg(test)]
 mod tests {

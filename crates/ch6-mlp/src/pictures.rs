@@ -15,7 +15,7 @@ use rand::rngs::StdRng;
 use rand_distr::{Distribution, StandardNormal};
 
 use crate::init::Init;
-use crate::optim::OptimizerKind;
+use crate::engine::optim::OptimizerKind;
 
 // ANCHOR: layer_outputs
 /// What `layers` hidden layers of `units` units output for `inputs` random

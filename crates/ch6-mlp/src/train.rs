@@ -1,20 +1,22 @@
 //! # Mini-batch training, presets, and the chapter's two comparisons
 //!
-//! Stage 4 of the course (chapter 6). One epoch shuffles the training set
-//! (from the seed) and walks through it in mini-batches, one optimizer step
-//! each; after every epoch the network is measured on the validation split
-//! and on the test set. The presets reproduce two tutorials' settings; the
-//! comparisons redo the book's figures of optimizers and initialisations.
-//! Training reports through a callback, one [`TrainEvent`] at a time.
-
-use std::time::Instant;
+//! Stage 4 of the course (chapter 6). A [`Config`] is a recipe: the network's
+//! sizes, its initial weights, an optimizer and a [`Schedule`] of shuffled
+//! mini-batch epochs, trained by the engine's one loop
+//! ([`crate::engine::train`]); after every epoch the network is measured on
+//! the validation split and on the test set. The presets reproduce two
+//! tutorials' settings; the comparisons redo the book's figures of
+//! optimizers and initialisations.
 
 use ch5_backprop::train::to_f64;
-use mnist::{Accuracies, BatchSampler, Dataset, TrainEvent};
+use mnist::{BatchSampler, Dataset};
 
+use crate::engine::evaluate::accuracy;
+use crate::engine::optim::{Optimizer, OptimizerKind};
+use crate::engine::train::{self as engine_train, Evaluation, Schedule, TrainEvent};
+use crate::engine::train_step;
 use crate::init::Init;
 use crate::mlp::Mlp;
-use crate::optim::{Optimizer, OptimizerKind};
 
 /// Everything that decides a training run besides the seed and the data.
 #[derive(Clone, Debug, PartialEq)]
@@ -48,14 +50,21 @@ impl Config {
     }
     // ANCHOR_END: default_run
 
-    /// Optimizer steps in one epoch over `images` training images (at least
-    /// one: with fewer images than a batch, the one batch is not dropped).
-    pub fn steps_per_epoch(&self, images: usize) -> usize {
-        if self.drop_last && images >= self.batch_size {
-            images / self.batch_size
-        } else {
-            images.div_ceil(self.batch_size)
+    /// The recipe's epochs and batches, for the engine's loop.
+    pub fn schedule(&self) -> Schedule {
+        Schedule {
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            drop_last: self.drop_last,
+            last_epoch_steps: None,
+            learning_rate: self.learning_rate,
+            decay_epochs: 0,
         }
+    }
+
+    /// Optimizer steps in one epoch over `images` training images.
+    pub fn steps_per_epoch(&self, images: usize) -> usize {
+        self.schedule().steps_per_epoch(images)
     }
 
     /// `[784, hidden…, 10]`.
@@ -152,28 +161,6 @@ impl Preset {
 }
 // ANCHOR_END: presets
 
-// ANCHOR: epoch
-/// One epoch: a fresh shuffle of `train` from `sampler`, cut into batches of
-/// `config.batch_size` (the last may be smaller, or skipped with
-/// `config.drop_last`), one optimizer step each. `on_step` sees each
-/// batch's loss and may stop training.
-pub fn epoch<E>(
-    mlp: &mut Mlp<f32>,
-    train: &Dataset,
-    sampler: &mut BatchSampler,
-    config: &Config,
-    optimizer: &mut dyn Optimizer<f32>,
-    report: &mut impl FnMut(TrainEvent) -> Result<(), E>,
-) -> Result<(), E> {
-    let batches = sampler.epoch(config.batch_size);
-    for batch in &batches[..config.steps_per_epoch(train.len())] {
-        let loss = mlp.train_step(train, batch, optimizer);
-        report(TrainEvent::Step(to_f64(loss)))?;
-    }
-    Ok(())
-}
-// ANCHOR_END: epoch
-
 /// What a training run ends with.
 pub struct Trained {
     pub mlp: Mlp<f32>,
@@ -184,46 +171,41 @@ pub struct Trained {
 }
 
 // ANCHOR: train
-/// Trains a fresh network of `config` from `seed` on `train`, measuring
-/// accuracy on `validation` (if any) and `test` after each epoch.
+/// Trains a fresh network of `config` from `seed` on `train` with the
+/// engine's loop, measuring accuracy on `validation` (if any) and `test`
+/// after each epoch.
 pub fn train<E>(
     config: &Config,
     seed: u64,
     train: &Dataset,
     validation: Option<&Dataset>,
     test: &Dataset,
-    mut report: impl FnMut(TrainEvent) -> Result<(), E>,
+    report: impl FnMut(TrainEvent) -> Result<(), E>,
 ) -> Result<Trained, E> {
     let mut mlp = Mlp::<f32>::new(&config.sizes(), config.init, seed, config.threads);
     let mut optimizer =
         (config.optimizer).build_for_threads::<f32>(config.learning_rate, config.threads);
-    // The shuffles have their own stream, so changing the network leaves the batches alone.
-    let mut sampler = BatchSampler::new(train.len(), seed.wrapping_add(1));
-    let mut epoch_seconds = Vec::new();
-    let mut last = Accuracies::default();
-    for _ in 0..config.epochs {
-        let started = Instant::now();
-        epoch(
-            &mut mlp,
-            train,
-            &mut sampler,
-            config,
-            optimizer.as_mut(),
-            &mut report,
-        )?;
-        epoch_seconds.push(started.elapsed().as_secs_f64());
-        last = Accuracies {
-            train: None,
-            validation: validation.map(|v| mlp.accuracy(v)),
-            test: mlp.accuracy(test),
-        };
-        report(TrainEvent::Evaluated(last))?;
-    }
+    let measure = Evaluation {
+        validation,
+        test: Some(test),
+        ..Evaluation::default()
+    };
+    let schedule = config.schedule();
+    let run = engine_train::train(
+        &mut mlp,
+        optimizer.as_mut(),
+        &schedule,
+        seed,
+        train,
+        measure,
+        None,
+        report,
+    )?;
     Ok(Trained {
         mlp,
-        epoch_seconds,
-        validation_accuracy: last.validation,
-        test_accuracy: last.test,
+        epoch_seconds: run.epoch_seconds,
+        validation_accuracy: run.accuracies.validation,
+        test_accuracy: run.accuracies.test.unwrap_or(f64::NAN),
     })
 }
 // ANCHOR_END: train
@@ -244,7 +226,7 @@ pub fn loss_curve(
     let mut losses = Vec::with_capacity(iterations);
     for i in 0..iterations {
         let batch = sampler.sample(batch_size);
-        let loss = to_f64(mlp.train_step(train, &batch, optimizer));
+        let loss = to_f64(train_step(mlp, train, &batch, optimizer));
         if !loss.is_finite() {
             return Err(format!("the loss became {loss} at iteration {}", i + 1));
         }
@@ -305,55 +287,12 @@ pub fn compare(
         let curve = Curve {
             name: name.clone(),
             losses,
-            test_accuracy: mlp.accuracy(test),
+            test_accuracy: accuracy(&mut mlp, test),
         };
         progress(&curve);
         curves.push(curve);
     }
     Ok(curves)
-}
-
-/// How much a number varies between runs: mean, sample standard deviation
-/// `s = √(Σ (xᵢ − x̄)² / (n − 1))` (0 for one run), smallest and largest.
-#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
-pub struct Spread {
-    pub mean: f64,
-    pub sd: f64,
-    pub min: f64,
-    pub max: f64,
-}
-
-impl Spread {
-    /// The spread of `values` (at least one).
-    pub fn of(values: &[f64]) -> Spread {
-        assert!(!values.is_empty(), "a spread needs at least one value");
-        let n = values.len() as f64;
-        let mean = values.iter().sum::<f64>() / n;
-        let squares: f64 = values.iter().map(|v| (v - mean) * (v - mean)).sum();
-        Spread {
-            mean,
-            sd: if values.len() > 1 {
-                (squares / (n - 1.0)).sqrt()
-            } else {
-                0.0
-            },
-            min: values.iter().copied().fold(f64::INFINITY, f64::min),
-            max: values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-        }
-    }
-}
-
-impl Spread {
-    /// `mean 97.99%, standard deviation 0.11 points, from 97.80% to 98.14%`.
-    pub fn describe(&self) -> String {
-        format!(
-            "mean {:.2}%, standard deviation {:.2} points, from {:.2}% to {:.2}%",
-            100.0 * self.mean,
-            100.0 * self.sd,
-            100.0 * self.min,
-            100.0 * self.max
-        )
-    }
 }
 
 /// The comparison as a table: each curve's mean loss over its last

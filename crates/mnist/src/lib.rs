@@ -382,26 +382,6 @@ pub fn fraction_correct(predicted: &[u8], labels: &[u8]) -> f64 {
     correct as f64 / labels.len().max(1) as f64
 }
 
-/// Accuracies measured at one evaluation, as fractions in `[0, 1]`: on
-/// (the first [`TRAIN_EVAL_IMAGES`] of) the training images, on a held-out
-/// validation split, and on the test set.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Accuracies {
-    pub train: Option<f64>,
-    pub validation: Option<f64>,
-    pub test: f64,
-}
-
-/// What a stage's training loop reports as it happens, through a callback
-/// (the stage's command line turns these into progress and a summary).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum TrainEvent {
-    /// One parameter update done; the loss of its batch.
-    Step(f64),
-    /// Accuracies measured after the steps so far.
-    Evaluated(Accuracies),
-}
-
 /// Deterministic mini-batches: the same seed gives the same batches.
 #[derive(Debug)]
 pub struct BatchSampler {

@@ -12,6 +12,7 @@
 
 pub mod checks;
 mod cpu_time;
+pub mod models;
 mod output;
 mod pictures;
 mod plot;
@@ -21,6 +22,7 @@ mod report;
 use std::path::PathBuf;
 
 pub use cpu_time::{cpu_timed, thread_cpu_time};
+pub use models::{EvaluateArgs, ModelArgs, PredictArgs, SeedRun, SeedsArgs, Spread};
 pub use output::{
     Output, Written, check_outputs, file_start, is_plot, write_atomically, write_bytes,
 };
@@ -30,8 +32,8 @@ pub use pictures::{
 pub use plot::{Series, draw_line_chart, draw_training_curves, register_font};
 pub use recipe::{Recipe, RecipeArgs, timed};
 pub use report::{
-    Accuracies, BLOW_UP, CHANCE, Evaluation, GUESSING_LOSS, Reporter, RunInfo, Summary, TrainError,
-    TrainEvent, count, thousands,
+    BLOW_UP, CHANCE, Evaluation, GUESSING_LOSS, Reporter, RunInfo, Summary, TrainError, count,
+    thousands,
 };
 
 /// The seed of a run without `--seed`.

@@ -27,8 +27,6 @@ pub struct RunInfo {
     pub seed: u64,
 }
 
-pub use mnist::{Accuracies, TrainEvent};
-
 /// One point of the evaluation history.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Evaluation {
@@ -233,18 +231,6 @@ impl Reporter {
         Ok(())
     }
 
-    /// Records what a stage's training loop reports: [`Reporter::step`] for
-    /// a step, [`Reporter::evaluated`] for an evaluation.
-    pub fn record(&mut self, event: TrainEvent) -> Result<(), TrainError> {
-        match event {
-            TrainEvent::Step(loss) => self.step(loss),
-            TrainEvent::Evaluated(acc) => {
-                self.evaluated(acc);
-                Ok(())
-            }
-        }
-    }
-
     /// Steps recorded so far.
     pub fn steps_done(&self) -> usize {
         self.step
@@ -255,17 +241,10 @@ impl Reporter {
         (self.started.elapsed() - self.evaluating).as_secs_f64()
     }
 
-    /// Runs `measure` (which computes accuracies) off the training clock and
-    /// records the result in the history.
-    pub fn evaluate(&mut self, measure: impl FnOnce() -> Accuracies) -> Accuracies {
-        let acc = measure();
-        self.evaluated(acc);
-        acc
-    }
-
-    /// Records accuracies measured since the last step (by a stage's own
-    /// training loop): the time since that step counts as evaluating, not training.
-    pub fn evaluated(&mut self, acc: Accuracies) {
+    /// Records the accuracies (fractions) measured since the last step, on
+    /// (part of) the training set, a validation split and the test set: the
+    /// time since that step counts as evaluating, not training.
+    pub fn evaluated(&mut self, train: Option<f64>, validation: Option<f64>, test: f64) {
         self.evaluating += self.last_step.elapsed();
         self.last_step = Instant::now();
         let (sum, n) = std::mem::take(&mut self.loss_since_eval);
@@ -278,9 +257,9 @@ impl Reporter {
             step: self.step,
             seconds: self.training_seconds(),
             loss,
-            train_accuracy: acc.train,
-            validation_accuracy: acc.validation,
-            test_accuracy: acc.test,
+            train_accuracy: train,
+            validation_accuracy: validation,
+            test_accuracy: test,
         };
         let line = describe(&eval, self.info.steps);
         match &self.progress {
@@ -553,16 +532,9 @@ mod tests {
         let mut r = Reporter::start(info(), &args(true));
         r.step(3.0).unwrap();
         r.step(1.0).unwrap();
-        r.evaluate(|| Accuracies {
-            test: 0.5,
-            ..Default::default()
-        });
+        r.evaluated(None, None, 0.5);
         r.step(0.5).unwrap();
-        r.evaluate(|| Accuracies {
-            test: 0.75,
-            train: Some(0.8),
-            validation: None,
-        });
+        r.evaluated(Some(0.8), None, 0.75);
         let h = r.history();
         assert_eq!((h[0].step, h[0].loss), (2, 2.0));
         assert_eq!(

@@ -19,8 +19,7 @@
 
 use nalgebra::RealField;
 
-use crate::mlp::Mlp;
-use crate::simd::vectorized;
+use crate::engine::simd::vectorized;
 
 // ANCHOR: optimizer
 /// One update rule.
@@ -31,17 +30,9 @@ pub trait Optimizer<T: RealField + Copy> {
     /// Updates parameter matrix number `slot` (its numbers in `param`) from
     /// its gradient `grad` (same length).
     fn update(&mut self, slot: usize, param: &mut [T], grad: &[T]);
-}
 
-/// One training step: every parameter of `mlp` updated from the
-/// gradients its last backward pass stored.
-pub fn step<T: RealField + Copy>(optimizer: &mut dyn Optimizer<T>, mlp: &mut Mlp<T>) {
-    optimizer.start_step();
-    let mut slot = 0;
-    mlp.for_each_param(&mut |param, grad| {
-        optimizer.update(slot, param.as_mut_slice(), grad.as_slice());
-        slot += 1;
-    });
+    /// Sets the learning rate `η` (a schedule's decay changes it between epochs).
+    fn set_learning_rate(&mut self, eta: f64);
 }
 // ANCHOR_END: optimizer
 
@@ -85,6 +76,12 @@ impl<T: RealField + Copy> ThreadSplit<T> {
 }
 
 impl<T: RealField + Copy> Optimizer<T> for ThreadSplit<T> {
+    fn set_learning_rate(&mut self, eta: f64) {
+        for part in &mut self.parts {
+            part.set_learning_rate(eta);
+        }
+    }
+
     fn start_step(&mut self) {
         for part in &mut self.parts {
             part.start_step();
@@ -117,6 +114,10 @@ pub struct Sgd<T> {
 }
 
 impl<T: RealField + Copy> Optimizer<T> for Sgd<T> {
+    fn set_learning_rate(&mut self, eta: f64) {
+        self.learning_rate = constant(eta);
+    }
+
     fn update(&mut self, _slot: usize, param: &mut [T], grad: &[T]) {
         let eta = self.learning_rate;
         vectorized(|| {
@@ -150,6 +151,10 @@ impl<T: RealField + Copy> Momentum<T> {
 }
 
 impl<T: RealField + Copy> Optimizer<T> for Momentum<T> {
+    fn set_learning_rate(&mut self, eta: f64) {
+        self.learning_rate = constant(eta);
+    }
+
     fn update(&mut self, slot: usize, param: &mut [T], grad: &[T]) {
         let (eta, alpha) = (self.learning_rate, self.momentum);
         let v = memory(&mut self.velocity, slot, param.len());
@@ -185,6 +190,10 @@ impl<T: RealField + Copy> AdaGrad<T> {
 }
 
 impl<T: RealField + Copy> Optimizer<T> for AdaGrad<T> {
+    fn set_learning_rate(&mut self, eta: f64) {
+        self.learning_rate = constant(eta);
+    }
+
     fn update(&mut self, slot: usize, param: &mut [T], grad: &[T]) {
         let (eta, eps) = (self.learning_rate, self.epsilon);
         let s = memory(&mut self.sum_of_squares, slot, param.len());
@@ -223,6 +232,10 @@ impl<T: RealField + Copy> RmsProp<T> {
 }
 
 impl<T: RealField + Copy> Optimizer<T> for RmsProp<T> {
+    fn set_learning_rate(&mut self, eta: f64) {
+        self.learning_rate = constant(eta);
+    }
+
     fn update(&mut self, slot: usize, param: &mut [T], grad: &[T]) {
         let (eta, rho, eps) = (self.learning_rate, self.rho, self.epsilon);
         let s = memory(&mut self.mean_square, slot, param.len());
@@ -268,6 +281,10 @@ impl<T: RealField + Copy> Adam<T> {
 }
 
 impl<T: RealField + Copy> Optimizer<T> for Adam<T> {
+    fn set_learning_rate(&mut self, eta: f64) {
+        self.learning_rate = constant(eta);
+    }
+
     fn start_step(&mut self) {
         self.t += 1;
     }

@@ -20,7 +20,7 @@
 use nalgebra::{DMatrix, DMatrixView, Dyn, RealField};
 use std::any::TypeId;
 
-use crate::tiles;
+use crate::engine::tiles;
 
 /// A matrix operand read in place: `rows × cols` numbers of `data`, entry
 /// `(i, j)` at `data[i·row_stride + j·col_stride]`. A stored nalgebra matrix

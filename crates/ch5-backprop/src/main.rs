@@ -14,8 +14,8 @@ use anyhow::Result;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use nalgebra::RealField;
 use train_cli::{
-    CommonArgs, Reporter, RunInfo, TrainError, count_up_to, learning_rate, positive_usize, thousands,
-    whole_number,
+    CommonArgs, Reporter, RunInfo, TrainError, count_up_to, learning_rate, positive_usize,
+    thousands, whole_number,
 };
 
 use ch5_backprop::train::{self, MinibatchConfig, TrainEvent};

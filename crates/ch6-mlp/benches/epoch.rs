@@ -43,10 +43,12 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use ch5_backprop::{Network, Sgd};
-use ch6_mlp::dense::{Kernel, Operand, matmul};
-use ch6_mlp::optim::OptimizerKind;
-use ch6_mlp::train::{Config, Preset, epoch};
-use ch6_mlp::{Mlp, simd, tiles};
+use ch6_mlp::Mlp;
+use ch6_mlp::engine::dense::{Kernel, Operand, matmul};
+use ch6_mlp::engine::optim::OptimizerKind;
+use ch6_mlp::engine::train::{self as engine, Evaluation, Schedule};
+use ch6_mlp::engine::{simd, tiles};
+use ch6_mlp::train::{Config, Preset};
 use criterion::{
     BenchmarkGroup, Criterion, SamplingMode, criterion_group, criterion_main, measurement::WallTime,
 };
@@ -81,21 +83,28 @@ fn engine_epoch(mnist: &Mnist, config: Config, kernel: Kernel) -> Work {
     let mut mlp = Mlp::from_parameters(&config.sizes(), fresh.parameters(), kernel);
     let mut optimizer =
         (config.optimizer).build_for_threads::<f32>(config.learning_rate, config.threads);
-    let mut sampler = BatchSampler::new(train.len(), 43);
+    // One epoch per iteration, its batches shuffled from seed 42 + 1.
+    let schedule = Schedule {
+        epochs: 1,
+        ..config.schedule()
+    };
     Box::new(move || {
-        let mut report = |event| {
+        let report = |event| {
             black_box(event);
             Ok::<_, ()>(())
         };
-        epoch(
+        let (optimizer, no_augment) = (optimizer.as_mut(), None);
+        engine::train(
             &mut mlp,
+            optimizer,
+            &schedule,
+            42,
             &train,
-            &mut sampler,
-            &config,
-            optimizer.as_mut(),
-            &mut report,
+            Evaluation::default(),
+            no_augment,
+            report,
         )
-        .unwrap()
+        .unwrap();
     })
 }
 

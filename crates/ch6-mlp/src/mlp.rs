@@ -21,11 +21,11 @@ use nalgebra::{DMatrix, RealField};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
+use crate::engine::Trainable;
 use crate::engine::dense::{Dense, Kernel, Operand, resize_buffer};
 use crate::engine::layers::{relu, relu_backward, scores_gradient, softmax_cross_entropy};
 use crate::engine::model_file::{ModelError, ModelFile, Tensor};
 use crate::engine::simd::{prefetch, vectorized};
-use crate::engine::Trainable;
 use crate::init::Init;
 
 // ANCHOR: mlp
@@ -111,6 +111,19 @@ impl<T: RealField + Copy> Mlp<T> {
             visit(&mut layer.w, &layer.grad_w);
             visit(&mut layer.b, &layer.grad_b);
         }
+    }
+
+    /// The first `n` units of the first layer, each the column of `W1` that
+    /// weighs the 784 pixels: what `--plot-weights` draws as 28 × 28 images.
+    pub fn first_layer_units(&self, n: usize) -> Vec<Vec<f64>> {
+        let w1 = &self.layers[0].w;
+        (w1.column_iter().take(n))
+            .map(|unit| {
+                unit.iter()
+                    .map(|&w| ch5_backprop::train::to_f64(w))
+                    .collect()
+            })
+            .collect()
     }
 
     /// Copies of `(W, b)` for each layer.
@@ -292,7 +305,11 @@ impl<T: RealField + Copy> Trainable<T> for Mlp<T> {
             let b = file.vector(&format!("dense{k}.bias"), n_out, &architecture)?;
             params.push((w.map(nalgebra::convert), b.map(nalgebra::convert)));
         }
-        Ok(Mlp::from_parameters(&sizes, params, Kernel::Gemm { threads }))
+        Ok(Mlp::from_parameters(
+            &sizes,
+            params,
+            Kernel::Gemm { threads },
+        ))
     }
 }
 
@@ -304,6 +321,8 @@ fn f32_of<T: RealField + Copy>(x: T) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::evaluate::{accuracy, mistakes, predictions, probabilities};
+    use crate::engine::train_step;
     use ch5_backprop::gradient_check::{numerical_gradient, relative_errors};
     use rand_distr::{Distribution, Normal};
 
@@ -429,20 +448,23 @@ mod tests {
         let data = made_up(8, 3);
         let mut a = Mlp::<f32>::new(&[784, 20, 10], Init::He, 5, 1);
         let mut b = Mlp::<f64>::new(&[784, 20, 10], Init::He, 5, 1);
-        let mut oa = crate::optim::OptimizerKind::Adam.build::<f32>(0.01);
-        let mut ob = crate::optim::OptimizerKind::Adam.build::<f64>(0.01);
+        let mut oa = crate::engine::optim::OptimizerKind::Adam.build::<f32>(0.01);
+        let mut ob = crate::engine::optim::OptimizerKind::Adam.build::<f64>(0.01);
         let batch: Vec<usize> = (0..8).collect();
         for _ in 0..5 {
             let (la, lb) = (
-                a.train_step(&data, &batch, oa.as_mut()),
-                b.train_step(&data, &batch, ob.as_mut()),
+                train_step(&mut a, &data, &batch, oa.as_mut()),
+                train_step(&mut b, &data, &batch, ob.as_mut()),
             );
             assert!(
                 (la as f64 - lb).abs() < 1e-4 * lb.abs().max(1.0),
                 "{la} vs {lb}"
             );
         }
-        let (pa, pb) = (a.probabilities(&data, 0), b.probabilities(&data, 0));
+        let (pa, pb) = (
+            probabilities(&mut a, &data, 0),
+            probabilities(&mut b, &data, 0),
+        );
         assert!((pa.iter().sum::<f64>() - 1.0).abs() < 1e-9);
         for (x, y) in pa.iter().zip(&pb) {
             assert!((x - y).abs() < 1e-3);
@@ -453,15 +475,19 @@ mod tests {
     fn training_lowers_the_loss_on_a_fixed_batch() {
         let data = made_up(16, 4);
         let mut mlp = Mlp::<f32>::new(&[784, 32, 10], Init::He, 9, 1);
-        let mut sgd = crate::optim::OptimizerKind::Sgd.build::<f32>(0.1);
+        let mut sgd = crate::engine::optim::OptimizerKind::Sgd.build::<f32>(0.1);
         let batch: Vec<usize> = (0..16).collect();
-        let first = mlp.train_step(&data, &batch, sgd.as_mut());
+        let first = train_step(&mut mlp, &data, &batch, sgd.as_mut());
         let mut last = first;
         for _ in 0..50 {
-            last = mlp.train_step(&data, &batch, sgd.as_mut());
+            last = train_step(&mut mlp, &data, &batch, sgd.as_mut());
         }
         assert!(last < 0.1 * first, "loss {first} → {last}");
-        assert_eq!(mlp.accuracy(&data), 1.0, "16 images can be learnt by heart");
+        assert_eq!(
+            accuracy(&mut mlp, &data),
+            1.0,
+            "16 images can be learnt by heart"
+        );
     }
 
     #[test]
@@ -478,5 +504,34 @@ mod tests {
             assert_eq!(mlp.xt.transpose(), data.batch_images::<f64>(&indices));
             assert_eq!(mlp.t, data.batch_one_hot::<f64>(&indices));
         }
+    }
+
+    #[test]
+    fn mistakes_are_the_first_wrong_predictions_with_their_probability() {
+        // An untrained network on 300 made-up images: most are wrong.
+        let pixels = (0..300 * 784).map(|i| (i * 37 % 251) as u8).collect();
+        let data = Dataset::from_parts(pixels, (0..300).map(|i| (i % 10) as u8).collect());
+        let mut mlp = Mlp::<f32>::new(&[784, 20, 10], crate::Init::He, 3, 1);
+        let predicted = predictions(&mut mlp, &data);
+        let wrong: Vec<usize> = (0..300)
+            .filter(|&i| predicted[i] != data.labels()[i])
+            .collect();
+        assert!(wrong.len() > 12, "{}", wrong.len());
+        let found = mistakes(&mut mlp, &data, &predicted, 12);
+        assert_eq!(
+            found.iter().map(|m| m.index).collect::<Vec<_>>(),
+            wrong[..12]
+        );
+        for m in found {
+            assert_ne!(m.label, m.predicted);
+            let p = probabilities(&mut mlp, &data, m.index);
+            let top = (0..10).max_by(|&i, &j| p[i].total_cmp(&p[j])).unwrap();
+            assert_eq!(top, m.predicted as usize);
+            assert_eq!(m.confidence, p[m.predicted as usize]);
+        }
+        assert_eq!(
+            mistakes(&mut mlp, &data, &predicted, 1_000_000).len(),
+            wrong.len()
+        );
     }
 }

@@ -6,7 +6,9 @@
 //! initial weights ([`layer_outputs`], the book's figures 6-10 to 6-14),
 //! and the paths the optimizers take down a narrow valley
 //! ([`optimizer_path`], figure 6-8). The program draws them
-//! (`activations`, `optimizer-paths`); this module only computes.
+//! (`activations`, `optimizer-paths`) through the shared command line's
+//! pictures; this module only computes: every number of both figures,
+//! down to the histograms' bins and the valley's contour lines.
 
 use ch5_backprop::Activation;
 use nalgebra::DMatrix;
@@ -14,8 +16,8 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand_distr::{Distribution, StandardNormal};
 
-use crate::init::Init;
 use crate::engine::optim::OptimizerKind;
+use crate::init::Init;
 
 // ANCHOR: layer_outputs
 /// What `layers` hidden layers of `units` units output for `inputs` random
@@ -110,6 +112,116 @@ pub const PATH_LINEUP: [(OptimizerKind, f64); 4] = [
 pub const PATH_START: [f64; 2] = [-7.0, 2.0];
 pub const PATH_STEPS: usize = 30;
 
+/// Contour lines of the valley, `f = (k/2)²` for `k = 1..=10`: ellipses
+/// √20 times wider than tall, each as 91 points around it.
+pub fn valley_contours() -> Vec<Vec<(f64, f64)>> {
+    (1..=10)
+        .map(|k| {
+            let c = (k as f64 / 2.0).powi(2);
+            (0..=90)
+                .map(|s| {
+                    let t = std::f64::consts::TAU * s as f64 / 90.0;
+                    ((20.0 * c).sqrt() * t.cos(), c.sqrt() * t.sin())
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The book's activation experiment: 5 layers of 100 units, 1,000 inputs,
+/// histograms of 30 bins.
+pub const ACTIVATION_LAYERS: usize = 5;
+pub const ACTIVATION_UNITS: usize = 100;
+pub const ACTIVATION_INPUTS: usize = 1000;
+pub const ACTIVATION_BINS: usize = 30;
+
+/// One row of the activation figure: an activation with one kind of
+/// initial weights, each layer's spread (standard deviation) and histogram
+/// from 0 to `hi` (ReLU's exact zeros, about half its outputs, left out).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActivationRow {
+    /// `sigmoid, Xavier`.
+    pub name: String,
+    pub spreads: Vec<f64>,
+    pub histograms: Vec<Vec<usize>>,
+    pub hi: f64,
+    /// Outputs per layer (the histograms' 100%).
+    pub outputs: usize,
+}
+
+/// The figure's six rows: sigmoid and ReLU, each with std 0.01, Xavier and He.
+pub fn activation_rows(seed: u64) -> Vec<ActivationRow> {
+    let mut rows = Vec::new();
+    for (activation, name, hi) in [
+        (Activation::Sigmoid, "sigmoid", 1.0),
+        (Activation::Relu, "ReLU", 2.0),
+    ] {
+        for init in [Init::Std, Init::Xavier, Init::He] {
+            let outputs = layer_outputs(
+                init,
+                activation,
+                ACTIVATION_LAYERS,
+                ACTIVATION_UNITS,
+                ACTIVATION_INPUTS,
+                seed,
+            );
+            let shown = |v: &f64| activation == Activation::Sigmoid || *v > 0.0;
+            rows.push(ActivationRow {
+                name: format!("{name}, {init}"),
+                spreads: outputs.iter().map(|z| z.variance().sqrt()).collect(),
+                histograms: outputs
+                    .iter()
+                    .map(|z| histogram(z.iter().copied().filter(shown), ACTIVATION_BINS, 0.0, hi))
+                    .collect(),
+                hi,
+                outputs: ACTIVATION_INPUTS * ACTIVATION_UNITS,
+            });
+        }
+    }
+    rows
+}
+
+/// What `activations` prints: the experiment, then each row's spreads.
+pub fn activation_table(rows: &[ActivationRow]) -> String {
+    let layers = ACTIVATION_LAYERS;
+    let mut out = format!(
+        "{layers} layers of {ACTIVATION_UNITS} units, {ACTIVATION_INPUTS} inputs x ~ N(0, 1), no biases.\n\
+         Spread (standard deviation) of each layer's outputs, layers 1 to {layers}:\n"
+    );
+    for row in rows {
+        let spreads: Vec<String> = row.spreads.iter().map(|s| format!("{s:.3}")).collect();
+        out += &format!("  {:<22} {}\n", row.name, spreads.join("  "));
+    }
+    out
+}
+
+/// Figure 6-8's paths: each optimizer of [`PATH_LINEUP`] with its learning
+/// rate and the points it visits.
+pub fn optimizer_paths() -> Vec<(OptimizerKind, f64, Vec<[f64; 2]>)> {
+    PATH_LINEUP
+        .iter()
+        .map(|&(kind, eta)| (kind, eta, optimizer_path(kind, eta, PATH_START, PATH_STEPS)))
+        .collect()
+}
+
+/// What `optimizer-paths` prints: where each path ends, and its height there.
+pub fn paths_table(paths: &[(OptimizerKind, f64, Vec<[f64; 2]>)]) -> String {
+    let [x0, y0] = PATH_START;
+    let mut out =
+        format!("f(x, y) = x²/20 + y² from ({x0}, {y0}), {PATH_STEPS} steps; where each ends:\n");
+    for (kind, eta, path) in paths {
+        let end = path[path.len() - 1];
+        out += &format!(
+            "  {:<22} ({:>7.4}, {:>7.4}), f = {:.5}\n",
+            format!("{kind} (η = {eta})"),
+            end[0],
+            end[1],
+            valley(end)
+        );
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,6 +275,29 @@ mod tests {
                 "{kind}: f = {end} at the end"
             );
         }
+    }
+
+    #[test]
+    fn contours_lie_on_the_valley_and_rows_cover_the_figure() {
+        let contours = valley_contours();
+        assert_eq!(contours.len(), 10);
+        for (k, line) in contours.iter().enumerate() {
+            let level = ((k + 1) as f64 / 2.0).powi(2);
+            assert!(
+                line.iter()
+                    .all(|&(x, y)| (valley([x, y]) - level).abs() < 1e-9)
+            );
+        }
+        let rows = activation_rows(1);
+        assert_eq!(rows.len(), 6);
+        assert_eq!(rows[0].name, "sigmoid, std 0.01");
+        assert!(
+            rows.iter()
+                .all(|r| r.histograms.len() == 5 && r.spreads.len() == 5)
+        );
+        // Sigmoid outputs all lie in (0, 1): every one is counted.
+        let counted: usize = rows[1].histograms[0].iter().sum();
+        assert_eq!(counted, rows[1].outputs);
     }
 
     #[test]

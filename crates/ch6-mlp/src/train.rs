@@ -103,6 +103,47 @@ impl Preset {
 }
 
 impl Config {
+    /// `784-100-200-10 ReLU`.
+    pub fn describe_sizes(&self) -> String {
+        let sizes: Vec<String> = self.sizes().iter().map(usize::to_string).collect();
+        format!("{} ReLU", sizes.join("-"))
+    }
+
+    /// What a run on `images` training images (`validation` more held out) trains, in words.
+    pub fn plan(&self, images: usize, validation: Option<usize>) -> String {
+        format!(
+            "Training on {images} images, {} epochs of {} mini-batches{}",
+            self.epochs,
+            self.steps_per_epoch(images),
+            validation.map_or(String::new(), |v| format!(", validating on the last {v}"))
+        )
+    }
+
+    /// The lines a run's summary adds: seconds per epoch, and the
+    /// validation accuracy when there is a validation split.
+    pub fn summary(&self, trained: &Trained) -> Vec<String> {
+        let seconds = &trained.epoch_seconds;
+        let fastest = seconds.iter().copied().fold(f64::INFINITY, f64::min);
+        let threads = if self.threads == 1 {
+            "thread"
+        } else {
+            "threads"
+        };
+        let mut lines = vec![format!(
+            "Seconds per epoch: {:.3} mean, {fastest:.3} fastest ({} {threads} at most)",
+            seconds.iter().sum::<f64>() / seconds.len().max(1) as f64,
+            self.threads
+        )];
+        if let Some(v) = trained.validation_accuracy {
+            lines.push(format!(
+                "Validation accuracy: {:.2}% on the last {} training images",
+                100.0 * v,
+                self.validation
+            ));
+        }
+        lines
+    }
+
     /// The settings in words, from the settings themselves:
     /// `784-100-200-10, Xavier init, SGD η = 0.1, batch 32, 25 epochs, …`.
     pub fn describe(&self) -> String {
@@ -238,22 +279,57 @@ pub fn loss_curve(
 /// The network of the book's chapter 6 comparisons: four hidden layers of 100.
 pub const COMPARISON_SIZES: [usize; 6] = [784, 100, 100, 100, 100, 10];
 
-// ANCHOR: compare_optimizers
+/// One of the book's comparisons: its title and its runs, each a name, the
+/// initial weights, an optimizer and its learning rate.
+pub struct Comparison {
+    pub title: &'static str,
+    pub runs: Vec<(String, Init, OptimizerKind, f64)>,
+}
+
+impl Comparison {
+    /// `Optimizers on MNIST: 784-100-100-100-100-10 ReLU, 2000 iterations of batch 128 each`.
+    pub fn heading(&self, iterations: usize, batch_size: usize) -> String {
+        let sizes = COMPARISON_SIZES.map(|s| s.to_string()).join("-");
+        format!(
+            "{}: {sizes} ReLU, {iterations} iterations of batch {batch_size} each",
+            self.title
+        )
+    }
+}
+
+// ANCHOR: compare_runs
 /// The optimizers compared, with the book's learning rates (Adam and RMSprop
-/// at 0.001, their usual defaults; the others at 0.01).
-pub fn optimizer_lineup() -> Vec<(OptimizerKind, f64)> {
-    vec![
+/// at 0.001, their usual defaults; the others at 0.01), all from He weights.
+pub fn optimizer_runs() -> Comparison {
+    let runs = [
         (OptimizerKind::Sgd, 0.01),
         (OptimizerKind::Momentum, 0.01),
         (OptimizerKind::Adagrad, 0.01),
         (OptimizerKind::Rmsprop, 0.001),
         (OptimizerKind::Adam, 0.001),
-    ]
+    ];
+    Comparison {
+        title: "Optimizers on MNIST",
+        runs: (runs.into_iter())
+            .map(|(kind, eta)| (format!("{kind} (η = {eta})"), Init::He, kind, eta))
+            .collect(),
+    }
 }
-// ANCHOR_END: compare_optimizers
+
+/// The initial weights compared: std 0.01, Xavier and He, each trained by SGD η = 0.01.
+pub fn init_runs() -> Comparison {
+    Comparison {
+        title: "Initial weights, SGD η = 0.01",
+        runs: ([Init::Std, Init::Xavier, Init::He].into_iter())
+            .map(|init| (init.to_string(), init, OptimizerKind::Sgd, 0.01))
+            .collect(),
+    }
+}
+// ANCHOR_END: compare_runs
 
 /// One line of a comparison: its name, the loss per iteration, and the test
 /// accuracy after training.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Curve {
     pub name: String,
     pub losses: Vec<f64>,
@@ -369,15 +445,6 @@ mod tests {
         assert_eq!(numpy.steps_per_epoch(50_000), 1562);
         assert_eq!(keras.steps_per_epoch(60_000), 469);
         assert_eq!(numpy.steps_per_epoch(20), 1);
-    }
-
-    #[test]
-    fn spread_of_runs() {
-        let s = Spread::of(&[0.97, 0.98, 0.99]);
-        assert!((s.mean - 0.98).abs() < 1e-12);
-        assert!((s.sd - 0.01).abs() < 1e-12, "sample sd divides by n − 1");
-        assert_eq!((s.min, s.max), (0.97, 0.99));
-        assert_eq!(Spread::of(&[0.5]).sd, 0.0);
     }
 
     #[test]

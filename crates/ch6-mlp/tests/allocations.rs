@@ -53,9 +53,9 @@ fn training_steps_reuse_their_buffers() {
         let mut mlp = Mlp::<f32>::new(&[784, 100, 50, 10], Init::He, 1, 1);
         let mut optimizer = kind.build::<f32>(0.01);
         // The first step sizes the buffers and the optimizer's memory.
-        mlp.train_step(&data, &batch, optimizer.as_mut());
+        ch6_mlp::engine::train_step(&mut mlp, &data, &batch, optimizer.as_mut());
         let count = allocations(20, || {
-            mlp.train_step(&data, &batch, optimizer.as_mut());
+            ch6_mlp::engine::train_step(&mut mlp, &data, &batch, optimizer.as_mut());
         });
         eprintln!("engine, {kind}: {count} allocations in 20 steps");
         assert!(

@@ -51,6 +51,8 @@ impl<F: FnMut(usize, usize, &mut [f64], &[f64])> Optimizer<f64> for Rule<F> {
     fn update(&mut self, slot: usize, param: &mut [f64], grad: &[f64]) {
         (self.rule)(self.step, slot, param, grad)
     }
+    /// A mistake's η lives in its closure, and no check decays it.
+    fn set_learning_rate(&mut self, _eta: f64) {}
 }
 
 fn rule(f: impl FnMut(usize, usize, &mut [f64], &[f64])) -> impl Optimizer<f64> {
@@ -77,7 +79,7 @@ fn momentum_like(eta: f64, alpha: f64, shared: bool, steps: usize) -> DMatrix<f6
 pub fn momentum<O: Optimizer<f64>>(new: impl Fn(f64) -> O) -> Report {
     let mut report = Report::new();
     let eta = 0.1;
-    let reference = |steps| run(&mut ch6_mlp::optim::Momentum::new(eta), steps);
+    let reference = |steps| run(&mut ch6_mlp::engine::optim::Momentum::new(eta), steps);
     let up = {
         let mut p = DMatrix::from_fn(2, 3, |s, i| start()[s][i]);
         p += DMatrix::from_fn(2, 3, |s, i| eta * gradient(s, 0)[i]);
@@ -114,7 +116,7 @@ pub fn momentum<O: Optimizer<f64>>(new: impl Fn(f64) -> O) -> Report {
         compare::matrix(
             "W after three steps",
             &run(&mut new(0.01), 3),
-            &run(&mut ch6_mlp::optim::Momentum::new(0.01), 3),
+            &run(&mut ch6_mlp::engine::optim::Momentum::new(0.01), 3),
             None,
             &[],
         ),
@@ -165,7 +167,7 @@ fn adam_like(
 pub fn adam<O: Optimizer<f64>>(new: impl Fn(f64) -> O) -> Report {
     let mut report = Report::new();
     let eta = 0.01;
-    let reference = |steps| run(&mut ch6_mlp::optim::Adam::new(eta), steps);
+    let reference = |steps| run(&mut ch6_mlp::engine::optim::Adam::new(eta), steps);
     let got = run(&mut new(eta), 1);
     report.check(
         "the first step: each number moves by about η, against its gradient",
@@ -213,7 +215,7 @@ pub fn adam<O: Optimizer<f64>>(new: impl Fn(f64) -> O) -> Report {
         compare::matrix(
             "W after five steps",
             &run(&mut new(0.001), 5),
-            &run(&mut ch6_mlp::optim::Adam::new(0.001), 5),
+            &run(&mut ch6_mlp::engine::optim::Adam::new(0.001), 5),
             None,
             &[],
         ),
@@ -351,8 +353,8 @@ mod tests {
 
     #[test]
     fn momentum_passes_on_the_course_and_fails_on_sgd_and_a_shared_velocity() {
-        assert!(momentum(ch6_mlp::optim::Momentum::new).passed());
-        let sgd = |eta| ch6_mlp::optim::Sgd { learning_rate: eta };
+        assert!(momentum(ch6_mlp::engine::optim::Momentum::new).passed());
+        let sgd = |eta| ch6_mlp::engine::optim::Sgd { learning_rate: eta };
         assert!(fails_with(&momentum(sgd), "plain SGD"), "{}", momentum(sgd));
         let report = momentum(|eta| {
             let mut v = [0.0; 3];
@@ -376,12 +378,12 @@ mod tests {
 
     #[test]
     fn adam_passes_on_the_course_and_fails_without_bias_correction() {
-        assert!(adam(ch6_mlp::optim::Adam::new).passed());
+        assert!(adam(ch6_mlp::engine::optim::Adam::new).passed());
         let report = adam(adam_like_rule);
         assert!(fails_with(&report, "bias corrections"), "{report}");
         // t never counted: 1 − βᵗ = 0 at t = 0.
         let never = |eta: f64| {
-            let mut adam = ch6_mlp::optim::Adam::new(eta);
+            let mut adam = ch6_mlp::engine::optim::Adam::new(eta);
             rule(move |_, slot, p: &mut [f64], g: &[f64]| adam.update(slot, p, g))
         };
         assert!(fails_with(&adam(never), "is t counted in start_step"));

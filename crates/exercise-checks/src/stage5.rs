@@ -29,7 +29,7 @@ fn small_network(lambda: f64) -> Network<f64> {
         weight_decay: lambda,
         init: ch6_mlp::Init::He,
         weight_scale: None,
-        optimizer: ch6_mlp::optim::OptimizerKind::Sgd,
+        optimizer: ch6_mlp::engine::optim::OptimizerKind::Sgd,
         learning_rate: 0.01,
         batch_size: 4,
         epochs: 1,

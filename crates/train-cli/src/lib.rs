@@ -197,6 +197,20 @@ pub fn train_size(s: &str) -> Result<usize, String> {
     Ok(n)
 }
 
+/// Layer sizes, as `--hidden 100,200` gives them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sizes(pub Vec<usize>);
+
+/// Value parser for `--hidden`: `100,200` → `[100, 200]`, each at least 1
+/// (one flag value, not a list of flags).
+pub fn sizes(s: &str) -> Result<Sizes, String> {
+    s.split(',')
+        .map(|part| positive_usize(part.trim()))
+        .collect::<Result<_, _>>()
+        .map(Sizes)
+        .map_err(|e| format!("expected sizes such as 100,200 ({e})"))
+}
+
 /// Value parser for `--plot`: the file's extension chooses PNG or SVG.
 pub fn plot_path(s: &str) -> Result<PathBuf, String> {
     let path = PathBuf::from(s);
@@ -243,6 +257,15 @@ pub fn exit_code(result: anyhow::Result<()>) -> std::process::ExitCode {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// The fields of a JSON object (none for any other value): what
+/// [`Reporter::finish`] and `seeds` add to the `--json` they print.
+pub fn fields(value: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+    match value {
+        serde_json::Value::Object(map) => map,
+        _ => serde_json::Map::new(),
     }
 }
 
@@ -295,6 +318,54 @@ pub fn load_data(
         None => data.train,
     };
     Ok((train, data.test))
+}
+
+/// The training sets of a run that holds out a validation split: as
+/// [`load_data`], then the last `validation` training images (0: none)
+/// set apart to validate on. Returns the images to train on, the
+/// validation split, and the test set.
+pub fn load_split(
+    args: &CommonArgs,
+    outputs: &[Output],
+    validation: usize,
+) -> anyhow::Result<(mnist::Dataset, Option<mnist::Dataset>, mnist::Dataset)> {
+    let (all, test) = load_data(args, outputs)?;
+    if validation >= all.len() {
+        anyhow::bail!(
+            "--validation {validation} leaves no training images: the training set has {} (see --train-size); use a smaller --validation or 0",
+            all.len()
+        );
+    }
+    let (train, held_out) = all.split_at(all.len() - validation);
+    Ok((train, (validation > 0).then_some(held_out), test))
+}
+
+/// The flags of a subcommand that only draws a figure from random numbers.
+#[derive(clap::Args, Debug, Clone)]
+pub struct PictureArgs {
+    /// Draw the figure into this file (.png or .svg)
+    #[arg(long, value_name = "PATH", value_parser = plot_path)]
+    pub plot: Option<PathBuf>,
+    /// Seed for the random inputs and weights
+    #[arg(long, default_value_t = DEFAULT_SEED, value_parser = whole_number::<u64>, allow_negative_numbers = true)]
+    pub seed: u64,
+    /// Replace the --plot file even when it is not a picture this program drew
+    #[arg(long)]
+    pub force: bool,
+}
+
+impl PictureArgs {
+    /// Checks `--plot` before anything is computed.
+    pub fn check(&self) -> anyhow::Result<()> {
+        let outputs: Vec<Output> = (self.plot.as_deref().into_iter())
+            .map(|path| Output {
+                flag: "--plot",
+                path,
+                is_ours: is_plot,
+            })
+            .collect();
+        check_outputs(&outputs, &[], self.force)
+    }
 }
 
 #[cfg(test)]
@@ -365,6 +436,8 @@ mod tests {
         );
         assert_eq!(train_size("60000"), Ok(60_000));
         assert!(train_size("60001").unwrap_err().contains("60000"));
+        assert_eq!(sizes("100, 200"), Ok(Sizes(vec![100, 200])));
+        assert!(sizes("100,0").unwrap_err().contains("such as 100,200"));
         assert!(plot_path("curves.png").is_ok());
         assert!(plot_path("curves.SVG").is_ok());
         assert!(

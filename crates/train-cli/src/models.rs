@@ -12,7 +12,7 @@ use anyhow::{Context, bail};
 use mnist::{CLASSES, Dataset};
 use serde_json::json;
 
-use crate::{CommonArgs, Colours, Output, Tile, Written, say};
+use crate::{Colours, CommonArgs, Output, Tile, Written, say};
 
 /// `--count` of `seeds`.
 #[derive(clap::Args, Debug, Clone)]
@@ -126,7 +126,11 @@ impl EvaluateArgs {
                 path,
                 is_ours: crate::is_plot,
             };
-            crate::check_outputs(&[output], std::slice::from_ref(&self.model.model), self.force)?;
+            crate::check_outputs(
+                &[output],
+                std::slice::from_ref(&self.model.model),
+                self.force,
+            )?;
         }
         Ok(())
     }
@@ -150,7 +154,11 @@ impl EvaluateArgs {
 
     /// Draws `--gallery`, if given: the `mistakes` (test index, predicted
     /// class, the probability given to it), each with its label and guess.
-    pub fn draw_gallery(&self, test: &Dataset, mistakes: &[(usize, u8, f64)]) -> anyhow::Result<()> {
+    pub fn draw_gallery(
+        &self,
+        test: &Dataset,
+        mistakes: &[(usize, u8, f64)],
+    ) -> anyhow::Result<()> {
         let Some(path) = &self.gallery else {
             return Ok(());
         };
@@ -202,15 +210,14 @@ pub struct SeedRun {
 /// `--seed + 1`, …, each by `train_one(seed, silent)` (`silent`: the common
 /// flags with progress and `--json` off), and prints each one's accuracies
 /// and their spread: how far apart two runs that differ only by chance
-/// land. `heading` says what is trained, and how many; with `--json`, one object with the
-/// runs, their spreads, `stage`, `network` and `extra`.
+/// land. `heading` says what is trained, and how many; with `--json`, one
+/// object: the fields of `about` (the stage, the network, …), then the runs
+/// and their spreads.
 pub fn seeds(
     common: &CommonArgs,
     count: usize,
     heading: &str,
-    stage: &str,
-    network: &str,
-    extra: serde_json::Map<String, serde_json::Value>,
+    about: serde_json::Value,
     mut train_one: impl FnMut(u64, &CommonArgs) -> anyhow::Result<SeedRun>,
 ) -> anyhow::Result<()> {
     let first = common.seed;
@@ -258,10 +265,7 @@ pub fn seeds(
         }
     }
     if common.json {
-        let mut object = serde_json::Map::new();
-        object.insert("stage".into(), stage.into());
-        object.insert("network".into(), network.into());
-        object.extend(extra);
+        let mut object = crate::fields(about);
         object.insert("runs".into(), rows.into());
         object.insert("validation_accuracy".into(), json!(spreads[0].1));
         object.insert("test_accuracy".into(), json!(spreads[1].1));
@@ -418,10 +422,13 @@ mod tests {
             quiet: true,
             force: false,
         };
-        let err = seeds(&common, 2, "h", "s", "n", Default::default(), |_, _| {
+        let err = seeds(&common, 2, "h", json!({}), |_, _| {
             unreachable!("no seed trains")
         })
         .unwrap_err();
-        assert!(err.to_string().contains("runs past the largest seed"), "{err}");
+        assert!(
+            err.to_string().contains("runs past the largest seed"),
+            "{err}"
+        );
     }
 }

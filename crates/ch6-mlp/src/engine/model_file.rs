@@ -260,7 +260,9 @@ impl ModelFile {
                     program,
                 })
             }
-            Some(other) => Err(file.invalid(format!("metadata format is `{other}`, not `{program}`"))),
+            Some(other) => {
+                Err(file.invalid(format!("metadata format is `{other}`, not `{program}`")))
+            }
             None => Err(file.invalid("no `format` in the metadata")),
         }
     }
@@ -318,9 +320,9 @@ impl ModelFile {
                 ))
             })?;
         match count {
-            Some(n) if values.len() != n => Err(self.invalid(format!(
-                "metadata {key} `{text}` should have {n} numbers"
-            ))),
+            Some(n) if values.len() != n => {
+                Err(self.invalid(format!("metadata {key} `{text}` should have {n} numbers")))
+            }
             _ => Ok(values),
         }
     }
@@ -388,8 +390,178 @@ impl ModelFile {
     }
 
     /// Tensor `name`, a vector `[n]`, as a row `1 × n` ([`Tensor::vector`]).
-    pub fn vector(&self, name: &str, n: usize, architecture: &str) -> Result<DMatrix<f32>, ModelError> {
+    pub fn vector(
+        &self,
+        name: &str,
+        n: usize,
+        architecture: &str,
+    ) -> Result<DMatrix<f32>, ModelError> {
         let values = self.tensor(name, &[n], architecture)?;
         Ok(DMatrix::from_row_slice(1, n, &values))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::init::Init;
+    use crate::mlp::Mlp;
+    use safetensors::tensor::TensorView;
+
+    fn saved(dir: &Path, sizes: &[usize]) -> (PathBuf, Mlp<f32>) {
+        let path = dir.join("model.safetensors");
+        let mut mlp = Mlp::<f32>::new(sizes, Init::He, 11, 1);
+        // Distinct biases, so a mix-up of layers or of row/column order shows.
+        mlp.for_each_param(&mut |p, _| {
+            if p.nrows() == 1 {
+                p.iter_mut()
+                    .enumerate()
+                    .for_each(|(i, b)| *b = i as f32 * 0.5);
+            }
+        });
+        std::fs::write(&path, to_bytes(&mlp)).unwrap();
+        (path, mlp)
+    }
+
+    /// Rewrites the file with `edit` applied to its tensors and metadata.
+    fn rewrite(
+        path: &Path,
+        edit: impl FnOnce(&mut Vec<(String, Dtype, Vec<usize>, Vec<u8>)>, &mut HashMap<String, String>),
+    ) {
+        let bytes = std::fs::read(path).unwrap();
+        let file = SafeTensors::deserialize(&bytes).unwrap();
+        let (_, header) = SafeTensors::read_metadata(&bytes).unwrap();
+        let mut metadata = header.metadata().clone().unwrap();
+        let mut tensors: Vec<_> = file
+            .tensors()
+            .into_iter()
+            .map(|(n, v)| (n, v.dtype(), v.shape().to_vec(), v.data().to_vec()))
+            .collect();
+        edit(&mut tensors, &mut metadata);
+        let views: Vec<_> = tensors
+            .iter()
+            .map(|(n, d, s, b)| (n.clone(), TensorView::new(*d, s.clone(), b).unwrap()))
+            .collect();
+        std::fs::write(path, safetensors::serialize(views, Some(metadata)).unwrap()).unwrap();
+    }
+
+    fn load_error(path: &Path) -> String {
+        match load::<Mlp<f32>>(path, 1) {
+            Ok(_) => panic!("loading {} should fail", path.display()),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_saved_network_loads_back_identical() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, original) = saved(dir.path(), &[784, 16, 8, 10]);
+        let loaded: Mlp<f32> = load(&path, 1).unwrap();
+        assert_eq!(loaded.sizes, vec![784, 16, 8, 10]);
+        assert_eq!(loaded.parameters(), original.parameters());
+        // Tensors are named and shaped as documented, W as n_in × n_out row-major.
+        let bytes = std::fs::read(&path).unwrap();
+        let file = SafeTensors::deserialize(&bytes).unwrap();
+        let w = file.tensor("dense1.weight").unwrap();
+        assert_eq!(w.shape(), &[16, 8]);
+        let second = f32::from_le_bytes(w.data()[4..8].try_into().unwrap());
+        assert_eq!(second, original.parameters()[1].0[(0, 1)]);
+        assert_eq!(file.tensor("dense2.bias").unwrap().shape(), &[10]);
+    }
+
+    #[test]
+    fn the_same_network_gives_the_same_bytes_and_the_file_is_recognised() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, mlp) = saved(dir.path(), &[784, 7, 10]);
+        let bytes = std::fs::read(&path).unwrap();
+        // Built again from scratch, each time with a freshly seeded HashMap inside
+        // the safetensors crate's reader: the bytes never change.
+        for _ in 0..5 {
+            assert_eq!(to_bytes(&mlp), bytes);
+        }
+        assert!(is_model::<Mlp<f32>>(&path));
+        let other = dir.path().join("notes.txt");
+        std::fs::write(&other, "my notes").unwrap();
+        assert!(!is_model::<Mlp<f32>>(&other));
+        assert!(!is_model::<Mlp<f32>>(dir.path()));
+        // safetensors' own reader agrees on every tensor.
+        let file = SafeTensors::deserialize(&bytes).unwrap();
+        assert_eq!(file.tensor("dense0.weight").unwrap().shape(), &[784, 7]);
+        assert_eq!(file.tensor("dense1.bias").unwrap().shape(), &[10]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_pipe_or_a_device_is_not_read_as_a_model() {
+        let msg = load_error(Path::new("/dev/zero"));
+        assert!(msg.contains("not a regular file"), "{msg}");
+    }
+
+    #[test]
+    fn a_corrupted_or_truncated_file_is_refused_with_its_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, _) = saved(dir.path(), &[784, 4, 10]);
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() - 10]).unwrap();
+        let msg = load_error(&path);
+        assert!(
+            msg.contains("model.safetensors") && msg.contains("not a valid safetensors file"),
+            "{msg}"
+        );
+        std::fs::write(&path, b"this is not a model").unwrap();
+        assert!(load_error(&path).contains("not a valid safetensors file"));
+        let missing = dir.path().join("nothing.safetensors");
+        assert!(load_error(&missing).contains("cannot read"));
+    }
+
+    #[test]
+    fn a_tensor_of_the_wrong_shape_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, _) = saved(dir.path(), &[784, 4, 10]);
+        // Claim a hidden layer of 5: dense0.weight is 784 × 4, not 784 × 5.
+        rewrite(&path, |_, meta| {
+            meta.insert("sizes".into(), "784,5,10".into());
+        });
+        let msg = load_error(&path);
+        assert!(
+            msg.contains("dense0.weight") && msg.contains("[784, 4]") && msg.contains("[784, 5]"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn a_missing_tensor_or_bad_metadata_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, _) = saved(dir.path(), &[784, 4, 10]);
+        rewrite(&path, |tensors, _| tensors.retain(|t| t.0 != "dense1.bias"));
+        assert!(load_error(&path).contains("`dense1.bias` is missing"));
+
+        let (path, _) = saved(dir.path(), &[784, 4, 10]);
+        rewrite(&path, |_, meta| {
+            meta.insert("sizes".into(), "784,four,10".into());
+        });
+        assert!(load_error(&path).contains("not a list of whole numbers"));
+
+        let (path, _) = saved(dir.path(), &[784, 4, 10]);
+        rewrite(&path, |_, meta| {
+            meta.remove("format");
+        });
+        assert!(load_error(&path).contains("no `format`"));
+
+        let (path, _) = saved(dir.path(), &[784, 4, 10]);
+        rewrite(&path, |tensors, _| {
+            let w = tensors.iter_mut().find(|t| t.0 == "dense0.weight").unwrap();
+            w.3[0..4].copy_from_slice(&f32::NAN.to_le_bytes());
+        });
+        assert!(load_error(&path).contains("NaN"));
+    }
+
+    #[test]
+    fn a_network_that_is_not_for_mnist_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("xor.safetensors");
+        let mlp = Mlp::<f32>::new(&[2, 3, 1], Init::He, 1, 1);
+        std::fs::write(&path, to_bytes(&mlp)).unwrap();
+        assert!(load_error(&path).contains("MNIST needs 784 and 10"));
     }
 }

@@ -45,7 +45,7 @@ pub fn set_prefetch(on: bool) {
 /// ```
 /// let mut w = vec![1.0f32; 1000];
 /// let g = vec![0.5f32; 1000];
-/// ch6_mlp::simd::vectorized(|| {
+/// ch6_mlp::engine::simd::vectorized(|| {
 ///     for (w, g) in w.iter_mut().zip(&g) {
 ///         *w -= 0.1 * g;
 ///     }

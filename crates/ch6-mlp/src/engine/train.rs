@@ -66,7 +66,9 @@ impl Schedule {
 
     /// Steps of the whole run.
     pub fn steps(&self, images: usize) -> usize {
-        (0..self.epochs).map(|e| self.steps_of_epoch(e, images)).sum()
+        (0..self.epochs)
+            .map(|e| self.steps_of_epoch(e, images))
+            .sum()
     }
 
     /// The learning rate of epoch `e` (from 0): `η`, or `η/10` in the last `decay_epochs`.

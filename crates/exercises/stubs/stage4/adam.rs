@@ -2,7 +2,7 @@
 //! optimizers"). Check it with `cargo xtask exercise adam`.
 
 use ch6_mlp::Optimizer;
-use ch6_mlp::optim::memory;
+use ch6_mlp::engine::optim::memory;
 
 /// Adam. At step `t = 1, 2, …`, entry by entry:
 /// `m ← β₁·m + (1 − β₁)·g`, `v ← β₂·v + (1 − β₂)·g⊙g`,
@@ -47,5 +47,10 @@ impl Optimizer<f64> for Adam {
     /// (zeros the first time), and the same for `v`. `f64::powi` gives `βᵗ`.
     fn update(&mut self, slot: usize, param: &mut [f64], grad: &[f64]) {
         todo!("Adam::update: your code here")
+    }
+
+    /// Sets `η` (a learning-rate schedule calls this between epochs; given).
+    fn set_learning_rate(&mut self, eta: f64) {
+        self.learning_rate = eta;
     }
 }

@@ -2,7 +2,7 @@
 //! initialisation, optimizers"). Check it with `cargo xtask exercise momentum`.
 
 use ch6_mlp::Optimizer;
-use ch6_mlp::optim::memory;
+use ch6_mlp::engine::optim::memory;
 
 /// Momentum: `v ← α·v − η·g`, then `W ← W + v`, entry by entry, with
 /// `α = 0.9` and `v = 0` at first.
@@ -33,5 +33,10 @@ impl Optimizer<f64> for Momentum {
     /// velocity, zeros the first time: `let v = memory(...)`.
     fn update(&mut self, slot: usize, param: &mut [f64], grad: &[f64]) {
         todo!("Momentum::update: your code here")
+    }
+
+    /// Sets `η` (a learning-rate schedule calls this between epochs; given).
+    fn set_learning_rate(&mut self, eta: f64) {
+        self.learning_rate = eta;
     }
 }

@@ -45,9 +45,9 @@ use std::time::Duration;
 use ch5_backprop::{Network, Sgd};
 use ch6_mlp::Mlp;
 use ch6_mlp::engine::dense::{Kernel, Operand, matmul};
+use ch6_mlp::engine::devices::Device;
 use ch6_mlp::engine::optim::OptimizerKind;
 use ch6_mlp::engine::train::{self as engine, Evaluation, Schedule};
-use ch6_mlp::engine::{simd, tiles};
 use ch6_mlp::train::{Config, Preset};
 use criterion::{
     BenchmarkGroup, Criterion, SamplingMode, criterion_group, criterion_main, measurement::WallTime,
@@ -241,7 +241,7 @@ fn epoch_gemms(mnist: &Mnist, config: Config, nalgebra: bool) -> Work {
     let kernel = if nalgebra {
         Kernel::Nalgebra
     } else {
-        Kernel::Gemm {
+        Kernel::Engine {
             threads: config.threads,
         }
     };
@@ -277,13 +277,13 @@ fn epoch_images(mnist: &Mnist, config: &Config) -> u64 {
 /// register tiles for short sums.
 fn with_devices(full_width: bool, prefetch: bool, register_tiles: bool, mut work: Work) -> Work {
     Box::new(move || {
-        simd::set_full_width(full_width);
-        simd::set_prefetch(prefetch);
-        tiles::set_enabled(register_tiles);
+        Device::FullWidth.set(full_width);
+        Device::Prefetch.set(prefetch);
+        Device::RegisterTiles.set(register_tiles);
         work();
-        simd::set_full_width(true);
-        simd::set_prefetch(true);
-        tiles::set_enabled(true);
+        for device in Device::ALL {
+            device.set(true);
+        }
     })
 }
 
@@ -294,7 +294,7 @@ fn bench_engine(c: &mut Criterion) {
     group.throughput(criterion::Throughput::Elements(epoch_images(
         &mnist, &numpy,
     )));
-    let gemm = Kernel::Gemm { threads: 1 };
+    let gemm = Kernel::Engine { threads: 1 };
     let runs = [
         (
             "1 stage 3 layers",
@@ -349,7 +349,7 @@ fn keras_epoch(mnist: &Mnist, optimizer_threads: usize) -> Work {
         threads: optimizer_threads,
         ..Preset::Keras.config()
     };
-    engine_epoch(mnist, config, Kernel::Gemm { threads: 2 })
+    engine_epoch(mnist, config, Kernel::Engine { threads: 2 })
 }
 
 fn bench_engine_keras(c: &mut Criterion) {
@@ -382,7 +382,7 @@ fn bench_engine_keras(c: &mut Criterion) {
 /// The engine's epoch of `config` on its own threads.
 fn preset_epoch(mnist: &Mnist, config: Config) -> Work {
     let threads = config.threads;
-    engine_epoch(mnist, config, Kernel::Gemm { threads })
+    engine_epoch(mnist, config, Kernel::Engine { threads })
 }
 
 /// Times `work` as the one benchmark `id` of a (re)opened `group`.

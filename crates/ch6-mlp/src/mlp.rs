@@ -61,7 +61,7 @@ impl<T: RealField + Copy> Mlp<T> {
                 )
             })
             .collect();
-        Mlp::from_parameters(sizes, params, Kernel::Gemm { threads })
+        Mlp::from_parameters(sizes, params, Kernel::Engine { threads })
     }
 
     /// A network with the given weights and biases, `(W, b)` per layer
@@ -308,7 +308,7 @@ impl<T: RealField + Copy> Trainable<T> for Mlp<T> {
         Ok(Mlp::from_parameters(
             &sizes,
             params,
-            Kernel::Gemm { threads },
+            Kernel::Engine { threads },
         ))
     }
 }
@@ -398,7 +398,7 @@ mod tests {
         // the same gradients, to rounding.
         let data = made_up(6, 5);
         let sizes = [784, 7, 6, 10];
-        for kernel in [Kernel::Nalgebra, Kernel::Gemm { threads: 2 }] {
+        for kernel in [Kernel::Nalgebra, Kernel::Engine { threads: 2 }] {
             let engine = Mlp::<f64>::new(&sizes, Init::He, 8, 1);
             let mut mlp = Mlp::from_parameters(&sizes, engine.parameters(), kernel);
             let mut plain = mlp.plain_network();

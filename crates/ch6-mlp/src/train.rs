@@ -297,7 +297,7 @@ impl Comparison {
     }
 }
 
-// ANCHOR: compare_runs
+// ANCHOR: compare_optimizers
 /// The optimizers compared, with the book's learning rates (Adam and RMSprop
 /// at 0.001, their usual defaults; the others at 0.01), all from He weights.
 pub fn optimizer_runs() -> Comparison {
@@ -316,6 +316,9 @@ pub fn optimizer_runs() -> Comparison {
     }
 }
 
+// ANCHOR_END: compare_optimizers
+
+// ANCHOR: compare_init
 /// The initial weights compared: std 0.01, Xavier and He, each trained by SGD η = 0.01.
 pub fn init_runs() -> Comparison {
     Comparison {
@@ -325,7 +328,7 @@ pub fn init_runs() -> Comparison {
             .collect(),
     }
 }
-// ANCHOR_END: compare_runs
+// ANCHOR_END: compare_init
 
 /// One line of a comparison: its name, the loss per iteration, and the test
 /// accuracy after training.

@@ -123,14 +123,14 @@ pub const EXERCISES: &[Exercise] = &[
         stage: 4,
         file: "stage4/momentum.rs",
         task: "the Momentum update rule",
-        solution: "crates/ch6-mlp/src/optim.rs, impl Optimizer for Momentum",
+        solution: "crates/ch6-mlp/src/engine/optim.rs, impl Optimizer for Momentum",
     },
     Exercise {
         name: "adam",
         stage: 4,
         file: "stage4/adam.rs",
         task: "the Adam update rule",
-        solution: "crates/ch6-mlp/src/optim.rs, impl Optimizer for Adam",
+        solution: "crates/ch6-mlp/src/engine/optim.rs, impl Optimizer for Adam",
     },
     Exercise {
         name: "he_init",

@@ -10,10 +10,12 @@
 //!   changes);
 //! - `Xᵀ` and `Wᵀ` are read in place as strided [`Operand`]s, never copied,
 //!   and the input `X` is not copied either: the caller hands it to backward;
-//! - the products go to the `gemm` crate ([`Kernel::Gemm`]), which picks its
-//!   kernels for the CPU at run time (AVX-512 where the CPU has it, AVX2 and
-//!   FMA otherwise) and can split a large product over threads.
-//!   [`Kernel::Nalgebra`] keeps nalgebra's own product, to measure the difference.
+//! - the products are the engine's ([`Kernel::Engine`]): the register
+//!   tiles of [`crate::engine::tiles`] for the short sums they suit, the
+//!   `gemm` crate for every other, which picks its kernels for the CPU at
+//!   run time (AVX-512 where the CPU has it, AVX2 and FMA otherwise) and can
+//!   split a large product over threads. [`Kernel::Nalgebra`] keeps
+//!   nalgebra's own product, as stage 3, to measure the difference.
 //!
 //! `tests` check `Dense` against stage 3's `Affine` on the same numbers.
 
@@ -126,8 +128,11 @@ const THREAD_THRESHOLD: usize = 8_000_000;
 pub enum Kernel {
     /// nalgebra's `gemm` (the `matrixmultiply` crate), as stage 3.
     Nalgebra,
-    /// The `gemm` crate, a large product split over up to `threads` threads.
-    Gemm { threads: usize },
+    /// The engine's: the register tiles where they apply (f32, a sum of at
+    /// most 64 terms, the left factor stored column after column, an AVX2
+    /// CPU, and `Device::RegisterTiles` on), the `gemm` crate for every other
+    /// product, a large one split over up to `threads` threads.
+    Engine { threads: usize },
 }
 
 // ANCHOR: matmul
@@ -150,7 +155,7 @@ pub fn matmul<T: RealField + Copy>(
     match kernel {
         _ if !is_f32_or_f64 => triple_loop(out, a, b, accumulate),
         Kernel::Nalgebra => nalgebra_matmul_avoiding_small_view_bug(out, a, b, accumulate),
-        Kernel::Gemm { threads } => gemm_crate(out, a, b, accumulate, threads),
+        Kernel::Engine { threads } => engine_product(out, a, b, accumulate, threads),
     }
 }
 // ANCHOR_END: matmul
@@ -215,8 +220,9 @@ fn register_tiles<T: RealField + Copy>(
     tiles::product(out, a_data, b_data, shape, (b.row_stride, b.col_stride))
 }
 
-/// The `gemm` crate's product, on one thread or, when large, on `threads`.
-fn gemm_crate<T: RealField + Copy>(
+/// The register tiles' product where it applies; else the `gemm` crate's,
+/// on one thread or, when large, on `threads`.
+fn engine_product<T: RealField + Copy>(
     out: &mut DMatrix<T>,
     a: Operand<'_, T>,
     b: Operand<'_, T>,
@@ -411,8 +417,8 @@ mod tests {
 
     const KERNELS: [Kernel; 3] = [
         Kernel::Nalgebra,
-        Kernel::Gemm { threads: 1 },
-        Kernel::Gemm { threads: 2 },
+        Kernel::Engine { threads: 1 },
+        Kernel::Engine { threads: 2 },
     ];
 
     #[test]

@@ -8,6 +8,7 @@
 //!   read in place, the `gemm` crate's products;
 //! - [`tiles`]: register tiles, a product kernel for the short sums of batch-32 gradients;
 //! - [`simd`]: element-wise passes at the CPU's full vector width, chosen at run time;
+//! - [`devices`]: the one switch that turns each of these devices on or off;
 //! - [`layers`]: ReLU in place and softmax with cross-entropy, fused;
 //! - [`optim`]: SGD, Momentum, AdaGrad, RMSprop and Adam, one update rule each;
 //! - [`network`]: the one trait a trainable network implements, and the optimizer step;
@@ -16,6 +17,7 @@
 //! - [`model_file`]: saving and loading any of them (safetensors).
 
 pub mod dense;
+pub mod devices;
 pub mod evaluate;
 pub mod layers;
 pub mod model_file;

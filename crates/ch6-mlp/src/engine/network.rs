@@ -75,6 +75,7 @@ pub fn step<T: RealField + Copy>(optimizer: &mut dyn Optimizer<T>, net: &mut imp
 }
 // ANCHOR_END: step
 
+// ANCHOR: train_step
 /// One training step on the images at `indices` of `data`: load, forward,
 /// backward, update. Returns the batch's loss.
 pub fn train_step<T: RealField + Copy>(
@@ -88,3 +89,4 @@ pub fn train_step<T: RealField + Copy>(
     step(optimizer, net);
     loss
 }
+// ANCHOR_END: train_step

@@ -16,23 +16,7 @@
 //! and the compiler never reorders a sum of floats on its own, so the
 //! numbers are the same bit for bit; only the speed changes.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
-/// Whether [`vectorized`] and [`prefetch`] are on (they are, but for the
-/// benches that measure what each buys).
-static FULL_WIDTH: AtomicBool = AtomicBool::new(true);
-static PREFETCH: AtomicBool = AtomicBool::new(true);
-
-/// Turns the dispatch of [`vectorized`] on or off for the whole program:
-/// off, every pass runs as compiled for the baseline CPU. For benches.
-pub fn set_full_width(on: bool) {
-    FULL_WIDTH.store(on, Ordering::Relaxed);
-}
-
-/// Turns [`prefetch`] on or off for the whole program. For benches.
-pub fn set_prefetch(on: bool) {
-    PREFETCH.store(on, Ordering::Relaxed);
-}
+use crate::engine::devices::Device;
 
 // ANCHOR: vectorized
 /// Runs `pass` compiled for the widest vector instructions this CPU has
@@ -54,7 +38,7 @@ pub fn set_prefetch(on: bool) {
 /// ```
 #[inline(always)]
 pub fn vectorized<R>(pass: impl FnOnce() -> R) -> R {
-    if FULL_WIDTH.load(Ordering::Relaxed) {
+    if Device::FullWidth.is_on() {
         pulp::Arch::new().dispatch(pass)
     } else {
         pass()
@@ -69,7 +53,7 @@ pub fn vectorized<R>(pass: impl FnOnce() -> R) -> R {
 /// A hint, never a fault; on CPUs other than x86-64 it does nothing.
 #[inline(always)]
 pub fn prefetch(bytes: &[u8]) {
-    if !PREFETCH.load(Ordering::Relaxed) {
+    if !Device::Prefetch.is_on() {
         return;
     }
     #[cfg(target_arch = "x86_64")]

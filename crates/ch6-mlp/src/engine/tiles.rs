@@ -24,21 +24,13 @@
 //! this). It runs only where the CPU has AVX2 and FMA, found at run time;
 //! elsewhere [`product`] says no and the caller uses the `gemm` crate.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use crate::engine::devices::Device;
 
 /// Sums at most this long go to [`product`]: the `gemm` crate sums longer
 /// ones in blocks (whose size depends on the CPU's caches), so only short
 /// sums are certain to be one block there, and the copying pays off
 /// there least.
 pub const MAX_K: usize = 64;
-
-/// Whether [`product`] is used (it is, but for the bench that measures it).
-static ON: AtomicBool = AtomicBool::new(true);
-
-/// Turns [`product`] on or off for the whole program. For benches.
-pub fn set_enabled(on: bool) {
-    ON.store(on, Ordering::Relaxed);
-}
 
 /// `out = a · b` by register tiles, if this CPU can: `a: m × k` column-major
 /// (`a[i + p·m]`), `b: k × n` with entry `(p, j)` at
@@ -57,7 +49,7 @@ pub fn product(
         _ => (k - 1) * b_row_stride + (n - 1) * b_col_stride + 1,
     };
     let fits = k <= MAX_K && out.len() == m * n && a.len() >= m * k && b.len() >= b_extent;
-    if !fits || !ON.load(Ordering::Relaxed) {
+    if !fits || !Device::RegisterTiles.is_on() {
         return false;
     }
     #[cfg(target_arch = "x86_64")]

@@ -47,7 +47,7 @@ use ch6_mlp::Mlp;
 use ch6_mlp::engine::dense::{Kernel, Operand, matmul};
 use ch6_mlp::engine::devices::Device;
 use ch6_mlp::engine::optim::OptimizerKind;
-use ch6_mlp::engine::train::{self as engine, Evaluation, Schedule};
+use ch6_mlp::engine::train::{self as engine, Measure, Schedule};
 use ch6_mlp::train::{Config, Preset};
 use criterion::{
     BenchmarkGroup, Criterion, SamplingMode, criterion_group, criterion_main, measurement::WallTime,
@@ -100,7 +100,7 @@ fn engine_epoch(mnist: &Mnist, config: Config, kernel: Kernel) -> Work {
             &schedule,
             42,
             &train,
-            Evaluation::default(),
+            Measure::default(),
             no_augment,
             report,
         )

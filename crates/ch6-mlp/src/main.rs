@@ -206,9 +206,10 @@ fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
     let mut reporter =
         Reporter::start(run_info(&config, &train_set, seed), &args.common).with_init_flag("--init");
     reporter.note(&config.plan(train_set.len(), validation.as_ref().map(Dataset::len)));
-    let trained = train::train(&config, seed, &train_set, validation.as_ref(), &test, |e| {
-        record(&mut reporter, e)
-    })?;
+    let (mlp, trained) =
+        train::train(&config, seed, &train_set, validation.as_ref(), &test, |e| {
+            record(&mut reporter, e)
+        })?;
     let lines = config.summary(&trained);
     let extra = train_cli::fields(json!({
         "preset": args.preset.map(Preset::name),
@@ -218,16 +219,16 @@ fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
         "epochs": config.epochs,
         "threads": config.threads,
         "epoch_seconds": trained.epoch_seconds,
-        "validation_accuracy": trained.validation_accuracy,
+        "validation_accuracy": trained.accuracies.validation,
     }));
     // A network that learned nothing (finish says so) is not saved.
-    reporter.finish(trained.test_accuracy, &lines, extra)?;
+    reporter.finish(trained.test_accuracy(), &lines, extra)?;
     if let Some(path) = &args.save {
-        let written = train_cli::write_bytes(path, &model_file::to_bytes(&trained.mlp))?;
+        let written = train_cli::write_bytes(path, &model_file::to_bytes(&mlp))?;
         say(&args.common, &written.said("Model saved to", path));
     }
     if let Some(path) = &args.plot_weights {
-        let tiles: Vec<Tile> = (trained.mlp.first_layer_units(64).into_iter())
+        let tiles: Vec<Tile> = (mlp.first_layer_units(64).into_iter())
             .map(|pixels| Tile {
                 pixels,
                 width: 28,
@@ -266,12 +267,13 @@ fn run_seeds(count: usize, args: &TrainArgs) -> anyhow::Result<()> {
         // A silent reporter still stops a run that diverges.
         let mut reporter =
             Reporter::start(run_info(&config, &train_set, seed), silent).with_init_flag("--init");
-        let trained = train::train(&config, seed, &train_set, validation.as_ref(), &test, |e| {
-            record(&mut reporter, e)
-        })?;
+        let (_, trained) =
+            train::train(&config, seed, &train_set, validation.as_ref(), &test, |e| {
+                record(&mut reporter, e)
+            })?;
         Ok(SeedRun {
-            validation: trained.validation_accuracy,
-            test: trained.test_accuracy,
+            validation: trained.accuracies.validation,
+            test: trained.test_accuracy(),
             epoch_seconds: trained.epoch_seconds,
         })
     })
@@ -310,7 +312,7 @@ fn comparison(runs: &train::Comparison, args: &CompareArgs) -> anyhow::Result<()
     if !quiet {
         eprintln!("{}", runs.heading(args.iterations, args.batch_size));
     }
-    let progress = |c: &train::Curve| {
+    let progress = |c: &train::LossCurve| {
         if !quiet {
             eprintln!("  {:<24} done", c.name)
         }
@@ -327,13 +329,9 @@ fn comparison(runs: &train::Comparison, args: &CompareArgs) -> anyhow::Result<()
         train::comparison_table(&curves, window).trim_end(),
     );
     if args.common.json {
-        let rows: Vec<_> = curves
-            .iter()
-            .map(|c| json!({"name": c.name, "losses": c.losses, "test_accuracy": c.test_accuracy}))
-            .collect();
         println!(
             "{}",
-            json!({"title": runs.title, "sizes": sizes, "runs": rows})
+            json!({"title": runs.title, "sizes": sizes, "runs": curves})
         );
     }
     let Some(path) = &args.common.plot else {

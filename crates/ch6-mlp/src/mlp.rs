@@ -213,23 +213,32 @@ impl<T: RealField + Copy> Mlp<T> {
     pub fn gradient(&mut self) -> T {
         let loss = self.loss();
         scores_gradient(&self.probabilities, &self.t, &mut self.dscores);
-        // Each layer from the top: its input is the output of the one below;
-        // its dX, masked by that ReLU output (> 0 where ReLU passed), is the dY below.
+        // Each layer from the top: its input is the output of the layer below,
+        // its dY the dX of the layer above; that dX, masked by the ReLU below
+        // (its output is > 0 exactly where ReLU passed), is the next dY.
         for i in (0..self.layers.len()).rev() {
-            let (lower, upper) = self.layers.split_at_mut(i + 1);
-            let dy = upper.first().map_or(&self.dscores, |above| &above.dx);
-            let (below, this) = lower.split_at_mut(i);
-            match below.last() {
-                None => this[0].backward_params_from(Operand::transposed(&self.xt), dy),
-                Some(input) => {
-                    let dx = this[0].backward(&input.y, dy);
-                    relu_backward(dx, &input.y);
-                }
+            let (below, layer, above) = around(&mut self.layers, i);
+            let dy = above.map_or(&self.dscores, |above| &above.dx);
+            match below {
+                // The first layer reads the batch; its ∂E/∂X, towards the pixels, is of no use.
+                None => layer.backward_params_from(Operand::transposed(&self.xt), dy),
+                Some(below) => relu_backward(layer.backward(&below.y, dy), &below.y),
             }
         }
         loss
     }
     // ANCHOR_END: gradient
+}
+
+/// Layer `i` of `layers`, to change, with the layers just below and above
+/// it, to read (`None` past either end).
+fn around<T: RealField + Copy>(
+    layers: &mut [Dense<T>],
+    i: usize,
+) -> (Option<&Dense<T>>, &mut Dense<T>, Option<&Dense<T>>) {
+    let (below, rest) = layers.split_at_mut(i);
+    let (layer, above) = rest.split_first_mut().expect("layer i exists");
+    (below.last(), layer, above.first())
 }
 
 impl<T: RealField + Copy> Trainable<T> for Mlp<T> {

@@ -13,7 +13,7 @@ use mnist::{BatchSampler, Dataset};
 
 use crate::engine::evaluate::accuracy;
 use crate::engine::optim::{Optimizer, OptimizerKind};
-use crate::engine::train::{self as engine_train, Evaluation, Schedule, TrainEvent};
+use crate::engine::train::{self as engine_train, Measure, Schedule, TrainEvent, Trained};
 use crate::engine::train_step;
 use crate::init::Init;
 use crate::mlp::Mlp;
@@ -134,7 +134,7 @@ impl Config {
             seconds.iter().sum::<f64>() / seconds.len().max(1) as f64,
             self.threads
         )];
-        if let Some(v) = trained.validation_accuracy {
+        if let Some(v) = trained.accuracies.validation {
             lines.push(format!(
                 "Validation accuracy: {:.2}% on the last {} training images",
                 100.0 * v,
@@ -202,15 +202,6 @@ impl Preset {
 }
 // ANCHOR_END: presets
 
-/// What a training run ends with.
-pub struct Trained {
-    pub mlp: Mlp<f32>,
-    /// Seconds of training (no evaluation) of each epoch.
-    pub epoch_seconds: Vec<f64>,
-    pub validation_accuracy: Option<f64>,
-    pub test_accuracy: f64,
-}
-
 // ANCHOR: train
 /// Trains a fresh network of `config` from `seed` on `train` with the
 /// engine's loop, measuring accuracy on `validation` (if any) and `test`
@@ -222,14 +213,14 @@ pub fn train<E>(
     validation: Option<&Dataset>,
     test: &Dataset,
     report: impl FnMut(TrainEvent) -> Result<(), E>,
-) -> Result<Trained, E> {
+) -> Result<(Mlp<f32>, Trained), E> {
     let mut mlp = Mlp::<f32>::new(&config.sizes(), config.init, seed, config.threads);
     let mut optimizer =
         (config.optimizer).build_for_threads::<f32>(config.learning_rate, config.threads);
-    let measure = Evaluation {
+    let measure = Measure {
         validation,
         test: Some(test),
-        ..Evaluation::default()
+        ..Measure::default()
     };
     let schedule = config.schedule();
     let run = engine_train::train(
@@ -242,12 +233,7 @@ pub fn train<E>(
         None,
         report,
     )?;
-    Ok(Trained {
-        mlp,
-        epoch_seconds: run.epoch_seconds,
-        validation_accuracy: run.accuracies.validation,
-        test_accuracy: run.accuracies.test.unwrap_or(f64::NAN),
-    })
+    Ok((mlp, run))
 }
 // ANCHOR_END: train
 
@@ -333,7 +319,7 @@ pub fn init_runs() -> Comparison {
 /// One line of a comparison: its name, the loss per iteration, and the test
 /// accuracy after training.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
-pub struct Curve {
+pub struct LossCurve {
     pub name: String,
     pub losses: Vec<f64>,
     pub test_accuracy: f64,
@@ -348,8 +334,8 @@ pub fn compare(
     iterations: usize,
     batch_size: usize,
     seed: u64,
-    mut progress: impl FnMut(&Curve),
-) -> Result<Vec<Curve>, String> {
+    mut progress: impl FnMut(&LossCurve),
+) -> Result<Vec<LossCurve>, String> {
     let mut curves = Vec::new();
     for (name, init, kind, eta) in runs {
         let mut mlp = Mlp::<f32>::new(&COMPARISON_SIZES, *init, seed, 1);
@@ -363,7 +349,7 @@ pub fn compare(
             seed.wrapping_add(1),
         )
         .map_err(|e| format!("{name}: {e}"))?;
-        let curve = Curve {
+        let curve = LossCurve {
             name: name.clone(),
             losses,
             test_accuracy: accuracy(&mut mlp, test),
@@ -376,7 +362,7 @@ pub fn compare(
 
 /// The comparison as a table: each curve's mean loss over its last
 /// `window` iterations and its test accuracy, one line each.
-pub fn comparison_table(curves: &[Curve], window: usize) -> String {
+pub fn comparison_table(curves: &[LossCurve], window: usize) -> String {
     let mut out = format!(
         "{:<24} {:>22} {:>14}\n",
         "",
@@ -403,7 +389,7 @@ pub fn tail_mean(values: &[f64], window: usize) -> f64 {
 /// A curve as the mean loss of each block of `window` iterations, one
 /// point `(last iteration of the block, mean)` per block: a chart of trends
 /// rather than noise.
-pub fn smoothed(curve: &Curve, window: usize) -> Vec<(f64, f64)> {
+pub fn smoothed(curve: &LossCurve, window: usize) -> Vec<(f64, f64)> {
     let window = window.max(1);
     curve
         .losses
@@ -452,7 +438,7 @@ mod tests {
 
     #[test]
     fn smoothing_and_tail_means() {
-        let curve = Curve {
+        let curve = LossCurve {
             name: "c".into(),
             losses: vec![4.0, 2.0, 0.0, 2.0],
             test_accuracy: 0.0,

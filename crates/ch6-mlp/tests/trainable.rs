@@ -8,7 +8,7 @@
 use ch6_mlp::engine::evaluate::{accuracy, mistakes, predictions, probabilities};
 use ch6_mlp::engine::model_file::{self, ModelError, ModelFile, Tensor};
 use ch6_mlp::engine::optim::OptimizerKind;
-use ch6_mlp::engine::train::{Evaluation, Schedule, TrainEvent, train};
+use ch6_mlp::engine::train::{Measure, Schedule, TrainEvent, train};
 use ch6_mlp::{Mlp, Trainable};
 use mnist::{CLASSES, Dataset, IMAGE_SIZE};
 use nalgebra::DMatrix;
@@ -181,11 +181,11 @@ fn a_new_network_trains_saves_loads_and_evaluates_through_the_engine() {
         learning_rate: 0.01,
         decay_epochs: 2,
     };
-    let measure = Evaluation {
+    let measure = Measure {
         train: Some(&train_set),
         test: Some(&test),
         every: 2,
-        ..Evaluation::default()
+        ..Measure::default()
     };
     let mut events = Vec::new();
     let trained = train(

@@ -10,7 +10,7 @@
 //!
 //! What varies between recipes is data, not code: a [`Schedule`] (epochs,
 //! batch size, whether a last short batch is skipped, learning-rate decay,
-//! a partial last epoch), an [`Evaluation`] plan, and an optional
+//! a partial last epoch), a [`Measure`], and an optional
 //! augmentation that turns each batch's images into new ones.
 
 use std::time::Instant;
@@ -83,7 +83,7 @@ impl Schedule {
 
 /// Which sets the network is measured on, and when.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Evaluation<'a> {
+pub struct Measure<'a> {
     /// Accuracy on (part of) the training set itself.
     pub train: Option<&'a Dataset>,
     /// A validation split held out of the training images.
@@ -93,7 +93,7 @@ pub struct Evaluation<'a> {
     pub every: usize,
 }
 
-impl Evaluation<'_> {
+impl Measure<'_> {
     /// True when epoch `number` (from 1) of `epochs` ends with a measurement.
     fn after(&self, number: usize, epochs: usize) -> bool {
         number % self.every.max(1) == 0 || number == epochs
@@ -122,6 +122,13 @@ pub struct Trained {
     pub accuracies: Accuracies,
 }
 
+impl Trained {
+    /// The last test accuracy (NaN when the test set was not measured).
+    pub fn test_accuracy(&self) -> f64 {
+        self.accuracies.test.unwrap_or(f64::NAN)
+    }
+}
+
 // ANCHOR: train
 /// Trains `net` on `data` by `schedule`: each epoch a fresh shuffle (from
 /// `seed + 1`, a stream of its own, so a change to the network leaves the
@@ -135,7 +142,7 @@ pub fn train<N: Trainable<f32>, E>(
     schedule: &Schedule,
     seed: u64,
     data: &Dataset,
-    evaluation: Evaluation<'_>,
+    evaluation: Measure<'_>,
     mut augment: Option<&mut Augment<'_>>,
     mut report: impl FnMut(TrainEvent) -> Result<(), E>,
 ) -> Result<Trained, E> {
@@ -216,13 +223,13 @@ mod tests {
 
     #[test]
     fn measurements_come_every_few_epochs_and_after_the_last() {
-        let e = Evaluation {
+        let e = Measure {
             every: 5,
-            ..Evaluation::default()
+            ..Measure::default()
         };
         let after: Vec<usize> = (1..=12).filter(|&n| e.after(n, 12)).collect();
         assert_eq!(after, vec![5, 10, 12]);
-        let every = Evaluation::default();
+        let every = Measure::default();
         assert!((1..=3).all(|n| every.after(n, 3)));
     }
 }

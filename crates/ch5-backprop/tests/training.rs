@@ -2,7 +2,7 @@
 //! a slice of MNIST, per-sample SGD on a few thousand images, determinism
 //! and the divergence stop.
 
-use ch5_backprop::train::{self, MinibatchConfig};
+use ch5_backprop::train::{self, MinibatchConfig, TrainEvent};
 use ch5_backprop::{Activation, Network};
 use train_cli::{CommonArgs, Reporter, RunInfo, TrainError};
 
@@ -15,6 +15,17 @@ fn quiet_args(seed: u64) -> CommonArgs {
         json: false,
         quiet: true,
         force: false,
+    }
+}
+
+/// Hands one event of a training loop to the reporter, as the program does.
+fn record(reporter: &mut Reporter, event: TrainEvent) -> Result<(), TrainError> {
+    match event {
+        TrainEvent::Step(loss) => reporter.step(loss),
+        TrainEvent::Evaluated(a) => {
+            reporter.evaluated(a.train, a.validation, a.test.unwrap_or(f64::NAN));
+            Ok(())
+        }
     }
 }
 
@@ -75,7 +86,7 @@ fn minibatch_run(seed: u64, steps: usize) -> (Vec<f64>, f64) {
         seed: seed + 1,
     };
     train::train_minibatch(&mut net, &train_set, &test_set, config, |e| {
-        reporter.record(e)
+        record(&mut reporter, e)
     })
     .unwrap();
     let losses = reporter.history().iter().map(|e| e.loss).collect();
@@ -109,7 +120,7 @@ fn per_sample_sgd_learns_on_a_slice_of_mnist() {
     let mut net = Network::<f32>::tanh_mlp(&[784, 100, 50, 10], 42);
     let mut reporter = reporter(5_000, 0.1);
     train::train_per_sample(&mut net, &train_set, &test_set, 1, 0.1, 2_500, |e| {
-        reporter.record(e)
+        record(&mut reporter, e)
     })
     .unwrap();
     let history = reporter.history();
@@ -139,7 +150,7 @@ fn a_learning_rate_that_blows_the_loss_up_stops_with_a_message() {
             seed: 2,
         };
         let err = train::train_minibatch(&mut net, &train_set, &test_set, config, |e| {
-            reporter.record(e)
+            record(&mut reporter, e)
         })
         .unwrap_err();
         let message = err.to_string();
@@ -164,7 +175,7 @@ fn huge_initial_weights_are_blamed_not_the_learning_rate() {
         seed: 2,
     };
     let err = train::train_minibatch(&mut net, &train_set, &test_set, config, |e| {
-        reporter.record(e)
+        record(&mut reporter, e)
     })
     .unwrap_err();
     let message = err.to_string();

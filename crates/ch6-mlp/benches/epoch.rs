@@ -86,7 +86,7 @@ fn engine_epoch(mnist: &Mnist, config: Config, kernel: Kernel) -> Work {
     // One epoch per iteration, its batches shuffled from seed 42 + 1.
     let schedule = Schedule {
         epochs: 1,
-        ..config.schedule()
+        ..config.schedule(42)
     };
     Box::new(move || {
         let report = |event| {
@@ -98,7 +98,6 @@ fn engine_epoch(mnist: &Mnist, config: Config, kernel: Kernel) -> Work {
             &mut mlp,
             optimizer,
             &schedule,
-            42,
             &train,
             Measure::default(),
             no_augment,

@@ -50,8 +50,8 @@ impl Config {
     }
     // ANCHOR_END: default_run
 
-    /// The recipe's epochs and batches, for the engine's loop.
-    pub fn schedule(&self) -> Schedule {
+    /// The recipe's epochs and batches for a run from `seed`, for the engine's loop.
+    pub fn schedule(&self, seed: u64) -> Schedule {
         Schedule {
             epochs: self.epochs,
             batch_size: self.batch_size,
@@ -59,12 +59,13 @@ impl Config {
             last_epoch_steps: None,
             learning_rate: self.learning_rate,
             decay_epochs: 0,
+            seed,
         }
     }
 
     /// Optimizer steps in one epoch over `images` training images.
     pub fn steps_per_epoch(&self, images: usize) -> usize {
-        self.schedule().steps_per_epoch(images)
+        self.schedule(0).steps_per_epoch(images)
     }
 
     /// `[784, hidden…, 10]`.
@@ -222,12 +223,11 @@ pub fn train<E>(
         test: Some(test),
         ..Measure::default()
     };
-    let schedule = config.schedule();
+    let schedule = config.schedule(seed);
     let run = engine_train::train(
         &mut mlp,
         optimizer.as_mut(),
         &schedule,
-        seed,
         train,
         measure,
         None,

@@ -180,6 +180,7 @@ fn a_new_network_trains_saves_loads_and_evaluates_through_the_engine() {
         last_epoch_steps: None,
         learning_rate: 0.01,
         decay_epochs: 2,
+        seed: 1,
     };
     let measure = Measure {
         train: Some(&train_set),
@@ -192,7 +193,6 @@ fn a_new_network_trains_saves_loads_and_evaluates_through_the_engine() {
         &mut net,
         optimizer.as_mut(),
         &schedule,
-        1,
         &train_set,
         measure,
         None,

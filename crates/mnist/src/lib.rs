@@ -12,8 +12,9 @@
 //! - [`Dataset::first`] and [`Dataset::split_at`]: quick runs and the
 //!   validation split;
 //! - [`BatchSampler`]: deterministic random mini-batches from a seed;
-//! - [`accuracy`], [`Accuracies`] and [`TrainEvent`]: what a training loop
-//!   measures and reports, the same for every stage.
+//! - [`accuracy`] and [`predictions`]: the fraction of a set a classifier
+//!   gets right, from its scores (what a training loop reports lives with
+//!   the loops, in stage 3's `ch5_backprop::train`).
 //!
 //! Bad files give an [`MnistError`] naming the file and what was wrong.
 

@@ -40,6 +40,9 @@ pub struct Schedule {
     /// ...for all but the last `decay_epochs` epochs, which train at `η/10`
     /// (learning-rate decay; 0: never).
     pub decay_epochs: usize,
+    /// The run's seed: each epoch's shuffle comes from `seed + 1`, a stream
+    /// of its own, so that a change to the network leaves the batches alone.
+    pub seed: u64,
 }
 // ANCHOR_END: schedule
 
@@ -130,23 +133,21 @@ impl Trained {
 }
 
 // ANCHOR: train
-/// Trains `net` on `data` by `schedule`: each epoch a fresh shuffle (from
-/// `seed + 1`, a stream of its own, so a change to the network leaves the
-/// batches alone) cut into batches, one `optimizer` step each, the images
-/// augmented first when `augment` is given; measured as `evaluation` says.
+/// Trains `net` on `data` by `schedule`: each epoch a fresh shuffle cut into
+/// batches, one `optimizer` step each, the images augmented first when
+/// `augment` is given; measured as `measure` says.
 /// `report` sees every step's loss and every measurement; its error stops
 /// training and is returned.
 pub fn train<N: Trainable<f32>, E>(
     net: &mut N,
     optimizer: &mut dyn Optimizer<f32>,
     schedule: &Schedule,
-    seed: u64,
     data: &Dataset,
-    evaluation: Measure<'_>,
+    measure: Measure<'_>,
     mut augment: Option<&mut Augment<'_>>,
     mut report: impl FnMut(TrainEvent) -> Result<(), E>,
 ) -> Result<Trained, E> {
-    let mut sampler = BatchSampler::new(data.len(), seed.wrapping_add(1));
+    let mut sampler = BatchSampler::new(data.len(), schedule.seed.wrapping_add(1));
     let mut trained = Trained {
         epoch_seconds: Vec::new(),
         accuracies: Accuracies::default(),
@@ -171,8 +172,8 @@ pub fn train<N: Trainable<f32>, E>(
             report(TrainEvent::Step(f64::from(loss)))?;
         }
         trained.epoch_seconds.push(started.elapsed().as_secs_f64());
-        if evaluation.after(e + 1, schedule.epochs) {
-            trained.accuracies = evaluation.measure(net);
+        if measure.after(e + 1, schedule.epochs) {
+            trained.accuracies = measure.measure(net);
             report(TrainEvent::Evaluated(trained.accuracies))?;
         }
     }
@@ -192,6 +193,7 @@ mod tests {
             last_epoch_steps: None,
             learning_rate: 0.001,
             decay_epochs: 0,
+            seed: 1,
         }
     }
 

@@ -49,93 +49,21 @@ fn train_save_evaluate_and_predict() {
     assert_eq!(summary["steps_done"], 125);
     assert_eq!(summary["sizes"], serde_json::json!([784, 100, 10]));
 
-    let out = ch6(&["evaluate", "--model", model.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let report = text(&out.stdout);
-    // evaluate measures the saved model on the same test set: the same accuracy.
-    assert!(
-        report.contains(&format!("Test accuracy: {:.2}%", 100.0 * test)),
-        "{report}"
+    // A model of another stage, named as such.
+    let other = dir.path().join("cnn.safetensors");
+    let metadata = std::collections::BTreeMap::from([("format", "ch7-cnn")]);
+    let no_tensors: [(&str, Vec<usize>, Vec<u8>); 0] = [];
+    let bytes = ch6_mlp::engine::model_file::safetensors_bytes(&metadata, &no_tensors);
+    std::fs::write(&other, bytes).unwrap();
+    let other = (
+        other.as_path(),
+        "stage 6 convolutional network (ch7-cnn) model",
     );
-    assert!(report.contains("true\\predicted"), "{report}");
-    assert_eq!(
-        report
-            .lines()
-            .filter(|l| l.trim_end().ends_with('%'))
-            .count(),
-        10,
-        "{report}"
-    );
-
-    let out = ch6(&[
-        "predict",
-        "--model",
-        model.to_str().unwrap(),
-        "--index",
-        "0",
-    ]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let shown = text(&out.stdout);
-    let lines: Vec<&str> = shown.lines().collect();
-    assert!(lines[..28].iter().all(|l| l.len() == 56), "{shown}");
-    // Test image 0 is a 7.
-    assert!(
-        lines[28].starts_with("Test image 0: label 7, predicted"),
-        "{shown}"
-    );
-    assert_eq!(lines[29..].len(), 3, "top 3: {shown}");
-
-    // `--json`: the label and all ten probabilities, the top three as shown above.
-    let out = ch6(&[
-        "predict",
-        "--model",
-        model.to_str().unwrap(),
-        "--index",
-        "0",
-        "--json",
-    ]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(
-        (json["index"].as_u64(), json["label"].as_u64()),
-        (Some(0), Some(7))
-    );
-    let p: Vec<f64> = json["probabilities"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_f64().unwrap())
-        .collect();
-    assert_eq!(p.len(), 10);
-    assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-6, "{p:?}");
-    let top = (0..10).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap();
-    let first = format!("  {top}: {:6.2}%", 100.0 * p[top]);
-    assert_eq!(lines[29], first, "{shown}");
+    train_cli::checks::saved_model(env!("CARGO_BIN_EXE_ch6-mlp"), &model, test, Some(other));
 }
 
 #[test]
-fn a_bad_model_file_or_index_gives_a_clear_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let model = dir.path().join("broken.safetensors");
-    std::fs::write(&model, b"not a model at all").unwrap();
-    let out = ch6(&["evaluate", "--model", model.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(1));
-    let err = text(&out.stderr);
-    assert!(
-        err.contains("broken.safetensors") && err.contains("not a valid safetensors file"),
-        "{err}"
-    );
-
-    let missing = dir.path().join("missing.safetensors");
-    let out = ch6(&[
-        "predict",
-        "--model",
-        missing.to_str().unwrap(),
-        "--index",
-        "3",
-    ]);
-    assert!(text(&out.stderr).contains("cannot read the model file"));
-
+fn bad_validation_or_sizes_give_a_clear_error() {
     let out = ch6(&["--train-size", "100", "--validation", "100"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("--validation 100 leaves no training images"));
@@ -143,35 +71,6 @@ fn a_bad_model_file_or_index_gives_a_clear_error() {
     let out = ch6(&["--hidden", "100,zero"]);
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("expected sizes such as 100,200"));
-}
-
-#[test]
-fn an_index_past_the_test_set_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let model = dir.path().join("tiny.safetensors");
-    let out = ch6(&[
-        "--train-size",
-        "200",
-        "--validation",
-        "0",
-        "--epochs",
-        "1",
-        "--hidden",
-        "8",
-        "--save",
-        model.to_str().unwrap(),
-        "-q",
-    ]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let out = ch6(&[
-        "predict",
-        "--model",
-        model.to_str().unwrap(),
-        "--index",
-        "10000",
-    ]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("--index 10000 is out of range"));
 }
 
 #[test]
@@ -310,27 +209,7 @@ fn every_optimizer_that_blows_up_is_stopped() {
 }
 
 #[test]
-fn predict_and_evaluate_on_an_empty_test_set_are_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let model = dir.path().join("m.safetensors");
-    train_small(&model);
-    let some = mnist::Dataset::from_parts(vec![0; 784], vec![1]);
-    mnist::write_dir(dir.path(), &some, &some.first(0)).unwrap();
-    for command in ["predict", "evaluate"] {
-        let mut args = vec![command, "--model", model.to_str().unwrap()];
-        args.extend(["--data-dir", dir.path().to_str().unwrap()]);
-        if command == "predict" {
-            args.extend(["--index", "0"]);
-        }
-        let out = ch6(&args);
-        let stderr = text(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{stderr}");
-        assert!(stderr.contains("holds no images"), "{stderr}");
-    }
-}
-
-#[test]
-fn plot_weights_and_gallery_draw_what_the_saved_model_learned() {
+fn plot_weights_draws_what_the_first_layer_learned() {
     let dir = tempfile::tempdir().unwrap();
     let (model, weights) = (dir.path().join("m.safetensors"), dir.path().join("w.png"));
     let out = ch6(&[
@@ -351,41 +230,6 @@ fn plot_weights_and_gallery_draw_what_the_saved_model_learned() {
     // 64 tiles of 28×28 in 8 columns, 3 × 3 screen pixels per weight.
     assert_eq!(train_cli::checks::png_size(&weights), (738, 798));
 
-    let gallery = dir.path().join("wrong.png");
-    let out = ch6(&[
-        "evaluate",
-        "--model",
-        model.to_str().unwrap(),
-        "--gallery",
-        gallery.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("Misclassified digits drawn to"));
-    // 24 digits (a model of 2,000 images gets far more than 24 wrong) in 6
-    // columns of 112 pixels, with captions.
-    assert_eq!(train_cli::checks::png_size(&gallery), (756, 676));
-
-    // The gallery's path is checked before the model is read, and never the model itself.
-    let out = ch6(&[
-        "evaluate",
-        "--model",
-        model.to_str().unwrap(),
-        "--gallery",
-        "/no/such/dir/g.png",
-    ]);
-    let err = text(&out.stderr);
-    assert!(
-        err.contains("--gallery /no/such/dir/g.png") && err.contains("does not exist"),
-        "{err}"
-    );
-    let out = ch6(&[
-        "evaluate",
-        "--model",
-        model.to_str().unwrap(),
-        "--gallery",
-        "g.jpg",
-    ]);
-    assert!(text(&out.stderr).contains(".png or .svg"));
     let out = ch6(&["--plot-weights", "/no/such/dir/w.png", "--epochs", "1"]);
     let err = text(&out.stderr);
     assert!(err.contains("--plot-weights /no/such/dir/w.png"), "{err}");

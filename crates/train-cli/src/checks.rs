@@ -2,7 +2,9 @@
 //! that each stage's `tests/cli.rs` runs against its own binary: empty data,
 //! unsafe output paths, sizes past memory, negative counts, a training run
 //! that blows up, and errors printed without a backtrace. A new stage gets
-//! them all by calling [`bad_input`].
+//! them all by calling [`bad_input`]. The stages whose networks are saved
+//! (4 to 7) also call [`saved_model`]: what `predict` and `evaluate`, the
+//! subcommands they share, must do with a saved model and with bad ones.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -159,6 +161,142 @@ pub fn bad_input(program: &Program) {
         .filter(|n| n.contains(".tmp-"))
         .collect();
     assert!(left.is_empty(), "temporary files left behind: {left:?}");
+}
+
+/// Runs `predict` and `evaluate` of the program at `binary` on the model it
+/// saved at `model`, whose run reported `test_accuracy`, and panics (failing
+/// the test) when one of these does not hold:
+/// - `evaluate` measures the same accuracy and prints a confusion matrix with
+///   a recall for each of the ten digits, and `--gallery` draws 24 digits;
+/// - `predict` draws test image 0 (a 7) with the three best guesses, and
+///   `--json` gives all ten probabilities, summing to 1, the first as drawn;
+/// - an index past the test set, an empty test set, a file that is not a
+///   model, a missing file and (when given) `other`, a model of another
+///   stage whose name is in `other_says`, are refused, naming what is wrong.
+pub fn saved_model(binary: &str, model: &Path, test_accuracy: f64, other: Option<(&Path, &str)>) {
+    let run = |args: &[&str]| Command::new(binary).args(args).output().unwrap();
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    let model_path = model.to_str().unwrap();
+    let program = Program {
+        path: binary,
+        quick: &[],
+        diverge: &[],
+    };
+
+    let out = run(&["evaluate", "--model", model_path]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report = text(&out.stdout);
+    // evaluate measures the saved model on the same test set: the same accuracy.
+    let said = format!("Test accuracy: {:.2}%", 100.0 * test_accuracy);
+    assert!(report.contains(&said), "{report}");
+    assert!(report.contains("true\\predicted"), "{report}");
+    let recalls = report
+        .lines()
+        .filter(|l| l.trim_end().ends_with('%'))
+        .count();
+    assert_eq!(recalls, 10, "{report}");
+
+    let out = run(&["predict", "--model", model_path, "--index", "0"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    let lines: Vec<&str> = shown.lines().collect();
+    assert!(lines[..28].iter().all(|l| l.len() == 56), "{shown}");
+    // Test image 0 is a 7.
+    let verdict = "Test image 0: label 7, predicted";
+    assert!(lines[28].starts_with(verdict), "{shown}");
+    assert_eq!(lines[29..].len(), 3, "top 3: {shown}");
+
+    // `--json`: the label and all ten probabilities, the top three as shown above.
+    let out = run(&["predict", "--model", model_path, "--index", "0", "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (json["index"].as_u64(), json["label"].as_u64()),
+        (Some(0), Some(7))
+    );
+    let p: Vec<f64> = (json["probabilities"].as_array().unwrap().iter())
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert_eq!(p.len(), 10);
+    assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-6, "{p:?}");
+    let top = (0..10).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap();
+    assert_eq!(
+        lines[29],
+        format!("  {top}: {:6.2}%", 100.0 * p[top]),
+        "{shown}"
+    );
+
+    let stderr = program.fails(&["predict", "--model", model_path, "--index", "10000"]);
+    assert_says(
+        &stderr,
+        "--index 10000 is out of range",
+        "an index past the test set",
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    // 24 digits (a small model gets far more than 24 wrong) in 6 columns of
+    // 112 pixels, with captions; the gallery is checked before the model is read.
+    let gallery = dir.path().join("wrong.png");
+    let gallery_path = gallery.to_str().unwrap();
+    let out = run(&["evaluate", "--model", model_path, "--gallery", gallery_path]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("Misclassified digits drawn to"));
+    assert_eq!(png_size(&gallery), (756, 676));
+    let stderr = program.fails(&[
+        "evaluate",
+        "--model",
+        model_path,
+        "--gallery",
+        "/no/such/dir/g.png",
+    ]);
+    assert_says(
+        &stderr,
+        "--gallery /no/such/dir/g.png",
+        "a gallery in a missing directory",
+    );
+    assert_says(
+        &stderr,
+        "does not exist",
+        "a gallery in a missing directory",
+    );
+    let stderr = program.fails(&["evaluate", "--model", model_path, "--gallery", "g.jpg"]);
+    assert_says(&stderr, ".png or .svg", "a gallery that is not a picture");
+
+    let some = mnist::Dataset::from_parts(vec![0; mnist::IMAGE_SIZE], vec![1]);
+    mnist::write_dir(dir.path(), &some, &some.first(0)).unwrap();
+    let data = ["--data-dir", dir.path().to_str().unwrap()];
+    for command in [&["predict", "--index", "0"][..], &["evaluate"][..]] {
+        let args = [command, &["--model", model_path], &data[..]].concat();
+        assert_says(
+            &program.fails(&args),
+            "holds no images",
+            "an empty test set",
+        );
+    }
+
+    let broken = dir.path().join("broken.safetensors");
+    std::fs::write(&broken, b"not a model at all").unwrap();
+    let stderr = program.fails(&["evaluate", "--model", broken.to_str().unwrap()]);
+    assert_says(&stderr, "broken.safetensors", "a file that is not a model");
+    assert_says(
+        &stderr,
+        "not a valid safetensors file",
+        "a file that is not a model",
+    );
+    let missing = dir.path().join("missing.safetensors");
+    let stderr = program.fails(&[
+        "predict",
+        "--model",
+        missing.to_str().unwrap(),
+        "--index",
+        "3",
+    ]);
+    assert_says(&stderr, "missing.safetensors", "a missing model");
+    assert_says(&stderr, "cannot read the model file", "a missing model");
+    if let Some((other, says)) = other {
+        let stderr = program.fails(&["evaluate", "--model", other.to_str().unwrap()]);
+        assert_says(&stderr, says, "another stage's model");
+    }
 }
 
 /// The width and height of the PNG file at `path`, from its header; panics

@@ -16,8 +16,10 @@ use mnist::Dataset;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
-use crate::network::{Config, ConfigError, Network};
-use crate::train::{Event, RunError, train};
+use ch6_mlp::engine::train::{Evaluation, TrainEvent};
+
+use crate::network::{Config, ConfigError};
+use crate::train::{Curve, RunError, train};
 
 /// A range `[low, high]` of positive numbers searched on a log scale.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
@@ -150,15 +152,23 @@ pub fn search(
             weight_decay: space.weight_decay.draw(&mut rng),
             ..base.clone()
         };
-        let mut net = Network::<f32>::new(&config, seed);
         let mut scores = Vec::new();
-        let outcome = train(&mut net, &config, seed, train_set, |net, event| {
+        let evaluation = Evaluation {
+            validation: Some(validation),
+            every: 1,
+            ..Evaluation::default()
+        };
+        let mut steps = 0;
+        let outcome = train(&config, seed, train_set, evaluation, |event| {
             match event {
-                Event::Step(loss) if !loss.is_finite() => {
-                    return Err(RunError::Diverged { step: 0, loss });
+                TrainEvent::Step(loss) if !loss.is_finite() => {
+                    return Err(RunError::Diverged {
+                        step: steps + 1,
+                        loss,
+                    });
                 }
-                Event::Step(_) => {}
-                Event::Epoch(_) => scores.push(net.accuracy(validation)),
+                TrainEvent::Step(_) => steps += 1,
+                TrainEvent::Evaluated(accuracies) => scores.extend(accuracies.validation),
             }
             Ok(())
         });
@@ -180,6 +190,35 @@ pub fn search(
     Ok(done)
 }
 // ANCHOR_END: search
+
+/// The search's table: the best `show` trials ranked, then the winner
+/// `best` (the first of `trials`) `retrained` on all `images` of the search
+/// and its one test-set measurement.
+pub fn table(trials: &[Trial], show: usize, retrained: &Curve, images: usize) -> String {
+    let mut table = format!(
+        "{:<6} {:>6} {:>12} {:>12} {:>11}\n",
+        "rank", "trial", "η", "λ", "validation"
+    );
+    for (rank, t) in trials.iter().take(show).enumerate() {
+        table += &format!(
+            "{:<6} {:>6} {:>12.3e} {:>12.3e} {:>10.1}%\n",
+            rank + 1,
+            t.number,
+            t.learning_rate,
+            t.weight_decay,
+            100.0 * t.score()
+        );
+    }
+    let best = &trials[0];
+    table + &format!(
+        "The winner, trial {} (η = {:.3e}, λ = {:.3e}), retrained on all {images} images: test accuracy {:.2}% (train {:.2}%)",
+        best.number,
+        best.learning_rate,
+        best.weight_decay,
+        100.0 * retrained.test.last().copied().unwrap_or(0.0),
+        100.0 * retrained.train.last().copied().unwrap_or(0.0),
+    )
+}
 
 #[cfg(test)]
 mod tests {

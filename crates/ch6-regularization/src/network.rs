@@ -388,7 +388,11 @@ impl<T: RealField + Copy> RegularizedNet<T> {
     /// Number of trainable numbers.
     pub fn parameter_count(&self) -> usize {
         let dense: usize = self.dense_layers().map(Dense::parameter_count).sum();
-        dense + self.batch_norms().map(BatchNorm::parameter_count).sum::<usize>()
+        dense
+            + self
+                .batch_norms()
+                .map(BatchNorm::parameter_count)
+                .sum::<usize>()
     }
 }
 
@@ -442,18 +446,30 @@ impl<T: RealField + Copy + From<u8>> Trainable<T> for RegularizedNet<T> {
             tensors.push(Tensor::vector(format!("dense{k}.bias"), &f32s(&dense.b)));
         }
         for (k, bn) in self.batch_norms().enumerate() {
-            tensors.push(Tensor::vector(format!("batch_norm{k}.weight"), &f32s(&bn.gamma)));
-            tensors.push(Tensor::vector(format!("batch_norm{k}.bias"), &f32s(&bn.beta)));
+            tensors.push(Tensor::vector(
+                format!("batch_norm{k}.weight"),
+                &f32s(&bn.gamma),
+            ));
+            tensors.push(Tensor::vector(
+                format!("batch_norm{k}.bias"),
+                &f32s(&bn.beta),
+            ));
             let mean = f32s(&bn.running_mean);
             tensors.push(Tensor::vector(format!("batch_norm{k}.running_mean"), &mean));
             let var = f32s(&bn.running_var);
             tensors.push(Tensor::vector(format!("batch_norm{k}.running_var"), &var));
         }
         let sizes: Vec<String> = self.sizes().iter().map(usize::to_string).collect();
-        let epsilon = self.batch_norms().next().map_or(1e-7, |bn| to_f64(bn.epsilon));
+        let epsilon = self
+            .batch_norms()
+            .next()
+            .map_or(1e-7, |bn| to_f64(bn.epsilon));
         let metadata = vec![
             ("sizes", sizes.join(",")),
-            ("batch_norm", self.batch_norms().next().is_some().to_string()),
+            (
+                "batch_norm",
+                self.batch_norms().next().is_some().to_string(),
+            ),
             ("batch_norm_epsilon", epsilon.to_string()),
             ("dropout", self.dropout().to_string()),
             ("weight_decay", to_f64(self.weight_decay).to_string()),
@@ -542,7 +558,8 @@ impl<T: RealField + Copy + From<u8>> Trainable<T> for RegularizedNet<T> {
                         Ok::<_, ModelError>(v.map(nalgebra::convert))
                     };
                     (bn.gamma, bn.beta) = (read("weight")?, read("bias")?);
-                    (bn.running_mean, bn.running_var) = (read("running_mean")?, read("running_var")?);
+                    (bn.running_mean, bn.running_var) =
+                        (read("running_mean")?, read("running_var")?);
                     if bn.running_var.iter().any(|&v| v < T::zero()) {
                         return Err(file.invalid(format!(
                             "tensor batch_norm{k}.running_var holds a negative variance"

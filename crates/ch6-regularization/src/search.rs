@@ -210,14 +210,15 @@ pub fn table(trials: &[Trial], show: usize, retrained: &Curve, images: usize) ->
         );
     }
     let best = &trials[0];
-    table + &format!(
-        "The winner, trial {} (η = {:.3e}, λ = {:.3e}), retrained on all {images} images: test accuracy {:.2}% (train {:.2}%)",
-        best.number,
-        best.learning_rate,
-        best.weight_decay,
-        100.0 * retrained.test.last().copied().unwrap_or(0.0),
-        100.0 * retrained.train.last().copied().unwrap_or(0.0),
-    )
+    table
+        + &format!(
+            "The winner, trial {} (η = {:.3e}, λ = {:.3e}), retrained on all {images} images: test accuracy {:.2}% (train {:.2}%)",
+            best.number,
+            best.learning_rate,
+            best.weight_decay,
+            100.0 * retrained.test.last().copied().unwrap_or(0.0),
+            100.0 * retrained.train.last().copied().unwrap_or(0.0),
+        )
 }
 
 #[cfg(test)]

@@ -13,9 +13,9 @@
 //! - [`batch_norm_effect`]: the same deep network on 1,000 images, with and
 //!   without batch normalisation, from initial weight scales 1 to 10⁻⁴.
 
+use ch6_mlp::engine::optim::OptimizerKind;
 use ch6_mlp::engine::train::{self as engine, Evaluation, TrainEvent, Trained};
 use ch6_mlp::init::Init;
-use ch6_mlp::engine::optim::OptimizerKind;
 use mnist::Dataset;
 
 use crate::network::{Config, ConfigError, RegularizedNet};
@@ -302,12 +302,13 @@ pub fn batch_norm_table(results: &[(f64, Curve, Curve)]) -> String {
         );
     }
     let (with, without) = mean_final_train(results);
-    table + &format!(
-        "Mean final train accuracy over the {} scales: {:.1}% with batch norm, {:.1}% without",
-        results.len(),
-        100.0 * with,
-        100.0 * without
-    )
+    table
+        + &format!(
+            "Mean final train accuracy over the {} scales: {:.1}% with batch norm, {:.1}% without",
+            results.len(),
+            100.0 * with,
+            100.0 * without
+        )
 }
 
 #[cfg(test)]
@@ -393,9 +394,16 @@ mod tests {
             ..overfit_config(7)
         };
         let curve = run("every 3", &config, 1, &data, Some(&data), 3).unwrap();
-        assert_eq!(curve.epochs, vec![3, 6, 7], "100 images: 3 whole batches an epoch");
+        assert_eq!(
+            curve.epochs,
+            vec![3, 6, 7],
+            "100 images: 3 whole batches an epoch"
+        );
         assert_eq!((curve.train.len(), curve.test.len()), (3, 3));
-        assert_eq!(curve.train, curve.test, "the same images, the same accuracy");
+        assert_eq!(
+            curve.train, curve.test,
+            "the same images, the same accuracy"
+        );
         let table = overfit_table(&[curve]);
         assert_eq!(table.lines().count(), 2);
         assert!(table.starts_with("after the last epoch        train     test      gap\nevery 3"));
@@ -415,8 +423,15 @@ mod tests {
         let table = batch_norm_table(&results);
         let lines: Vec<&str> = table.lines().collect();
         assert_eq!(lines.len(), 3);
-        assert_eq!(lines[1], format!("{:<12} {:>22} {:>22}", "1.000e0", "80.0%", "stopped"));
-        assert!(lines[2].ends_with("80.0% with batch norm, 0.0% without"), "{}", lines[2]);
+        assert_eq!(
+            lines[1],
+            format!("{:<12} {:>22} {:>22}", "1.000e0", "80.0%", "stopped")
+        );
+        assert!(
+            lines[2].ends_with("80.0% with batch norm, 0.0% without"),
+            "{}",
+            lines[2]
+        );
     }
 
     #[test]

@@ -434,6 +434,95 @@ mod tests {
         );
     }
 
+    /// A network with batch norm and dropout trained for two epochs on
+    /// learnable made-up digits, and those digits.
+    fn trained() -> (RegularizedNet<f32>, Dataset) {
+        let data = learnable(200);
+        let config = Config {
+            hidden: vec![20, 15],
+            batch_norm: true,
+            dropout: 0.2,
+            weight_decay: 1e-3,
+            batch_size: 20,
+            learning_rate: 0.1,
+            ..overfit_config(2)
+        };
+        let (net, _) = train(&config, 5, &data, Evaluation::default(), |_| {
+            Ok::<_, ()>(())
+        })
+        .unwrap();
+        (net, data)
+    }
+
+    #[test]
+    fn a_saved_network_loads_back_with_the_same_predictions() {
+        use ch6_mlp::engine::{Trainable, evaluate, model_file};
+        let (mut net, data) = trained();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("net.safetensors");
+        std::fs::write(&path, model_file::to_bytes(&net)).unwrap();
+        assert!(model_file::is_model::<RegularizedNet<f32>>(&path));
+        let mut loaded: RegularizedNet<f32> = model_file::load(&path, 1).unwrap();
+        assert_eq!(loaded.describe(), "784-20-15-10 ReLU, BatchNorm, dropout 0.2");
+        assert_eq!(loaded.parameter_count(), net.parameter_count());
+        assert_eq!(loaded.weight_decay, net.weight_decay);
+        // Every score, bit for bit: the running averages came along.
+        let all: Vec<usize> = (0..data.len()).collect();
+        net.load_batch(&data, &all);
+        loaded.load_batch(&data, &all);
+        assert_eq!(net.scores(), loaded.scores());
+        let predicted = evaluate::predictions(&mut net, &data);
+        assert_eq!(predicted, evaluate::predictions(&mut loaded, &data));
+        assert_eq!(model_file::to_bytes(&loaded), model_file::to_bytes(&net));
+    }
+
+    #[test]
+    fn a_bad_model_file_is_refused_with_a_message_naming_it() {
+        use ch6_mlp::engine::model_file::{self, Tensor, safetensors_bytes};
+        use ch6_mlp::engine::Trainable;
+        let (net, _) = trained();
+        let dir = tempfile::tempdir().unwrap();
+        // The saved file with one metadata entry or one tensor changed.
+        let write = |name: &str, key: &str, value: &str, drop: Option<&str>| {
+            let (metadata, tensors) = net.model();
+            let mut metadata: std::collections::BTreeMap<&str, String> =
+                metadata.into_iter().collect();
+            metadata.insert("format", "ch6-regularization".into());
+            metadata.insert(key, value.into());
+            let tensors: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
+                .into_iter()
+                .filter(|t: &Tensor| Some(t.name.as_str()) != drop)
+                .map(|t| {
+                    let bytes = t.values.iter().flat_map(|v| v.to_le_bytes()).collect();
+                    (t.name, t.shape, bytes)
+                })
+                .collect();
+            let path = dir.path().join(name);
+            std::fs::write(&path, safetensors_bytes(&metadata, &tensors)).unwrap();
+            path
+        };
+        let refused = |path: &std::path::Path, says: &str| {
+            let err = model_file::load::<RegularizedNet<f32>>(path, 1)
+                .err()
+                .expect("a bad file is refused")
+                .to_string();
+            assert!(err.contains(&path.display().to_string()), "{err}");
+            assert!(err.contains(says), "{err}");
+        };
+        refused(&write("ratio", "dropout", "1.5", None), "a ratio in [0, 1)");
+        refused(&write("zero", "sizes", "784,0,15,10", None), "none of them 0");
+        refused(&write("fashion", "sizes", "784,20,15,5", None), "MNIST needs 784 and 10");
+        refused(&write("bn", "batch_norm", "yes", None), "neither `true` nor `false`");
+        refused(&write("eps", "batch_norm_epsilon", "NaN", None), "above 0");
+        refused(
+            &write("gone", "dropout", "0.2", Some("batch_norm1.running_var")),
+            "`batch_norm1.running_var` is missing",
+        );
+        let text = dir.path().join("notes.txt");
+        std::fs::write(&text, "not a model").unwrap();
+        refused(&text, "not a valid safetensors file");
+    }
+
     #[test]
     fn scales_run_from_one_to_ten_to_the_minus_four() {
         let s = weight_scales(16);

@@ -333,10 +333,18 @@ mod tests {
             test: vec![0.9512],
             diverged: None,
         };
-        let text = table(&[trial(2, 0.9), trial(1, 0.8), trial(3, 0.7)], 2, &retrained, 500);
+        let text = table(
+            &[trial(2, 0.9), trial(1, 0.8), trial(3, 0.7)],
+            2,
+            &retrained,
+            500,
+        );
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 4, "a heading, the 2 shown, the winner");
-        assert_eq!(lines[1], "1           2     1.000e-3     2.000e-6       90.0%");
+        assert_eq!(
+            lines[1],
+            "1           2     1.000e-3     2.000e-6       90.0%"
+        );
         assert_eq!(
             lines[3],
             "The winner, trial 2 (η = 1.000e-3, λ = 2.000e-6), retrained on all 500 images: test accuracy 95.12% (train 99.00%)"

@@ -447,9 +447,13 @@ mod tests {
             learning_rate: 0.1,
             ..overfit_config(2)
         };
-        let (net, _) = train(&config, 5, &data, Evaluation::default(), |_| {
-            Ok::<_, ()>(())
-        })
+        let (net, _) = train(
+            &config,
+            5,
+            &data,
+            Evaluation::default(),
+            |_| Ok::<_, ()>(()),
+        )
         .unwrap();
         (net, data)
     }
@@ -463,7 +467,10 @@ mod tests {
         std::fs::write(&path, model_file::to_bytes(&net)).unwrap();
         assert!(model_file::is_model::<RegularizedNet<f32>>(&path));
         let mut loaded: RegularizedNet<f32> = model_file::load(&path, 1).unwrap();
-        assert_eq!(loaded.describe(), "784-20-15-10 ReLU, BatchNorm, dropout 0.2");
+        assert_eq!(
+            loaded.describe(),
+            "784-20-15-10 ReLU, BatchNorm, dropout 0.2"
+        );
         assert_eq!(loaded.parameter_count(), net.parameter_count());
         assert_eq!(loaded.weight_decay, net.weight_decay);
         // Every score, bit for bit: the running averages came along.
@@ -478,8 +485,8 @@ mod tests {
 
     #[test]
     fn a_bad_model_file_is_refused_with_a_message_naming_it() {
-        use ch6_mlp::engine::model_file::{self, Tensor, safetensors_bytes};
         use ch6_mlp::engine::Trainable;
+        use ch6_mlp::engine::model_file::{self, Tensor, safetensors_bytes};
         let (net, _) = trained();
         let dir = tempfile::tempdir().unwrap();
         // The saved file with one metadata entry or one tensor changed.
@@ -510,9 +517,18 @@ mod tests {
             assert!(err.contains(says), "{err}");
         };
         refused(&write("ratio", "dropout", "1.5", None), "a ratio in [0, 1)");
-        refused(&write("zero", "sizes", "784,0,15,10", None), "none of them 0");
-        refused(&write("fashion", "sizes", "784,20,15,5", None), "MNIST needs 784 and 10");
-        refused(&write("bn", "batch_norm", "yes", None), "neither `true` nor `false`");
+        refused(
+            &write("zero", "sizes", "784,0,15,10", None),
+            "none of them 0",
+        );
+        refused(
+            &write("fashion", "sizes", "784,20,15,5", None),
+            "MNIST needs 784 and 10",
+        );
+        refused(
+            &write("bn", "batch_norm", "yes", None),
+            "neither `true` nor `false`",
+        );
         refused(&write("eps", "batch_norm_epsilon", "NaN", None), "above 0");
         refused(
             &write("gone", "dropout", "0.2", Some("batch_norm1.running_var")),

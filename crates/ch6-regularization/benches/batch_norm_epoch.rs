@@ -19,10 +19,11 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use ch6_mlp::Mlp;
+use ch6_mlp::OptimizerKind;
+use ch6_mlp::engine::train::{Measure, train};
+use ch6_mlp::engine::train_step;
 use ch6_mlp::init::Init;
-use ch6_mlp::optim::OptimizerKind;
-use ch6_regularization::network::{Config, Network};
-use ch6_regularization::train::{Event, train};
+use ch6_regularization::network::{Config, RegularizedNet};
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use mnist::{BatchSampler, Dataset, Mnist};
 
@@ -43,16 +44,28 @@ fn recipe(batch_norm: bool, dropout: f64) -> Config {
     }
 }
 
-/// One epoch of this stage's network; each call trains on.
+/// One epoch of this stage's network with the engine's loop (as
+/// `ch6_regularization::train::train` runs it); each call trains on.
 fn stage5_epoch(data: &Dataset, config: Config) -> Box<dyn FnMut() + '_> {
-    let mut net = Network::<f32>::new(&config, 42);
+    let mut net = RegularizedNet::<f32>::new(&config, 42);
     let mut seed = 43;
     Box::new(move || {
         seed += 1;
-        train(&mut net, &config, seed, data, |_, event: Event| {
-            black_box(event);
-            Ok::<_, ()>(())
-        })
+        let schedule = config.schedule(seed);
+        let mut optimizer = config.optimizer.build::<f32>(config.learning_rate);
+        let measure = Measure::default();
+        train(
+            &mut net,
+            optimizer.as_mut(),
+            &schedule,
+            data,
+            measure,
+            None,
+            |event| {
+                black_box(event);
+                Ok::<_, ()>(())
+            },
+        )
         .unwrap();
     })
 }
@@ -64,7 +77,7 @@ fn stage4_epoch(data: &Dataset, config: Config) -> Box<dyn FnMut() + '_> {
     let mut sampler = BatchSampler::new(data.len(), 43);
     Box::new(move || {
         for batch in &sampler.epoch(config.batch_size) {
-            black_box(mlp.train_step(data, batch, optimizer.as_mut()));
+            black_box(train_step(&mut mlp, data, batch, optimizer.as_mut()));
         }
     })
 }

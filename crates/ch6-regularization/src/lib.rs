@@ -6,11 +6,12 @@
 //! - [`batch_norm`]: batch normalisation, its backward derived on the
 //!   computational graph of its forward;
 //! - [`dropout`]: inverted dropout, a seeded mask in training;
-//! - [`network`]: stage 4's `Dense` layers with optional batch norm and
-//!   dropout and a weight-decay penalty, trained by any of stage 4's
-//!   optimizers; [`network::Config::check`] refuses bad settings first;
-//! - [`train`]: the training loop, the overfitting experiment and the
-//!   batch-norm experiment of the book, and the full-data recipe;
+//! - [`network`]: [`RegularizedNet`], stage 4's `Dense` layers with
+//!   optional batch norm and dropout and a weight-decay penalty, trained by
+//!   any of stage 4's optimizers; [`network::Config::check`] refuses bad
+//!   settings first;
+//! - [`train`]: training with stage 4's one loop, and the overfitting and
+//!   batch-norm experiments of the book;
 //! - [`search`]: random search over learning rate and weight decay on a
 //!   validation split of the training data, never the test set.
 //!
@@ -26,4 +27,4 @@ pub mod train;
 
 pub use batch_norm::BatchNorm;
 pub use dropout::Dropout;
-pub use network::{Config, ConfigError, Network};
+pub use network::{Block, Config, ConfigError, RegularizedNet};

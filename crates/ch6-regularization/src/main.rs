@@ -6,24 +6,28 @@
 //! poorly; weight decay and dropout narrow the gap. `batchnorm` shows batch
 //! normalisation rescuing bad initial weights; `search` chooses learning
 //! rate and weight decay on a validation split, then tests once; `train`
-//! trains the full-data recipe; `seeds` trains it once per seed. The library
-//! does the work; this file binds flags to it. Every file the program writes
-//! goes through [`write_chart`] (charts; `--json` goes to stdout).
+//! trains the full-data recipe (and `--save`s it); `seeds` trains it once
+//! per seed; `predict` and `evaluate` use a saved network. The library does
+//! the work and `train_cli` the printing and drawing; this file binds flags
+//! to them.
 
-use std::path::Path;
+use std::path::PathBuf;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::{Args, Parser, Subcommand};
-use mnist::{Accuracies, Dataset, TrainEvent};
+use mnist::Dataset;
 use serde_json::json;
-use train_cli::{CommonArgs, Reporter, RunInfo, Series, Written, one_of, positive_usize, say};
+use train_cli::models::{self, GALLERY};
+use train_cli::{CommonArgs, EvaluateArgs, Output, PredictArgs, Reporter, RunInfo, SeedRun};
+use train_cli::{SeedsArgs, Series, TrainError, one_of, positive_usize, say};
 
-use ch6_mlp::init::Init;
-use ch6_mlp::optim::OptimizerKind;
-use ch6_mlp::train::Spread;
-use ch6_regularization::network::{Config, Network};
-use ch6_regularization::search::{self, LogRange, Trial};
-use ch6_regularization::train::{self as training, Curve, Event};
+use ch6_mlp::engine::evaluate;
+use ch6_mlp::engine::model_file;
+use ch6_mlp::engine::train::{Measure, TrainEvent, Trained};
+use ch6_mlp::{Init, OptimizerKind};
+use ch6_regularization::network::{Config, RegularizedNet};
+use ch6_regularization::search::{self, LogRange};
+use ch6_regularization::train as training;
 
 /// Stage 5: batch normalisation, weight decay, dropout and hyperparameter search
 #[derive(Parser, Debug)]
@@ -52,12 +56,15 @@ enum Command {
     Train(TrainArgs),
     /// Train the recipe once per seed (--seed, --seed + 1, …) and show the mean and spread of the test accuracies
     Seeds {
-        /// How many seeds (networks) to train
-        #[arg(long, value_name = "N", default_value_t = 10, value_parser = positive_usize, allow_negative_numbers = true)]
-        count: usize,
+        #[command(flatten)]
+        seeds: SeedsArgs,
         #[command(flatten)]
         train: TrainArgs,
     },
+    /// Show a test digit and what a saved network (`train --save FILE`) predicts for it
+    Predict(PredictArgs),
+    /// Print a saved network's test accuracy and its confusion matrix; --gallery draws the digits it gets wrong
+    Evaluate(EvaluateArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -137,14 +144,9 @@ struct SearchArgs {
 
 /// Value parser for `LOW..HIGH` (the numbers are checked by [`LogRange::new`]).
 fn range(s: &str) -> Result<(f64, f64), String> {
-    let (low, high) = s
-        .split_once("..")
-        .ok_or_else(|| format!("expected LOW..HIGH such as 1e-6..1e-2, got `{s}`"))?;
-    let number = |t: &str| {
-        t.trim()
-            .parse::<f64>()
-            .map_err(|_| format!("expected LOW..HIGH such as 1e-6..1e-2, got `{s}`"))
-    };
+    let bad = || format!("expected LOW..HIGH such as 1e-6..1e-2, got `{s}`");
+    let (low, high) = s.split_once("..").ok_or_else(bad)?;
+    let number = |t: &str| t.trim().parse::<f64>().map_err(|_| bad());
     Ok((number(low)?, number(high)?))
 }
 
@@ -187,6 +189,9 @@ struct TrainArgs {
     /// Passes over the training set
     #[arg(long, value_name = "N", default_value_t = 20, value_parser = positive_usize, allow_negative_numbers = true)]
     epochs: usize,
+    /// Save the trained network to FILE (safetensors), for `predict` and `evaluate`
+    #[arg(long, value_name = "FILE")]
+    save: Option<PathBuf>,
     #[command(flatten)]
     common: CommonArgs,
 }
@@ -196,9 +201,9 @@ struct TrainArgs {
 struct HiddenSizes(Vec<usize>);
 
 fn hidden_sizes(s: &str) -> Result<HiddenSizes, String> {
-    s.split(',')
-        .map(|part| positive_usize(part.trim()))
-        .collect::<Result<_, _>>()
+    let sizes = s.split(',').map(|part| positive_usize(part.trim()));
+    let sizes = sizes.collect::<Result<_, _>>();
+    sizes
         .map(HiddenSizes)
         .map_err(|e| format!("expected sizes such as 256,256 ({e})"))
 }
@@ -211,20 +216,22 @@ fn main() -> std::process::ExitCode {
         Some(Command::Batchnorm(args)) => run_batch_norm(&args),
         Some(Command::Search(args)) => run_search(&args),
         Some(Command::Train(args)) => run_train(&args),
-        Some(Command::Seeds { count, train }) => run_seeds(count, &train),
+        Some(Command::Seeds { seeds, train }) => run_seeds(&seeds, &train),
+        Some(Command::Predict(args)) => run_predict(&args),
+        Some(Command::Evaluate(args)) => run_evaluate(&args),
     })
 }
 
 /// The training images (the first `default_size`, or `--train-size`) and the test set.
 fn load(common: &CommonArgs, default_size: usize) -> anyhow::Result<(Dataset, Dataset)> {
-    let (train, test) = train_cli::load_data(
+    let train_size = Some(common.train_size.unwrap_or(default_size));
+    train_cli::load_data(
         &CommonArgs {
-            train_size: Some(common.train_size.unwrap_or(default_size)),
+            train_size,
             ..common.clone()
         },
         &[],
-    )?;
-    Ok((train, test))
+    )
 }
 
 /// A line of progress on stderr, unless `--quiet`.
@@ -234,26 +241,23 @@ fn progress(common: &CommonArgs, line: &str) {
     }
 }
 
-/// Every chart the program writes goes through here: `series` as lines, or
-/// with `grid`, one small chart per panel.
-fn write_chart(
-    path: &Path,
-    title: &str,
-    x: &str,
-    y: &str,
-    series: &[Series],
-) -> anyhow::Result<Written> {
-    train_cli::draw_line_chart(path, title, x, y, series, false)
-        .with_context(|| format!("drawing {}", path.display()))
-}
-
 /// `(epoch, 100·accuracy)` points.
 fn points(epochs: &[usize], accuracies: &[f64]) -> Vec<(f64, f64)> {
-    epochs
-        .iter()
-        .zip(accuracies)
-        .map(|(&e, a)| (e as f64, 100.0 * a))
-        .collect()
+    let points = epochs.iter().zip(accuracies);
+    points.map(|(&e, a)| (e as f64, 100.0 * a)).collect()
+}
+
+/// Draws `--plot`, if given, with `draw` (one of train-cli's charts), or says how.
+fn plot(
+    common: &CommonArgs,
+    draw: impl FnOnce(&std::path::Path) -> anyhow::Result<train_cli::Written>,
+) -> anyhow::Result<()> {
+    let Some(path) = &common.plot else {
+        return Ok(());
+    };
+    let written = draw(path).map_err(|e| e.context(format!("drawing {}", path.display())))?;
+    say(common, &written.said("Chart drawn to", path));
+    Ok(())
 }
 
 // ANCHOR: run_overfit
@@ -265,77 +269,50 @@ fn run_overfit(args: &OverfitArgs) -> anyhow::Result<()> {
     };
     let (train, test) = load(&args.common, 300)?;
     let runs = training::overfit_runs(&base, args.weight_decay, args.dropout);
-    progress(
-        &args.common,
-        &format!(
-            "Overfitting: {} on the first {} training images, three runs from seed {}",
-            base.describe(),
-            train.len(),
-            args.common.seed
-        ),
+    let (common, seed) = (&args.common, args.common.seed);
+    let heading = format!(
+        "Overfitting: {} on the first {} training images, three runs from seed {seed}",
+        base.describe(),
+        train.len()
     );
-    let curves = training::overfit(
-        &runs,
-        args.common.seed,
-        &train,
-        &test,
-        args.eval_every,
-        |c| progress(&args.common, &format!("  {:<24} done", c.name)),
-    )?;
-    let mut table = format!(
-        "{:<24} {:>8} {:>8} {:>8}\n",
-        "after the last epoch", "train", "test", "gap"
-    );
-    for c in &curves {
-        let (tr, te) = (
-            c.train.last().copied().unwrap_or(0.0),
-            c.test.last().copied().unwrap_or(0.0),
-        );
-        table += &format!(
-            "{:<24} {:>7.2}% {:>7.2}% {:>6.2} points{}\n",
-            c.name,
-            100.0 * tr,
-            100.0 * te,
-            100.0 * c.gap(),
-            c.diverged
-                .as_ref()
-                .map_or(String::new(), |d| format!("  (stopped: {d})"))
-        );
-    }
-    say(&args.common, table.trim_end());
+    progress(common, &heading);
+    let curves = training::overfit(&runs, seed, &train, &test, args.eval_every, |c| {
+        progress(common, &format!("  {:<24} done", c.name))
+    })?;
+    say(common, &training::overfit_table(&curves));
     // ANCHOR_END: run_overfit
-    if args.common.json {
+    if common.json {
         println!(
             "{}",
-            json!({"experiment": "overfit", "network": base.describe(), "train_size": train.len(), "seed": args.common.seed, "runs": curves})
+            json!({"experiment": "overfit", "network": base.describe(), "train_size": train.len(), "seed": seed, "runs": curves})
         );
     }
-    if let Some(path) = &args.common.plot {
-        let mut series = Vec::new();
-        for c in &curves {
-            series.push(Series {
-                name: format!("{}: train", c.name),
-                points: points(&c.epochs, &c.train),
-            });
-            series.push(Series {
-                name: format!("{}: test", c.name),
-                points: points(&c.epochs, &c.test),
-            });
-        }
-        let title = format!("Overfitting: 6×100 on {} images", train.len());
-        let written = write_chart(path, &title, "epoch", "accuracy (%)", &series)?;
-        say(&args.common, &written.said("Chart drawn to", path));
-    } else {
+    if common.plot.is_none() {
         progress(
-            &args.common,
+            common,
             "Add --plot PATH (.png or .svg) to draw the curves, --json for the numbers.",
         );
     }
-    Ok(())
+    let mut series = Vec::new();
+    for c in &curves {
+        series.push(Series {
+            name: format!("{}: train", c.name),
+            points: points(&c.epochs, &c.train),
+        });
+        series.push(Series {
+            name: format!("{}: test", c.name),
+            points: points(&c.epochs, &c.test),
+        });
+    }
+    let title = format!("Overfitting: 6×100 on {} images", train.len());
+    plot(common, |path| {
+        train_cli::draw_line_chart(path, &title, "epoch", "accuracy (%)", &series, false)
+    })
 }
 
 fn run_batch_norm(args: &BatchNormArgs) -> anyhow::Result<()> {
     let (train, _) = load(&args.common, 1000)?;
+    let (common, seed) = (&args.common, args.common.seed);
     let scales = training::weight_scales(args.scales);
     let base = training::overfit_config(args.epochs);
     Config {
@@ -343,90 +320,67 @@ fn run_batch_norm(args: &BatchNormArgs) -> anyhow::Result<()> {
         ..base.clone()
     }
     .check(train.len())?;
+    let network = base.describe().replace("He init", "weights N(0, s²)");
     progress(
-        &args.common,
+        common,
         &format!(
-            "Batch norm against initial weight scales: {} on the first {} training images, {} scales",
-            base.describe().replace("He init", "weights N(0, s²)"),
+            "Batch norm against initial weight scales: {network} on the first {} training images, {} scales",
             train.len(),
             scales.len()
         ),
     );
-    let last = |c: &Curve| {
-        c.train
-            .last()
-            .map_or("stopped".into(), |a| format!("{:.1}%", 100.0 * a))
-    };
-    let results = training::batch_norm_effect(
-        &scales,
-        args.epochs,
-        args.common.seed,
-        &train,
-        |s, w, wo| {
-            progress(
-                &args.common,
-                &format!(
-                    "  scale {s:<10.3e} with batch norm {:>8}   without {:>8}",
-                    last(w),
-                    last(wo)
-                ),
-            )
-        },
-    )?;
-    let mut table = format!(
-        "{:<12} {:>22} {:>22}\n",
-        "weight scale", "train, with BatchNorm", "train, without"
-    );
-    for (s, w, wo) in &results {
-        table += &format!("{s:<12.3e} {:>22} {:>22}\n", last(w), last(wo));
-    }
-    let (with, without) = training::mean_final_train(&results);
-    table += &format!(
-        "Mean final train accuracy over the {} scales: {:.1}% with batch norm, {:.1}% without",
-        results.len(),
-        100.0 * with,
-        100.0 * without
-    );
-    say(&args.common, &table);
-    if args.common.json {
+    let results = training::batch_norm_effect(&scales, args.epochs, seed, &train, |s, w, wo| {
+        let (w, wo) = (training::final_train(w), training::final_train(wo));
+        progress(
+            common,
+            &format!("  scale {s:<10.3e} with batch norm {w:>8}   without {wo:>8}"),
+        )
+    })?;
+    say(common, &training::batch_norm_table(&results));
+    if common.json {
         let rows: Vec<_> = results
             .iter()
             .map(|(s, w, wo)| json!({"scale": s, "with_batch_norm": w, "without": wo}))
             .collect();
         println!(
             "{}",
-            json!({"experiment": "batchnorm", "network": base.describe(), "train_size": train.len(), "seed": args.common.seed, "runs": rows})
+            json!({"experiment": "batchnorm", "network": base.describe(), "train_size": train.len(), "seed": seed, "runs": rows})
         );
     }
-    if let Some(path) = &args.common.plot {
-        let written = train_cli::write_atomically(path, |temp| draw_grid(temp, &results))
-            .with_context(|| format!("drawing {}", path.display()))?;
-        say(&args.common, &written.said("Chart drawn to", path));
-    }
-    Ok(())
+    let panels: Vec<(String, Vec<Series>)> = results
+        .iter()
+        .map(|(scale, with, without)| {
+            let line = |c: &training::Curve| Series {
+                name: c.name.clone(),
+                points: points(&c.epochs, &c.train),
+            };
+            (
+                format!("weights N(0, {scale:.2e}²)"),
+                vec![line(with), line(without)],
+            )
+        })
+        .collect();
+    let title = "Train accuracy (%) against epochs: with batch norm (blue), without (orange)";
+    plot(common, |path| {
+        train_cli::draw_line_grid(path, title, &panels, 4)
+    })
 }
 
 fn run_search(args: &SearchArgs) -> anyhow::Result<()> {
-    let lr = LogRange::new(
-        "learning rate",
-        args.learning_rate_range.0,
-        args.learning_rate_range.1,
-    )?;
-    let wd = LogRange::new(
-        "weight decay",
-        args.weight_decay_range.0,
-        args.weight_decay_range.1,
-    )?;
+    let (lr, wd) = (args.learning_rate_range, args.weight_decay_range);
+    let lr = LogRange::new("learning rate", lr.0, lr.1)?;
+    let wd = LogRange::new("weight decay", wd.0, wd.1)?;
     let (all, test) = load(&args.common, 500)?;
+    let (common, seed) = (&args.common, args.common.seed);
     // ANCHOR: run_search
     let (train, validation) = search::validation_split(&all, args.validation_fraction)?;
     let base = training::overfit_config(args.epochs);
+    let network = base.describe().replace("η = 0.01", "η searched");
     progress(
-        &args.common,
+        common,
         &format!(
-            "Random search, {} trials: {} on {} images, validated on the last {} of the first {} training images",
+            "Random search, {} trials: {network} on {} images, validated on the last {} of the first {} training images",
             args.trials,
-            base.describe().replace("η = 0.01", "η searched"),
             train.len(),
             validation.len(),
             all.len()
@@ -436,26 +390,16 @@ fn run_search(args: &SearchArgs) -> anyhow::Result<()> {
         learning_rate: lr,
         weight_decay: wd,
     };
-    let trials = search::search(
-        &base,
-        space,
-        args.trials,
-        args.common.seed,
-        &train,
-        &validation,
-        |t| {
-            progress(
-                &args.common,
-                &format!(
-                    "  trial {:>3}: η = {:.2e}, λ = {:.2e}: validation {:.1}%",
-                    t.number,
-                    t.learning_rate,
-                    t.weight_decay,
-                    100.0 * t.score()
-                ),
-            )
-        },
-    )?;
+    let trials = search::search(&base, space, args.trials, seed, &train, &validation, |t| {
+        let score = 100.0 * t.score();
+        progress(
+            common,
+            &format!(
+                "  trial {:>3}: η = {:.2e}, λ = {:.2e}: validation {score:.1}%",
+                t.number, t.learning_rate, t.weight_decay
+            ),
+        )
+    })?;
     let best = &trials[0];
     // Only now, with the hyperparameters chosen, the test set: once.
     let winner = Config {
@@ -463,69 +407,47 @@ fn run_search(args: &SearchArgs) -> anyhow::Result<()> {
         weight_decay: best.weight_decay,
         ..base.clone()
     };
-    let retrained = training::run(
-        "winner",
-        &winner,
-        args.common.seed,
-        &all,
-        Some(&test),
-        args.epochs,
-    )?;
+    let retrained = training::run("winner", &winner, seed, &all, Some(&test), args.epochs)?;
     // ANCHOR_END: run_search
-    let shown = &trials[..args.show.min(trials.len())];
-    let mut table = format!(
-        "{:<6} {:>6} {:>12} {:>12} {:>11}\n",
-        "rank", "trial", "η", "λ", "validation"
+    say(
+        common,
+        &search::table(&trials, args.show, &retrained, all.len()),
     );
-    for (rank, t) in shown.iter().enumerate() {
-        table += &format!(
-            "{:<6} {:>6} {:>12.3e} {:>12.3e} {:>10.1}%\n",
-            rank + 1,
-            t.number,
-            t.learning_rate,
-            t.weight_decay,
-            100.0 * t.score()
-        );
-    }
-    table += &format!(
-        "The winner, trial {} (η = {:.3e}, λ = {:.3e}), retrained on all {} images: test accuracy {:.2}% (train {:.2}%)",
-        best.number,
-        best.learning_rate,
-        best.weight_decay,
-        all.len(),
-        100.0 * retrained.test.last().copied().unwrap_or(0.0),
-        100.0 * retrained.train.last().copied().unwrap_or(0.0),
-    );
-    say(&args.common, &table);
-    if args.common.json {
+    if common.json {
         println!(
             "{}",
-            json!({"experiment": "search", "network": base.describe(), "train_size": train.len(), "validation_size": validation.len(), "seed": args.common.seed,
+            json!({"experiment": "search", "network": base.describe(), "train_size": train.len(), "validation_size": validation.len(), "seed": seed,
                    "learning_rate_range": lr, "weight_decay_range": wd, "trials": trials, "winner": retrained})
         );
     }
-    if let Some(path) = &args.common.plot {
-        let series: Vec<Series> = shown
-            .iter()
-            .map(|t: &Trial| Series {
-                name: format!("η {:.1e}, λ {:.1e}", t.learning_rate, t.weight_decay),
-                points: points(&(1..=t.validation.len()).collect::<Vec<_>>(), &t.validation),
-            })
-            .collect();
-        let title = format!(
-            "Random search: the best {} of {} trials",
-            shown.len(),
-            trials.len()
-        );
-        let written = write_chart(path, &title, "epoch", "validation accuracy (%)", &series)?;
-        say(&args.common, &written.said("Chart drawn to", path));
-    }
-    Ok(())
+    let shown = &trials[..args.show.min(trials.len())];
+    let series: Vec<Series> = shown
+        .iter()
+        .map(|t| Series {
+            name: format!("η {:.1e}, λ {:.1e}", t.learning_rate, t.weight_decay),
+            points: points(&(1..=t.validation.len()).collect::<Vec<_>>(), &t.validation),
+        })
+        .collect();
+    let title = format!(
+        "Random search: the best {} of {} trials",
+        shown.len(),
+        trials.len()
+    );
+    plot(common, |path| {
+        train_cli::draw_line_chart(
+            path,
+            &title,
+            "epoch",
+            "validation accuracy (%)",
+            &series,
+            false,
+        )
+    })
 }
 
-/// The recipe of the `train` flags.
-fn config(args: &TrainArgs) -> Config {
-    Config {
+/// The recipe of the `train` flags, checked against `images` training images.
+fn recipe(args: &TrainArgs, images: usize) -> anyhow::Result<Config> {
+    let config = Config {
         hidden: args.hidden.0.clone(),
         batch_norm: !args.no_batch_norm,
         dropout: args.dropout,
@@ -536,208 +458,142 @@ fn config(args: &TrainArgs) -> Config {
         learning_rate: args.learning_rate,
         batch_size: args.batch_size,
         epochs: args.epochs,
-    }
+    };
+    config.check(images)?;
+    Ok(config)
 }
 
-fn run_info(config: &Config, train: &Dataset, seed: u64) -> RunInfo {
-    RunInfo {
-        stage: "ch6-regularization".into(),
-        network: config.describe(),
-        parameters: Network::<f32>::new(config, seed).parameter_count(),
-        steps: config.epochs * config.steps_per_epoch(train.len()),
-        batch_size: config.batch_size,
-        learning_rate: config.learning_rate,
-        train_size: train.len(),
-        seed,
-    }
+/// The training and test sets of `train` and `seeds`, `--save` checked first.
+fn data(args: &TrainArgs) -> anyhow::Result<(Dataset, Dataset)> {
+    // Batch norm keeps a few more copies of each layer's outputs than stage 4.
+    let mut sizes = vec![mnist::IMAGE_SIZE];
+    sizes.extend(&args.hidden.0);
+    sizes.push(mnist::CLASSES);
+    train_cli::check_memory(&sizes, args.batch_size, 4, 8, "--hidden or --batch-size")?;
+    let is_ours = model_file::is_model::<RegularizedNet<f32>>;
+    let save = args.save.as_deref().map(|path| Output {
+        flag: "--save",
+        path,
+        is_ours,
+    });
+    train_cli::load_data(&args.common, &save.into_iter().collect::<Vec<_>>())
 }
 
 // ANCHOR: train_recipe
-/// Trains `config` from `seed`, the reporter following every step and the
-/// test accuracy after every epoch. Returns the last test accuracy.
+/// Trains `config` from `seed` with the engine's loop, the reporter
+/// following every step and the test accuracy after every epoch.
 fn train_reported(
     config: &Config,
     seed: u64,
     train: &Dataset,
     test: &Dataset,
     reporter: &mut Reporter,
-) -> anyhow::Result<f64> {
-    let mut net = Network::<f32>::new(config, seed);
-    let mut last = 0.0;
-    training::train(&mut net, config, seed, train, |net, event| match event {
-        Event::Step(loss) => reporter.record(TrainEvent::Step(loss)),
-        Event::Epoch(_) => {
-            last = net.accuracy(test);
-            reporter.record(TrainEvent::Evaluated(Accuracies {
-                train: None,
-                validation: None,
-                test: last,
-            }))
+) -> Result<(RegularizedNet<f32>, Trained), TrainError> {
+    let measure = Measure {
+        test: Some(test),
+        every: 1,
+        ..Measure::default()
+    };
+    training::train(config, seed, train, measure, |event| match event {
+        TrainEvent::Step(loss) => reporter.step(loss),
+        TrainEvent::Evaluated(a) => {
+            reporter.evaluated(a.train, a.validation, a.test.unwrap_or(f64::NAN));
+            Ok(())
         }
-    })?;
-    Ok(last)
+    })
 }
 // ANCHOR_END: train_recipe
 
+fn run_info(config: &Config, train: &Dataset, seed: u64) -> RunInfo {
+    let (network, steps) = (
+        config.describe(),
+        config.epochs * config.steps_per_epoch(train.len()),
+    );
+    let parameters = RegularizedNet::<f32>::new(config, seed).parameter_count();
+    let (batch_size, learning_rate, train_size) =
+        (config.batch_size, config.learning_rate, train.len());
+    RunInfo {
+        stage: "ch6-regularization".into(),
+        network,
+        parameters,
+        steps,
+        batch_size,
+        learning_rate,
+        train_size,
+        seed,
+    }
+}
+
 fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
-    let config = config(args);
-    // Batch norm keeps a few more copies of each layer's outputs than stage 4.
-    train_cli::check_memory(
-        &config.sizes(),
-        config.batch_size,
-        4,
-        8,
-        "--hidden or --batch-size",
-    )?;
-    let (train, test) = train_cli::load_data(&args.common, &[])?;
-    config.check(train.len())?;
-    let mut reporter = Reporter::start(run_info(&config, &train, args.common.seed), &args.common);
+    let (train, test) = data(args)?;
+    let (config, seed) = (recipe(args, train.len())?, args.common.seed);
+    let mut reporter = Reporter::start(run_info(&config, &train, seed), &args.common);
+    let steps = config.steps_per_epoch(train.len());
     reporter.note(&format!(
-        "Training {} on {} images, {} epochs of {} mini-batches",
+        "Training {} on {} images, {} epochs of {steps} mini-batches",
         config.describe(),
         train.len(),
-        config.epochs,
-        config.steps_per_epoch(train.len())
+        config.epochs
     ));
-    let test_accuracy = train_reported(&config, args.common.seed, &train, &test, &mut reporter)?;
+    let (net, trained) = train_reported(&config, seed, &train, &test, &mut reporter)?;
     let extra = json!({"sizes": config.sizes(), "batch_norm": config.batch_norm, "dropout": config.dropout, "weight_decay": config.weight_decay, "optimizer": config.optimizer.to_string(), "epochs": config.epochs});
     let serde_json::Value::Object(extra) = extra else {
         unreachable!("an object")
     };
-    reporter.finish(test_accuracy, &[], extra)?;
+    // A network that learned nothing (finish says so) is not saved.
+    reporter.finish(trained.accuracies.test.unwrap_or(f64::NAN), &[], extra)?;
+    if let Some(path) = &args.save {
+        let written = train_cli::write_bytes(path, &model_file::to_bytes(&net))?;
+        say(&args.common, &written.said("Model saved to", path));
+    }
     Ok(())
 }
 
-fn run_seeds(count: usize, args: &TrainArgs) -> anyhow::Result<()> {
-    if args.common.plot.is_some() {
+fn run_seeds(seeds: &SeedsArgs, args: &TrainArgs) -> anyhow::Result<()> {
+    let count = seeds.count.unwrap_or(10);
+    if args.save.is_some() || args.common.plot.is_some() {
         bail!(
-            "--plot is for one network, and `seeds` trains {count}: draw one seed with `train --seed S --plot FILE`"
+            "--save and --plot are for one network, and `seeds` trains {count}: train the seed you want with `train --seed S --save FILE` or `--plot FILE`"
         );
     }
-    let config = config(args);
-    // Batch norm keeps a few more copies of each layer's outputs than stage 4.
-    train_cli::check_memory(
-        &config.sizes(),
-        config.batch_size,
-        4,
-        8,
-        "--hidden or --batch-size",
-    )?;
-    let (train, test) = train_cli::load_data(&args.common, &[])?;
-    config.check(train.len())?;
-    let first = args.common.seed;
-    progress(
-        &args.common,
-        &format!(
-            "{}: {count} runs on {} images, seeds {first} to {}",
-            config.describe(),
-            train.len(),
-            first + count as u64 - 1
-        ),
+    let (train, test) = data(args)?;
+    let config = recipe(args, train.len())?;
+    let heading = format!(
+        "{}: {count} runs on {} images",
+        config.describe(),
+        train.len()
     );
-    let silent = CommonArgs {
-        quiet: true,
-        json: false,
-        plot: None,
-        ..args.common.clone()
-    };
-    let (mut rows, mut tests) = (Vec::new(), Vec::new());
-    for seed in (first..).take(count) {
+    let about = json!({"stage": "ch6-regularization", "network": config.describe(), "train_size": train.len()});
+    models::seeds(&args.common, count, &heading, about, |seed, silent| {
         // A silent reporter still stops a run that diverges.
-        let mut reporter = Reporter::start(run_info(&config, &train, seed), &silent);
-        let t = train_reported(&config, seed, &train, &test, &mut reporter)
-            .with_context(|| format!("seed {seed}"))?;
-        say(
-            &args.common,
-            &format!(
-                "seed {seed:>5}: test {:.2}%  ({:.1} s of training)",
-                100.0 * t,
-                reporter.training_seconds()
-            ),
-        );
-        rows.push(json!({"seed": seed, "test_accuracy": t}));
-        tests.push(t);
-    }
-    let spread = Spread::of(&tests);
-    say(
-        &args.common,
-        &format!("Test accuracy over {count} seeds: {}", spread.describe()),
-    );
-    if args.common.json {
-        println!(
-            "{}",
-            json!({"stage": "ch6-regularization", "network": config.describe(), "train_size": train.len(), "runs": rows, "test_accuracy": spread})
-        );
-    }
+        let mut reporter = Reporter::start(run_info(&config, &train, seed), silent);
+        let (_, trained) = train_reported(&config, seed, &train, &test, &mut reporter)?;
+        let test = trained.accuracies.test.unwrap_or(f64::NAN);
+        Ok(SeedRun {
+            validation: None,
+            test,
+            epoch_seconds: trained.epoch_seconds,
+        })
+    })
+}
+
+fn run_predict(args: &PredictArgs) -> anyhow::Result<()> {
+    let mut net: RegularizedNet<f32> = model_file::load(&args.model.model, 1)?;
+    let test = args.test_set()?;
+    args.print(&test, &evaluate::probabilities(&mut net, &test, args.index));
     Ok(())
 }
 
-/// The batch-norm experiment's grid: one small chart per weight scale, train
-/// accuracy against epochs with (blue) and without (orange) batch norm.
-/// (`path` is the temporary file of `train_cli::write_atomically`.)
-fn draw_grid(path: &Path, results: &[(f64, Curve, Curve)]) -> anyhow::Result<()> {
-    use plotters::prelude::{BitMapBackend, IntoDrawingArea, SVGBackend};
-    train_cli::register_font();
-    let rows = results.len().div_ceil(GRID_COLUMNS).max(1);
-    let size = (1200, 60 + 230 * rows as u32);
-    let extension = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase);
-    match extension.as_deref() {
-        Some("svg") => grid(
-            SVGBackend::new(path, size).into_drawing_area(),
-            results,
-            rows,
-        ),
-        _ => grid(
-            BitMapBackend::new(path, size).into_drawing_area(),
-            results,
-            rows,
-        ),
-    }
-}
-
-const GRID_COLUMNS: usize = 4;
-
-fn grid<DB: plotters::prelude::DrawingBackend>(
-    root: plotters::prelude::DrawingArea<DB, plotters::coord::Shift>,
-    results: &[(f64, Curve, Curve)],
-    rows: usize,
-) -> anyhow::Result<()>
-where
-    DB::ErrorType: 'static,
-{
-    use plotters::prelude::*;
-    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow::anyhow!("{e:?}");
-    root.fill(&WHITE).map_err(err)?;
-    let title = "Train accuracy (%) against epochs: with batch norm (blue), without (orange)";
-    let root = root.titled(title, ("sans-serif", 22)).map_err(err)?;
-    for ((scale, with, without), area) in
-        results.iter().zip(root.split_evenly((rows, GRID_COLUMNS)))
-    {
-        let epochs = with.train.len().max(without.train.len()).max(2) as f64;
-        let mut chart = ChartBuilder::on(&area)
-            .caption(format!("weights N(0, {scale:.2e}²)"), ("sans-serif", 15))
-            .margin(6)
-            .x_label_area_size(22)
-            .y_label_area_size(32)
-            .build_cartesian_2d(1.0..epochs, 0.0..100.0)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_labels(5)
-            .y_labels(5)
-            .label_style(("sans-serif", 11))
-            .draw()
-            .map_err(err)?;
-        for (curve, colour) in [
-            (with, RGBColor(31, 119, 180)),
-            (without, RGBColor(255, 127, 14)),
-        ] {
-            let line = LineSeries::new(points(&curve.epochs, &curve.train), colour.stroke_width(2));
-            chart.draw_series(line).map_err(err)?;
-        }
-    }
-    root.present().map_err(err)
+fn run_evaluate(args: &EvaluateArgs) -> anyhow::Result<()> {
+    args.check_outputs()?;
+    let mut net: RegularizedNet<f32> = model_file::load(&args.model.model, 1)?;
+    let test = args.model.test_set()?;
+    let predicted = evaluate::predictions(&mut net, &test);
+    args.print(&net.describe(), net.parameter_count(), &test, &predicted);
+    let mistakes = evaluate::mistakes(&mut net, &test, &predicted, GALLERY);
+    let mistakes: Vec<_> = mistakes
+        .iter()
+        .map(|m| (m.index, m.predicted, m.confidence))
+        .collect();
+    args.draw_gallery(&test, &mistakes)
 }

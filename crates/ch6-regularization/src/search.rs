@@ -16,8 +16,10 @@ use mnist::Dataset;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
-use crate::network::{Config, ConfigError, Network};
-use crate::train::{Event, RunError, train};
+use ch6_mlp::engine::train::{Measure, TrainEvent};
+
+use crate::network::{Config, ConfigError};
+use crate::train::{Curve, RunError, train};
 
 /// A range `[low, high]` of positive numbers searched on a log scale.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
@@ -150,15 +152,23 @@ pub fn search(
             weight_decay: space.weight_decay.draw(&mut rng),
             ..base.clone()
         };
-        let mut net = Network::<f32>::new(&config, seed);
         let mut scores = Vec::new();
-        let outcome = train(&mut net, &config, seed, train_set, |net, event| {
+        let measure = Measure {
+            validation: Some(validation),
+            every: 1,
+            ..Measure::default()
+        };
+        let mut steps = 0;
+        let outcome = train(&config, seed, train_set, measure, |event| {
             match event {
-                Event::Step(loss) if !loss.is_finite() => {
-                    return Err(RunError::Diverged { step: 0, loss });
+                TrainEvent::Step(loss) if !loss.is_finite() => {
+                    return Err(RunError::Diverged {
+                        step: steps + 1,
+                        loss,
+                    });
                 }
-                Event::Step(_) => {}
-                Event::Epoch(_) => scores.push(net.accuracy(validation)),
+                TrainEvent::Step(_) => steps += 1,
+                TrainEvent::Evaluated(accuracies) => scores.extend(accuracies.validation),
             }
             Ok(())
         });
@@ -180,6 +190,36 @@ pub fn search(
     Ok(done)
 }
 // ANCHOR_END: search
+
+/// The search's table: the best `show` trials ranked, then the winner
+/// `best` (the first of `trials`) `retrained` on all `images` of the search
+/// and its one test-set measurement.
+pub fn table(trials: &[Trial], show: usize, retrained: &Curve, images: usize) -> String {
+    let mut table = format!(
+        "{:<6} {:>6} {:>12} {:>12} {:>11}\n",
+        "rank", "trial", "η", "λ", "validation"
+    );
+    for (rank, t) in trials.iter().take(show).enumerate() {
+        table += &format!(
+            "{:<6} {:>6} {:>12.3e} {:>12.3e} {:>10.1}%\n",
+            rank + 1,
+            t.number,
+            t.learning_rate,
+            t.weight_decay,
+            100.0 * t.score()
+        );
+    }
+    let best = &trials[0];
+    table
+        + &format!(
+            "The winner, trial {} (η = {:.3e}, λ = {:.3e}), retrained on all {images} images: test accuracy {:.2}% (train {:.2}%)",
+            best.number,
+            best.learning_rate,
+            best.weight_decay,
+            100.0 * retrained.test.last().copied().unwrap_or(0.0),
+            100.0 * retrained.train.last().copied().unwrap_or(0.0),
+        )
+}
 
 #[cfg(test)]
 mod tests {
@@ -275,6 +315,40 @@ mod tests {
         )
         .unwrap();
         assert_eq!(trials, again);
+    }
+
+    #[test]
+    fn the_table_ranks_the_shown_trials_then_tests_the_winner() {
+        let trial = |number, validation| Trial {
+            number,
+            learning_rate: 1e-3,
+            weight_decay: 2e-6,
+            validation: vec![validation],
+            diverged: None,
+        };
+        let retrained = Curve {
+            name: "winner".into(),
+            epochs: vec![3],
+            train: vec![0.99],
+            test: vec![0.9512],
+            diverged: None,
+        };
+        let text = table(
+            &[trial(2, 0.9), trial(1, 0.8), trial(3, 0.7)],
+            2,
+            &retrained,
+            500,
+        );
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4, "a heading, the 2 shown, the winner");
+        assert_eq!(
+            lines[1],
+            "1           2     1.000e-3     2.000e-6       90.0%"
+        );
+        assert_eq!(
+            lines[3],
+            "The winner, trial 2 (η = 1.000e-3, λ = 2.000e-6), retrained on all 500 images: test accuracy 95.12% (train 99.00%)"
+        );
     }
 
     #[test]

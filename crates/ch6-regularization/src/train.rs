@@ -1,58 +1,51 @@
 //! # Training, and the chapter's two experiments
 //!
-//! Stage 5 of the course (chapter 6). [`train`] runs shuffled mini-batch
-//! epochs, as stage 4's does, and hands the network to a callback after
-//! every epoch, so the caller measures whatever it may measure: the
-//! experiments below measure train and test accuracy (they study
-//! overfitting, they choose nothing); the search in [`crate::search`]
-//! measures only its validation split.
+//! Stage 5 of the course (chapter 6). The network trains with stage 4's one
+//! training loop ([`ch6_mlp::engine::train`]), the loop every network of
+//! stages 4 to 7 shares: [`train`] only builds a fresh network and its
+//! optimizer and says how long it trains. The loop measures whichever sets
+//! it is told to: the experiments below measure train and test accuracy
+//! (they study overfitting, they choose nothing); the search in
+//! [`crate::search`] measures only its validation split.
 //!
 //! - [`overfit`]: the book's overfitting experiment: six hidden layers of
 //!   100 on 300 images, with no regularisation, with weight decay, with dropout;
 //! - [`batch_norm_effect`]: the same deep network on 1,000 images, with and
 //!   without batch normalisation, from initial weight scales 1 to 10⁻⁴.
 
-use ch5_backprop::train::to_f64;
+use ch6_mlp::engine::optim::OptimizerKind;
+use ch6_mlp::engine::train::{self as engine, Measure, TrainEvent, Trained};
 use ch6_mlp::init::Init;
-use ch6_mlp::optim::OptimizerKind;
-use mnist::{BatchSampler, Dataset};
+use mnist::Dataset;
 
-use crate::network::{Config, ConfigError, Network};
-
-/// What [`train`] tells its callback.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Event {
-    /// One optimizer step done; the loss of its batch, weight decay included.
-    Step(f64),
-    /// Epoch number `n` (from 1) done.
-    Epoch(usize),
-}
+use crate::network::{Config, ConfigError, RegularizedNet};
 
 // ANCHOR: train
-/// Trains `net` by `config` on `data`, batches shuffled from `seed`: each
-/// epoch a fresh shuffle cut into whole batches, one optimizer step each.
-/// `report` sees every step's loss and, after each epoch, the network; an
-/// error from it stops training.
+/// Trains a fresh network of `config` from `seed` on `data` with stage 4's
+/// training loop: each epoch a fresh shuffle (from `seed + 1`) cut into
+/// whole batches ([`Config::schedule`]), one step of `config`'s optimizer
+/// each; measured as `measure` says. `report` sees every step's loss
+/// (weight decay included) and every measurement; its error stops training.
 pub fn train<E>(
-    net: &mut Network<f32>,
     config: &Config,
     seed: u64,
     data: &Dataset,
-    mut report: impl FnMut(&mut Network<f32>, Event) -> Result<(), E>,
-) -> Result<(), E> {
+    measure: Measure<'_>,
+    report: impl FnMut(TrainEvent) -> Result<(), E>,
+) -> Result<(RegularizedNet<f32>, Trained), E> {
+    let mut net = RegularizedNet::<f32>::new(config, seed);
     let mut optimizer = config.optimizer.build::<f32>(config.learning_rate);
-    let mut sampler = BatchSampler::new(data.len(), seed.wrapping_add(1));
-    let steps = config.steps_per_epoch(data.len());
-    for epoch in 1..=config.epochs {
-        for batch in &sampler.epoch(config.batch_size)[..steps] {
-            let (x, t) = (data.batch_images::<f32>(batch), data.batch_one_hot(batch));
-            let loss = net.gradient(&x, &t);
-            net.step(optimizer.as_mut());
-            report(net, Event::Step(to_f64(loss)))?;
-        }
-        report(net, Event::Epoch(epoch))?;
-    }
-    Ok(())
+    let schedule = config.schedule(seed);
+    let trained = engine::train(
+        &mut net,
+        optimizer.as_mut(),
+        &schedule,
+        data,
+        measure,
+        None,
+        report,
+    )?;
+    Ok((net, trained))
 }
 // ANCHOR_END: train
 
@@ -97,7 +90,7 @@ pub fn run(
     every: usize,
 ) -> Result<Curve, ConfigError> {
     config.check(train_set.len())?;
-    let mut net = Network::<f32>::new(config, seed);
+    let steps_per_epoch = config.steps_per_epoch(train_set.len());
     let mut curve = Curve {
         name: name.into(),
         epochs: Vec::new(),
@@ -105,23 +98,26 @@ pub fn run(
         test: Vec::new(),
         diverged: None,
     };
-    let mut step = 0;
-    let outcome = train(&mut net, config, seed, train_set, |net, event| {
+    let measure = Measure {
+        train: Some(train_set),
+        test,
+        every,
+        ..Measure::default()
+    };
+    let mut steps = 0;
+    let outcome = train(config, seed, train_set, measure, |event| {
         match event {
-            Event::Step(loss) if !loss.is_finite() => {
+            TrainEvent::Step(loss) if !loss.is_finite() => {
                 return Err(RunError::Diverged {
-                    step: step + 1,
+                    step: steps + 1,
                     loss,
                 });
             }
-            Event::Step(_) => step += 1,
-            Event::Epoch(epoch) if epoch % every.max(1) != 0 && epoch != config.epochs => {}
-            Event::Epoch(epoch) => {
-                curve.epochs.push(epoch);
-                curve.train.push(net.accuracy(train_set));
-                if let Some(test) = test {
-                    curve.test.push(net.accuracy(test));
-                }
+            TrainEvent::Step(_) => steps += 1,
+            TrainEvent::Evaluated(accuracies) => {
+                curve.epochs.push(steps / steps_per_epoch);
+                curve.train.extend(accuracies.train);
+                curve.test.extend(accuracies.test);
             }
         }
         Ok(())
@@ -253,6 +249,67 @@ pub fn mean_final_train(results: &[(f64, Curve, Curve)]) -> (f64, f64) {
     (with, without)
 }
 
+// ANCHOR: overfit_table
+/// The overfitting experiment's table: each run's final train and test
+/// accuracy and the gap between them, and why a run stopped early.
+pub fn overfit_table(curves: &[Curve]) -> String {
+    let mut table = format!(
+        "{:<24} {:>8} {:>8} {:>8}",
+        "after the last epoch", "train", "test", "gap"
+    );
+    for c in curves {
+        let (train, test) = (
+            c.train.last().copied().unwrap_or(0.0),
+            c.test.last().copied().unwrap_or(0.0),
+        );
+        let stopped = c
+            .diverged
+            .as_ref()
+            .map_or(String::new(), |d| format!("  (stopped: {d})"));
+        table += &format!(
+            "\n{:<24} {:>7.2}% {:>7.2}% {:>6.2} points{stopped}",
+            c.name,
+            100.0 * train,
+            100.0 * test,
+            100.0 * c.gap(),
+        );
+    }
+    table
+}
+// ANCHOR_END: overfit_table
+
+/// A run's final train accuracy, `97.3%`, or `stopped` when it has none.
+pub fn final_train(curve: &Curve) -> String {
+    curve
+        .train
+        .last()
+        .map_or("stopped".into(), |a| format!("{:.1}%", 100.0 * a))
+}
+
+/// The batch-norm experiment's table: the final train accuracy with and
+/// without batch norm for each scale, and their means.
+pub fn batch_norm_table(results: &[(f64, Curve, Curve)]) -> String {
+    let mut table = format!(
+        "{:<12} {:>22} {:>22}\n",
+        "weight scale", "train, with BatchNorm", "train, without"
+    );
+    for (s, with, without) in results {
+        table += &format!(
+            "{s:<12.3e} {:>22} {:>22}\n",
+            final_train(with),
+            final_train(without)
+        );
+    }
+    let (with, without) = mean_final_train(results);
+    table
+        + &format!(
+            "Mean final train accuracy over the {} scales: {:.1}% with batch norm, {:.1}% without",
+            results.len(),
+            100.0 * with,
+            100.0 * without
+        )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,10 +347,9 @@ mod tests {
         };
         // Every step's loss, bit for bit: initial weights, batches and dropout masks.
         let losses = |seed| {
-            let mut net = Network::<f32>::new(&config, seed);
             let mut losses = Vec::new();
-            train(&mut net, &config, seed, &data, |_, e| {
-                if let Event::Step(loss) = e {
+            train(&config, seed, &data, Measure::default(), |e| {
+                if let TrainEvent::Step(loss) = e {
                     losses.push(loss);
                 }
                 Ok::<_, ()>(())
@@ -326,6 +382,153 @@ mod tests {
             "{curve:?}"
         );
         assert!(curve.train.len() < 5);
+    }
+
+    #[test]
+    fn curves_are_measured_every_few_epochs_and_after_the_last() {
+        let data = learnable(100);
+        let config = Config {
+            hidden: vec![20],
+            batch_size: 30,
+            ..overfit_config(7)
+        };
+        let curve = run("every 3", &config, 1, &data, Some(&data), 3).unwrap();
+        assert_eq!(
+            curve.epochs,
+            vec![3, 6, 7],
+            "100 images: 3 whole batches an epoch"
+        );
+        assert_eq!((curve.train.len(), curve.test.len()), (3, 3));
+        assert_eq!(
+            curve.train, curve.test,
+            "the same images, the same accuracy"
+        );
+        let table = overfit_table(&[curve]);
+        assert_eq!(table.lines().count(), 2);
+        assert!(table.starts_with("after the last epoch        train     test      gap\nevery 3"));
+        assert!(table.ends_with("  0.00 points"), "{table}");
+    }
+
+    #[test]
+    fn the_batch_norm_table_says_stopped_for_a_run_without_measurements() {
+        let curve = |train: Vec<f64>| Curve {
+            name: "c".into(),
+            epochs: (1..=train.len()).collect(),
+            train,
+            test: Vec::new(),
+            diverged: None,
+        };
+        let results = [(1.0, curve(vec![0.5, 0.8]), curve(Vec::new()))];
+        let table = batch_norm_table(&results);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 3);
+        assert_eq!(
+            lines[1],
+            format!("{:<12} {:>22} {:>22}", "1.000e0", "80.0%", "stopped")
+        );
+        assert!(
+            lines[2].ends_with("80.0% with batch norm, 0.0% without"),
+            "{}",
+            lines[2]
+        );
+    }
+
+    /// A network with batch norm and dropout trained for two epochs on
+    /// learnable made-up digits, and those digits.
+    fn trained() -> (RegularizedNet<f32>, Dataset) {
+        let data = learnable(200);
+        let config = Config {
+            hidden: vec![20, 15],
+            batch_norm: true,
+            dropout: 0.2,
+            weight_decay: 1e-3,
+            batch_size: 20,
+            learning_rate: 0.1,
+            ..overfit_config(2)
+        };
+        let (net, _) = train(&config, 5, &data, Measure::default(), |_| Ok::<_, ()>(())).unwrap();
+        (net, data)
+    }
+
+    #[test]
+    fn a_saved_network_loads_back_with_the_same_predictions() {
+        use ch6_mlp::engine::{Trainable, evaluate, model_file};
+        let (mut net, data) = trained();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("net.safetensors");
+        std::fs::write(&path, model_file::to_bytes(&net)).unwrap();
+        assert!(model_file::is_model::<RegularizedNet<f32>>(&path));
+        let mut loaded: RegularizedNet<f32> = model_file::load(&path, 1).unwrap();
+        assert_eq!(
+            loaded.describe(),
+            "784-20-15-10 ReLU, BatchNorm, dropout 0.2"
+        );
+        assert_eq!(loaded.parameter_count(), net.parameter_count());
+        assert_eq!(loaded.weight_decay, net.weight_decay);
+        // Every score, bit for bit: the running averages came along.
+        let all: Vec<usize> = (0..data.len()).collect();
+        net.load_batch(&data, &all);
+        loaded.load_batch(&data, &all);
+        assert_eq!(net.scores(), loaded.scores());
+        let predicted = evaluate::predictions(&mut net, &data);
+        assert_eq!(predicted, evaluate::predictions(&mut loaded, &data));
+        assert_eq!(model_file::to_bytes(&loaded), model_file::to_bytes(&net));
+    }
+
+    #[test]
+    fn a_bad_model_file_is_refused_with_a_message_naming_it() {
+        use ch6_mlp::engine::Trainable;
+        use ch6_mlp::engine::model_file::{self, Tensor, safetensors_bytes};
+        let (net, _) = trained();
+        let dir = tempfile::tempdir().unwrap();
+        // The saved file with one metadata entry or one tensor changed.
+        let write = |name: &str, key: &str, value: &str, drop: Option<&str>| {
+            let (metadata, tensors) = net.model();
+            let mut metadata: std::collections::BTreeMap<&str, String> =
+                metadata.into_iter().collect();
+            metadata.insert("format", "ch6-regularization".into());
+            metadata.insert(key, value.into());
+            let tensors: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
+                .into_iter()
+                .filter(|t: &Tensor| Some(t.name.as_str()) != drop)
+                .map(|t| {
+                    let bytes = t.values.iter().flat_map(|v| v.to_le_bytes()).collect();
+                    (t.name, t.shape, bytes)
+                })
+                .collect();
+            let path = dir.path().join(name);
+            std::fs::write(&path, safetensors_bytes(&metadata, &tensors)).unwrap();
+            path
+        };
+        let refused = |path: &std::path::Path, says: &str| {
+            let err = model_file::load::<RegularizedNet<f32>>(path, 1)
+                .err()
+                .expect("a bad file is refused")
+                .to_string();
+            assert!(err.contains(&path.display().to_string()), "{err}");
+            assert!(err.contains(says), "{err}");
+        };
+        refused(&write("ratio", "dropout", "1.5", None), "a ratio in [0, 1)");
+        refused(
+            &write("zero", "sizes", "784,0,15,10", None),
+            "none of them 0",
+        );
+        refused(
+            &write("fashion", "sizes", "784,20,15,5", None),
+            "MNIST needs 784 and 10",
+        );
+        refused(
+            &write("bn", "batch_norm", "yes", None),
+            "neither `true` nor `false`",
+        );
+        refused(&write("eps", "batch_norm_epsilon", "NaN", None), "above 0");
+        refused(
+            &write("gone", "dropout", "0.2", Some("batch_norm1.running_var")),
+            "`batch_norm1.running_var` is missing",
+        );
+        let text = dir.path().join("notes.txt");
+        std::fs::write(&text, "not a model").unwrap();
+        refused(&text, "not a valid safetensors file");
     }
 
     #[test]

@@ -175,3 +175,59 @@ fn bad_input_gets_a_clear_error_and_nothing_is_lost() {
         diverge: &["--learning-rate", "1e6"],
     });
 }
+
+#[test]
+fn a_saved_network_predicts_and_evaluates_and_a_bad_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("net.safetensors");
+    let model_arg = model.to_str().unwrap();
+    let out = ch6(&[
+        "train",
+        "--train-size",
+        "1000",
+        "--epochs",
+        "1",
+        "--hidden",
+        "30",
+        "--quiet",
+        "--save",
+        model_arg,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("Model saved to"));
+    let out = ch6(&["evaluate", "--model", model_arg]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let evaluated = text(&out.stdout);
+    assert!(
+        evaluated.contains("784-30-10 ReLU, BatchNorm, dropout 0.2, 23920 parameters"),
+        "{evaluated}"
+    );
+    assert!(evaluated.contains("Test accuracy:"), "{evaluated}");
+    let out = ch6(&["predict", "--model", model_arg, "--index", "0", "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["label"], 7);
+    assert_eq!(json["probabilities"].as_array().unwrap().len(), 10);
+    // A file that is not a model is refused, by name.
+    let notes = dir.path().join("notes.txt");
+    std::fs::write(&notes, "not a model").unwrap();
+    let notes_arg = notes.to_str().unwrap();
+    fails_with(
+        &["evaluate", "--model", notes_arg],
+        &[notes_arg, "not a valid safetensors file"],
+    );
+    // `--save` never replaces a file that is not a model of this program.
+    fails_with(
+        &[
+            "train",
+            "--epochs",
+            "1",
+            "--train-size",
+            "1000",
+            "--save",
+            notes_arg,
+        ],
+        &["--save", notes_arg],
+    );
+    assert_eq!(std::fs::read_to_string(&notes).unwrap(), "not a model");
+}

@@ -144,7 +144,7 @@ pub const EXERCISES: &[Exercise] = &[
         stage: 5,
         file: "stage5/weight_decay.rs",
         task: "weight decay: the penalty λ/2 · Σ‖W‖² and its gradient term",
-        solution: "crates/ch6-regularization/src/network.rs, Network::weight_penalty and Network::gradient",
+        solution: "crates/ch6-regularization/src/network.rs, RegularizedNet::weight_penalty and RegularizedNet::gradient",
     },
     Exercise {
         name: "dropout",

@@ -3,14 +3,14 @@
 //! The checks for `crates/exercises/src/stage5/` (chapter "Stage 5: batch
 //! normalisation, weight decay, dropout, and honest search"), in the
 //! chapter's order. Each compares the learner's code with stage 5's own
-//! (`ch6_regularization`): weight decay with what its `Network` adds to the
+//! (`ch6_regularization`): weight decay with what its `RegularizedNet` adds to the
 //! loss and to `∂E/∂W`, dropout with its `Dropout` drawing from the same
 //! seed, batch norm with its `BatchNorm` and with a numerical gradient
 //! (stage 3's gradient check), and names the usual mistakes, which the check
 //! computes.
 
 use ch5_backprop::Layer;
-use ch6_regularization::network::{self, Network};
+use ch6_regularization::network::{self, RegularizedNet};
 use nalgebra::DMatrix;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -21,7 +21,7 @@ use crate::stage3::gradient_check_named;
 
 /// A small stage 5 network (784 → 6 → 5 → 10, He weights, no batch norm,
 /// no dropout) with weight decay `lambda`, from seed 3.
-fn small_network(lambda: f64) -> Network<f64> {
+fn small_network(lambda: f64) -> RegularizedNet<f64> {
     let config = network::Config {
         hidden: vec![6, 5],
         batch_norm: false,
@@ -34,24 +34,20 @@ fn small_network(lambda: f64) -> Network<f64> {
         batch_size: 4,
         epochs: 1,
     };
-    Network::new(&config, 3)
+    RegularizedNet::new(&config, 3)
 }
 
 /// Each dense layer's `(W, ∂E/∂W)` of `net`, in order.
-fn weights_and_gradients(net: &Network<f64>) -> Vec<(DMatrix<f64>, DMatrix<f64>)> {
-    net.layers
-        .iter()
-        .filter_map(|l| match l {
-            network::Layer::Dense(dense, _) => Some((dense.w.clone(), dense.grad_w.clone())),
-            _ => None,
-        })
+fn weights_and_gradients(net: &RegularizedNet<f64>) -> Vec<(DMatrix<f64>, DMatrix<f64>)> {
+    net.dense_layers()
+        .map(|dense| (dense.w.clone(), dense.grad_w.clone()))
         .collect()
 }
 
 /// Checks weight decay: `penalty(weights, λ) = λ/2 · Σ_layers ‖W‖²` (every
 /// weight matrix's squared entries), and `add_gradient(grad_w, w, λ)`, which
 /// adds its gradient `λ·W` to a layer's `∂E/∂W`. Compared with what stage 5's
-/// `Network` adds to its loss and gradients.
+/// `RegularizedNet` adds to its loss and gradients.
 pub fn weight_decay(
     penalty: impl Fn(&[DMatrix<f64>], f64) -> f64,
     add_gradient: impl Fn(&mut DMatrix<f64>, &DMatrix<f64>, f64),
@@ -116,8 +112,10 @@ pub fn weight_decay(
     let x = DMatrix::from_fn(4, 784, |_, _| rng.random::<f64>());
     let t = mnist::one_hot(&[3, 1, 4, 1]);
     let (mut plain, mut decayed) = (small_network(0.0), decayed);
-    plain.gradient(&x, &t);
-    decayed.gradient(&x, &t);
+    plain.set_batch(x.clone(), t.clone());
+    decayed.set_batch(x, t);
+    plain.gradient();
+    decayed.gradient();
     let mut result = Ok(());
     for (i, ((w, g0), (_, want))) in weights_and_gradients(&plain)
         .into_iter()
@@ -147,7 +145,7 @@ pub fn weight_decay(
         }
     }
     report.check(
-        "∂E/∂W gains λ·W in every layer (compared with stage 5's Network::gradient)",
+        "∂E/∂W gains λ·W in every layer (compared with stage 5's RegularizedNet::gradient)",
         result,
     );
 

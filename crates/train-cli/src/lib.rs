@@ -29,7 +29,7 @@ pub use output::{
 pub use pictures::{
     Colours, Histogram, Plane, Tile, Track, draw_histograms, draw_planes, draw_tiles,
 };
-pub use plot::{Series, draw_line_chart, draw_training_curves, register_font};
+pub use plot::{Series, draw_line_chart, draw_line_grid, draw_training_curves, register_font};
 pub use recipe::{Recipe, RecipeArgs, timed};
 pub use report::{
     BLOW_UP, CHANCE, Evaluation, GUESSING_LOSS, Reporter, RunInfo, Summary, TrainError, count,

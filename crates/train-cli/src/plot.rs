@@ -1,6 +1,6 @@
 //! Charts drawn with plotters, PNG or SVG by the file's extension: the
-//! training curves of `--plot`, and a general line chart the stages use for
-//! their comparisons. Text is rendered in pure Rust with a font shipped in
+//! training curves of `--plot`, and a general line chart and a grid of
+//! small line charts the stages use for their comparisons. Text is rendered in pure Rust with a font shipped in
 //! `assets/`, so no system font library is needed.
 
 use std::path::Path;
@@ -123,6 +123,88 @@ pub fn draw_line_chart(
             y_desc,
             series,
             log_y,
+        },
+    )
+}
+
+/// Small multiples: one small line chart per panel `(caption, series)`,
+/// `columns` to a row, every panel on the same axes (the x and y ranges of
+/// all the points) so that they compare at a glance; the i-th series of
+/// every panel in the same colour, which `title` should name.
+/// Says whether it replaced a file.
+pub fn draw_line_grid(
+    path: &Path,
+    title: &str,
+    panels: &[(String, Vec<Series>)],
+    columns: usize,
+) -> anyhow::Result<Written> {
+    struct Grid<'a> {
+        title: &'a str,
+        panels: &'a [(String, Vec<Series>)],
+        columns: usize,
+        rows: usize,
+    }
+    impl Figure for Grid<'_> {
+        fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> anyhow::Result<()>
+        where
+            DB::ErrorType: 'static,
+        {
+            let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("{e:?}");
+            root.fill(&WHITE).map_err(err)?;
+            let root = root.titled(self.title, ("sans-serif", 22)).map_err(err)?;
+            let points = || {
+                let series = self.panels.iter().flat_map(|(_, series)| series);
+                series
+                    .flat_map(|s| s.points.iter())
+                    .filter(|p| p.1.is_finite())
+            };
+            let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+            for &(x, y) in points() {
+                (x0, x1, y0, y1) = (x0.min(x), x1.max(x), y0.min(y), y1.max(y));
+            }
+            if x0 > x1 {
+                (x0, x1, y0, y1) = (0.0, 1.0, 0.0, 1.0);
+            }
+            (x1, y1) = (x1.max(x0 + 1.0), y1.max(y0 + 1e-9));
+            let areas = root.split_evenly((self.rows, self.columns));
+            for ((caption, series), area) in self.panels.iter().zip(areas) {
+                let mut chart = ChartBuilder::on(&area)
+                    .caption(caption, ("sans-serif", 15))
+                    .margin(6)
+                    .x_label_area_size(22)
+                    .y_label_area_size(32)
+                    .build_cartesian_2d(x0..x1, y0..y1)
+                    .map_err(err)?;
+                chart
+                    .configure_mesh()
+                    .x_labels(5)
+                    .y_labels(5)
+                    .x_label_formatter(&tick)
+                    .label_style(("sans-serif", 11))
+                    .draw()
+                    .map_err(err)?;
+                for (i, s) in series.iter().enumerate() {
+                    let points = s.points.iter().copied().filter(|p| p.1.is_finite());
+                    let colour = PALETTE[i % PALETTE.len()];
+                    chart
+                        .draw_series(LineSeries::new(points, colour.stroke_width(2)))
+                        .map_err(err)?;
+                }
+            }
+            Ok(())
+        }
+    }
+    let columns = columns.max(1);
+    let rows = panels.len().div_ceil(columns).max(1);
+    let size = (300 * columns as u32, 60 + 230 * rows as u32);
+    with_canvas(
+        path,
+        size,
+        &Grid {
+            title,
+            panels,
+            columns,
+            rows,
         },
     )
 }
@@ -390,6 +472,32 @@ mod tests {
             name: "a".into(),
             points: vec![(1.0, 1.0), (2.0, 0.1)],
         };
-        draw_line_chart(&dir.path().join("l.png"), "t", "x", "y", &[line], true).unwrap();
+        draw_line_chart(
+            &dir.path().join("l.png"),
+            "t",
+            "x",
+            "y",
+            &[line.clone()],
+            true,
+        )
+        .unwrap();
+        let panels = vec![
+            ("one".to_string(), vec![line.clone()]),
+            (
+                "two".to_string(),
+                vec![
+                    line,
+                    Series {
+                        name: "empty".into(),
+                        points: Vec::new(),
+                    },
+                ],
+            ),
+            ("three".to_string(), Vec::new()),
+        ];
+        let grid = dir.path().join("g.svg");
+        draw_line_grid(&grid, "grid", &panels, 2).unwrap();
+        let svg = std::fs::read_to_string(&grid).unwrap();
+        assert!(svg.contains("three") && svg.contains("grid"));
     }
 }

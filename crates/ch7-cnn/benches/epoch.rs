@@ -17,7 +17,7 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use ch6_mlp::dense::{Kernel, Operand, matmul};
+use ch6_mlp::engine::dense::{Kernel, Operand, matmul};
 use ch7_cnn::im2col::{col2im, im2col};
 use ch7_cnn::layout::Shape;
 use ch7_cnn::train::{Config, Streams, epoch};

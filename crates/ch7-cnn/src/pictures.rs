@@ -71,7 +71,7 @@ mod tests {
         assert_eq!(grey.width, 5);
         // filter 3 holds 0, 3, …, 72: 0 black, 72 white, 21 in between
         assert_eq!((grey.ink[0], grey.ink[24]), (1.0, 0.0));
-        assert!((grey.ink[7] - (1.0 - 21.0 / 72.0)).abs() < 1e-12);
+        assert!((grey.ink[7] - (1.0 - 21.0 / 72.0)).abs() < 1e-6);
         // a constant image is all black rather than a division by 0
         assert!(grey_levels(&images[0]).ink.iter().all(|&v| v == 1.0));
     }

@@ -372,7 +372,7 @@ pub fn conv_backward<L: Layer<f64>>(
         window,
         w.clone(),
         b.clone(),
-        ch6_mlp::dense::Kernel::Nalgebra,
+        ch6_mlp::engine::dense::Kernel::Nalgebra,
     )
     .expect("the case fits");
     let (want_dx, want) = run_layer(&mut reference, &x, &dy);
@@ -811,7 +811,7 @@ mod tests {
                 window,
                 w,
                 b,
-                ch6_mlp::dense::Kernel::Nalgebra,
+                ch6_mlp::engine::dense::Kernel::Nalgebra,
             )
             .unwrap(),
             no_col2im,

@@ -9,38 +9,45 @@
 //!
 //! [`shifted_batch`] moves each image of a batch by its own random `(dy, dx)`,
 //! each between `−max_shift` and `max_shift` pixels; what moves out of the
-//! 28 × 28 frame is lost, what comes in is 0 (the background).
+//! 28 × 28 frame is lost, what comes in is 0 (the background). The moved
+//! images are a data set of their own, which the training loop loads as
+//! it loads any batch (the engine's augmentation hook).
 
 use mnist::{Dataset, IMAGE_SIZE};
-use nalgebra::DMatrix;
 use rand::{Rng, RngExt};
 
 const SIDE: usize = 28;
 
 // ANCHOR: shifted_batch
-/// The images at `indices` of `data` as a `batch × 784` matrix (pixels / 255),
-/// image `r` moved down by `dy` and right by `dx` pixels, both drawn
-/// uniformly from `−max_shift..=max_shift` for each image.
+/// The images at `indices` of `data` as a data set of their own, in batch
+/// order with their labels: image `r` moved down by `dy` and right by `dx`
+/// pixels, both drawn uniformly from `−max_shift..=max_shift` for each
+/// image; a pixel moved in from outside the frame is 0.
 pub fn shifted_batch(
     data: &Dataset,
     indices: &[usize],
     max_shift: usize,
     rng: &mut impl Rng,
-) -> DMatrix<f32> {
+) -> Dataset {
     let s = max_shift as i64;
     let mut draw = || rng.random_range(-s..=s) as isize;
     let shifts: Vec<(isize, isize)> = indices.iter().map(|_| (draw(), draw())).collect();
-    DMatrix::from_fn(indices.len(), IMAGE_SIZE, |r, pixel| {
-        let (dy, dx) = shifts[r];
-        // output pixel (h, w) shows the original pixel (h − dy, w − dx)
-        let (h, w) = ((pixel / SIDE) as isize - dy, (pixel % SIDE) as isize - dx);
-        let inside = (0..SIDE as isize).contains(&h) && (0..SIDE as isize).contains(&w);
-        if inside {
-            f32::from(data.image(indices[r])[h as usize * SIDE + w as usize]) / 255.0
-        } else {
-            0.0
-        }
-    })
+    let mut pixels = Vec::with_capacity(indices.len() * IMAGE_SIZE);
+    for (&i, &(dy, dx)) in indices.iter().zip(&shifts) {
+        let image = data.image(i);
+        pixels.extend((0..IMAGE_SIZE).map(|pixel| {
+            // output pixel (h, w) shows the original pixel (h − dy, w − dx)
+            let (h, w) = ((pixel / SIDE) as isize - dy, (pixel % SIDE) as isize - dx);
+            let inside = (0..SIDE as isize).contains(&h) && (0..SIDE as isize).contains(&w);
+            if inside {
+                image[h as usize * SIDE + w as usize]
+            } else {
+                0
+            }
+        }));
+    }
+    let labels = indices.iter().map(|&i| data.labels()[i]).collect();
+    Dataset::from_parts(pixels, labels)
 }
 // ANCHOR_END: shifted_batch
 
@@ -64,8 +71,12 @@ mod tests {
     fn no_shift_is_the_plain_batch() {
         let data = two_images();
         let mut rng = StdRng::seed_from_u64(1);
-        let x = shifted_batch(&data, &[1, 0], 0, &mut rng);
-        assert_eq!(x, data.batch_images::<f32>(&[1, 0]));
+        let moved = shifted_batch(&data, &[1, 0], 0, &mut rng);
+        assert_eq!(
+            moved.batch_images::<f32>(&[0, 1]),
+            data.batch_images::<f32>(&[1, 0])
+        );
+        assert_eq!(moved.labels(), &[2, 1]);
     }
 
     #[test]
@@ -74,9 +85,11 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(2);
         let mut seen = std::collections::BTreeSet::new();
         for _ in 0..200 {
-            let x = shifted_batch(&data, &[0], 2, &mut rng);
+            let moved = shifted_batch(&data, &[0], 2, &mut rng);
             // the one bright pixel is somewhere within 2 of (10, 20), and alone
-            let bright: Vec<usize> = (0..IMAGE_SIZE).filter(|&p| x[(0, p)] > 0.5).collect();
+            let bright: Vec<usize> = (0..IMAGE_SIZE)
+                .filter(|&p| moved.image(0)[p] > 127)
+                .collect();
             assert_eq!(bright.len(), 1);
             let (h, w) = (bright[0] / SIDE, bright[0] % SIDE);
             assert!(

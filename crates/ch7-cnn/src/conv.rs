@@ -20,7 +20,7 @@
 //! The products run on stage 4's engine (`matmul` with the `gemm` crate, in
 //! kept buffers), so the layer allocates nothing in the steady state.
 
-use ch6_mlp::dense::{Kernel, Operand, matmul, resize_buffer};
+use ch6_mlp::engine::dense::{Kernel, Operand, matmul, resize_buffer};
 use ch6_mlp::init::Init;
 use nalgebra::{DMatrix, RealField};
 use rand::Rng;

@@ -60,7 +60,7 @@ pub fn im2col<T: RealField + Copy>(
     assert_eq!(x.ncols(), input.len(), "im2col: x must be N × (C·H·W)");
     let rows = oh_count * ow_count * n;
     let (fh, fw) = (window.height, window.width);
-    ch6_mlp::dense::resize_buffer(col, rows, input.channels * fh * fw);
+    ch6_mlp::engine::dense::resize_buffer(col, rows, input.channels * fh * fw);
     let (x, col) = (x.as_slice(), col.as_mut_slice());
     for c in 0..input.channels {
         for i in 0..fh {
@@ -101,7 +101,7 @@ pub fn col2im<T: RealField + Copy>(
         dcol.shape(),
         (oh_count * ow_count * n, input.channels * fh * fw)
     );
-    ch6_mlp::dense::resize_buffer(dx, n, input.len());
+    ch6_mlp::engine::dense::resize_buffer(dx, n, input.len());
     dx.as_mut_slice().fill(T::zero());
     let (dcol, dx) = (dcol.as_slice(), dx.as_mut_slice());
     for c in 0..input.channels {

@@ -18,15 +18,18 @@
 //!   convolution it is tested against;
 //! - [`pool`]: [`MaxPooling`], which remembers where each maximum was;
 //! - [`net`]: [`SimpleConvNet`], `conv 30×5×5 → ReLU → pool 2×2 → Affine 100
-//!   → ReLU → Affine 10 → softmax with loss`;
+//!   → ReLU → Affine 10 → softmax with loss`, a `Trainable` network of the
+//!   engine (which also saves and loads it);
 //! - [`train`]: the book's recipe, Adam η = 0.001, batch 100, and
 //!   [`augment`]: training digits moved by a pixel or two (the book's
 //!   chapter 8), the recipe that reaches 99%;
-//! - [`model_file`], [`pictures`]: saving a trained network, and drawing
-//!   its filters and feature maps.
+//! - [`pictures`]: the numbers behind the pictures of its filters and
+//!   feature maps.
 //!
 //! The layers run on stage 4's engine (`matmul` with the `gemm` crate, kept
-//! buffers, stage 4's `Dense` and Adam), and also implement stage 3's
+//! buffers, stage 4's `Dense` and Adam), which also trains, evaluates,
+//! saves and loads the network through its one `Trainable` trait
+//! (`ch6_mlp::engine`); they also implement stage 3's
 //! [`ch5_backprop::Layer`], so stage 3's gradient checks test them in f64
 //! and stage 3's plain `Network` runs them beside plain `Affine` layers.
 
@@ -34,7 +37,6 @@ pub mod augment;
 pub mod conv;
 pub mod im2col;
 pub mod layout;
-pub mod model_file;
 pub mod net;
 pub mod pictures;
 pub mod pool;

@@ -4,21 +4,25 @@
 //! SimpleConvNet with the book's recipe (Adam η = 0.001, batch 100) for a
 //! short default run; `--epochs` trains the full recipe. `seeds` trains one
 //! network per seed and shows the spread; `predict` and `evaluate` use a
-//! saved model. The library does the work; this file binds flags to it.
+//! saved model (their flags and printing are `train_cli::models`'). The
+//! library and the engine do the work; this file binds flags to them.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+use ch6_mlp::engine::evaluate::{mistakes, predictions, probabilities};
+use ch6_mlp::engine::model_file::{self, is_model};
+use ch6_mlp::engine::train::TrainEvent;
+use ch6_mlp::init::Init;
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
-use train_cli::{CommonArgs, Output, Reporter, RunInfo, one_of, positive_usize, say};
+use train_cli::models::{self, EvaluateArgs, PredictArgs, SeedRun, SeedsArgs};
+use train_cli::{CommonArgs, Output, Reporter, RunInfo, TrainError, one_of, positive_usize, say};
 
-use ch6_mlp::init::Init;
-use ch6_mlp::show;
-use ch6_mlp::train::Spread;
-use ch7_cnn::pictures::{self, Panel};
+use ch6_mlp::Trainable;
+use ch7_cnn::SimpleConvNet;
+use ch7_cnn::pictures::{self, Image};
 use ch7_cnn::train::{self, Config};
-use ch7_cnn::{SimpleConvNet, model_file};
 
 /// Stage 6: convolution and pooling, SimpleConvNet on MNIST
 #[derive(Parser, Debug)]
@@ -36,22 +40,15 @@ enum Command {
     Train(TrainArgs),
     /// Train the same settings once per seed (--seed, --seed + 1, …) and show how much the test accuracy varies
     Seeds {
-        /// How many seeds (networks) to train
-        #[arg(long, value_name = "N", default_value_t = 3, value_parser = positive_usize, allow_negative_numbers = true)]
-        count: usize,
+        #[command(flatten)]
+        seeds: SeedsArgs,
         #[command(flatten)]
         train: TrainArgs,
     },
     /// Draw test image N in the terminal with its label and the model's top-3 guesses
-    Predict {
-        /// Which test image (0 to 9999)
-        #[arg(long, value_name = "N")]
-        index: usize,
-        #[command(flatten)]
-        model: ModelArgs,
-    },
-    /// Print a saved model's test accuracy and its confusion matrix
-    Evaluate(ModelArgs),
+    Predict(PredictArgs),
+    /// Print a saved model's test accuracy and its confusion matrix; --gallery draws the digits it gets wrong
+    Evaluate(EvaluateArgs),
 }
 
 /// The initialisations that make sense for a convolution (fan-in `C·FH·FW`).
@@ -97,24 +94,14 @@ struct TrainArgs {
     common: CommonArgs,
 }
 
-#[derive(Args, Debug, Clone)]
-struct ModelArgs {
-    /// A model saved with `--save FILE`
-    #[arg(long, value_name = "FILE")]
-    model: PathBuf,
-    /// Directory with the four MNIST .gz files [default: $MNIST_DIR if set, else the repository's data/mnist/]
-    #[arg(long, value_name = "DIR")]
-    data_dir: Option<PathBuf>,
-}
-
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     train_cli::exit_code(match cli.command {
         None => run_train(&cli.train),
         Some(Command::Train(args)) => run_train(&args),
-        Some(Command::Seeds { count, train }) => run_seeds(count, &train),
-        Some(Command::Predict { index, model }) => predict(index, &model),
-        Some(Command::Evaluate(model)) => evaluate(&model),
+        Some(Command::Seeds { seeds, train }) => run_seeds(seeds.count.unwrap_or(3), &train),
+        Some(Command::Predict(args)) => predict(&args),
+        Some(Command::Evaluate(args)) => evaluate(&args),
     })
 }
 
@@ -150,7 +137,7 @@ fn run_info(config: &Config, train_size: usize, seed: u64) -> RunInfo {
             }
         ),
         parameters: config.architecture.parameter_count().unwrap_or(0),
-        steps: config.steps(train_size),
+        steps: config.schedule().steps(train_size),
         batch_size: config.batch_size,
         learning_rate: config.learning_rate,
         train_size,
@@ -160,8 +147,8 @@ fn run_info(config: &Config, train_size: usize, seed: u64) -> RunInfo {
 
 /// What the run trains, in words, and how to train the rest.
 fn plan(config: &Config, images: usize) -> String {
-    let per_epoch = config.steps_per_epoch(images);
-    let steps = config.steps(images);
+    let per_epoch = config.schedule().steps_per_epoch(images);
+    let steps = config.schedule().steps(images);
     let mut line = format!(
         "Training on {images} images: {} of batch {} ({} per epoch)",
         train_cli::count(steps, "step"),
@@ -172,6 +159,17 @@ fn plan(config: &Config, images: usize) -> String {
         line += "; the book trains 20 epochs: `cargo run --release -p ch7-cnn -- --epochs 20`";
     }
     line
+}
+
+/// Hands one event of the training loop to the reporter.
+fn record(reporter: &mut Reporter, event: TrainEvent) -> Result<(), TrainError> {
+    match event {
+        TrainEvent::Step(loss) => reporter.step(loss),
+        TrainEvent::Evaluated(a) => {
+            reporter.evaluated(a.train, a.validation, a.test.unwrap_or(f64::NAN));
+            Ok(())
+        }
+    }
 }
 
 fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
@@ -195,7 +193,7 @@ fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
     outputs.extend(args.save.as_deref().map(|path| Output {
         flag: "--save",
         path,
-        is_ours: model_file::is_model,
+        is_ours: is_model::<SimpleConvNet<f32>>,
     }));
     let (train_set, test) = train_cli::load_data(&args.common, &outputs)?;
     let mut reporter = Reporter::start(
@@ -205,19 +203,16 @@ fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
     .with_init_flag("--init");
     reporter.note(&plan(&config, train_set.len()));
     let trained = train::train(&config, args.common.seed, &train_set, &test, |e| {
-        reporter.record(e)
+        record(&mut reporter, e)
     })?;
 
     let seconds = &trained.epoch_seconds;
+    let shown: Vec<String> = seconds.iter().map(|s| format!("{s:.1}")).collect();
     let lines = vec![
         config.architecture.describe(),
         format!(
             "Seconds per epoch: {} ({} at most)",
-            seconds
-                .iter()
-                .map(|s| format!("{s:.1}"))
-                .collect::<Vec<_>>()
-                .join(", "),
+            shown.join(", "),
             train_cli::count(config.threads, "thread")
         ),
     ];
@@ -237,7 +232,7 @@ fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
     // A network that learned nothing (finish says so) is not saved.
     reporter.finish(trained.test_accuracy, &lines, extra)?;
     if let Some(path) = &args.save {
-        let written = train_cli::write_bytes(path, &model_file::to_bytes(&net, path)?)?;
+        let written = train_cli::write_bytes(path, &model_file::to_bytes(&net))?;
         say(&args.common, &written.said("Model saved to", path));
     }
     if let Some(path) = &args.common.plot {
@@ -280,10 +275,19 @@ fn beside(path: &Path, suffix: &str) -> PathBuf {
 /// Test image whose feature maps are drawn.
 const SHOWN_DIGIT: usize = 0;
 
+/// The library's grey levels as a tile without a caption.
+fn tile(image: Image) -> train_cli::Tile {
+    train_cli::Tile {
+        pixels: image.ink,
+        width: image.width,
+        caption: String::new(),
+    }
+}
+
 // ANCHOR: draw_pictures
 /// Beside the `--plot` curves: the filters before and after training, and
-/// the feature maps of one test digit, each written atomically. Returns
-/// what to tell the learner.
+/// the feature maps of one test digit, each in grey levels of its own range
+/// (black its smallest number, white its largest). Returns what to tell the learner.
 fn draw_pictures(
     plot: &Path,
     initial_filters: &nalgebra::DMatrix<f32>,
@@ -292,43 +296,35 @@ fn draw_pictures(
 ) -> anyhow::Result<Vec<String>> {
     let (fh, fw) = (net.conv.window.height, net.conv.window.width);
     let filters = beside(plot, "filters");
-    let panel = |title: &str, w| Panel {
-        title: title.into(),
-        images: pictures::filter_images(w, fh, fw),
-        columns: 10,
-    };
-    let panels = [
-        panel("before training", initial_filters),
-        panel("after training", &net.conv.w),
-    ];
-    let title = format!("The {} first-layer filters ({fh}×{fw})", net.conv.filters());
-    let drawn = train_cli::write_atomically(&filters, |temp| {
-        pictures::draw_panels(temp, &title, &panels)
-    })
-    .with_context(|| format!("drawing {}", filters.display()))?;
+    let tiles: Vec<_> = [initial_filters, &net.conv.w]
+        .into_iter()
+        .flat_map(|w| pictures::filter_images(w, fh, fw))
+        .map(|f| tile(pictures::grey_levels(&f)))
+        .collect();
+    let (n, rows) = (net.conv.filters(), net.conv.filters().div_ceil(10));
+    let title = format!("The {n} first-layer filters ({fh}×{fw}), before and after training");
+    let note = format!(
+        "the first {rows} rows before training, the last {rows} after; each filter black at its smallest weight, white at its largest"
+    );
+    let drawn = train_cli::draw_tiles(&filters, &title, &note, &tiles, 10, train_cli::Colours::Ink)
+        .with_context(|| format!("drawing {}", filters.display()))?;
     let mut said = vec![drawn.said("Filters drawn to", &filters)];
 
     let maps = beside(plot, "feature-maps");
     let digit = nalgebra::DMatrix::from_fn(28, 28, |i, j| {
         f32::from(test.image(SHOWN_DIGIT)[i * 28 + j])
     });
+    let mut tiles = vec![tile(pictures::grey_levels(&digit))];
+    for map in net.feature_maps(test, SHOWN_DIGIT) {
+        tiles.push(tile(pictures::grey_levels(&pictures::centred(
+            &map, 28, 28,
+        ))));
+    }
     let label = test.labels()[SHOWN_DIGIT];
-    let panels = [
-        Panel {
-            title: format!("test image {SHOWN_DIGIT} (a {label})"),
-            images: vec![digit],
-            columns: 1,
-        },
-        Panel {
-            title: "its feature maps after convolution and ReLU, one per filter".into(),
-            images: net.feature_maps(test, SHOWN_DIGIT),
-            columns: 10,
-        },
-    ];
-    let title = format!("What the trained filters see in test image {SHOWN_DIGIT}");
-    let drawn =
-        train_cli::write_atomically(&maps, |temp| pictures::draw_panels(temp, &title, &panels))
-            .with_context(|| format!("drawing {}", maps.display()))?;
+    let title = format!("What the trained filters see in test image {SHOWN_DIGIT} (a {label})");
+    let note = "first the digit, then its feature maps after convolution and ReLU, one per filter, each centred on the pixels its windows read";
+    let drawn = train_cli::draw_tiles(&maps, &title, note, &tiles, 8, train_cli::Colours::Ink)
+        .with_context(|| format!("drawing {}", maps.display()))?;
     said.push(drawn.said("Feature maps drawn to", &maps));
     Ok(said)
 }
@@ -345,101 +341,52 @@ fn run_seeds(count: usize, args: &TrainArgs) -> anyhow::Result<()> {
     let config = config(args);
     check_memory(&config)?;
     let (train_set, test) = train_cli::load_data(&args.common, &[])?;
-    let first = args.common.seed;
-    if !args.common.quiet {
-        eprintln!(
-            "{}: {count} runs, seeds {first} to {}",
-            plan(&config, train_set.len()),
-            first + count as u64 - 1
-        );
-    }
-    let silent = CommonArgs {
-        quiet: true,
-        json: false,
-        ..args.common.clone()
+    let info = run_info(&config, train_set.len(), args.common.seed);
+    let heading = format!("{}: {count} runs", plan(&config, train_set.len()));
+    let extra = json!({"epochs": config.epochs, "steps": info.steps});
+    let serde_json::Value::Object(extra) = extra else {
+        unreachable!("an object")
     };
-    let (mut rows, mut tests) = (Vec::new(), Vec::new());
-    for seed in (first..).take(count) {
-        // A silent reporter still stops a run that diverges.
-        let mut reporter = Reporter::start(run_info(&config, train_set.len(), seed), &silent);
-        let trained = train::train(&config, seed, &train_set, &test, |e| reporter.record(e))
-            .with_context(|| format!("seed {seed}"))?;
-        let t = trained.test_accuracy;
-        let seconds: f64 = trained.epoch_seconds.iter().sum();
-        say(
-            &args.common,
-            &format!(
-                "seed {seed:>5}: test {:.2}%  ({seconds:.1} s of training)",
-                100.0 * t
-            ),
-        );
-        rows.push(
-            json!({"seed": seed, "test_accuracy": t, "epoch_seconds": trained.epoch_seconds}),
-        );
-        tests.push(t);
-    }
-    let spread = Spread::of(&tests);
-    say(
+    models::seeds(
         &args.common,
-        &format!("Test accuracy over {count} seeds: {}", spread.describe()),
-    );
-    if args.common.json {
-        let info = run_info(&config, train_set.len(), first);
-        println!(
-            "{}",
-            json!({"stage": "ch7-cnn", "network": info.network, "epochs": config.epochs, "steps": info.steps, "runs": rows, "test_accuracy": spread})
-        );
-    }
+        count,
+        &heading,
+        "ch7-cnn",
+        &info.network,
+        extra,
+        |seed, silent| {
+            // A silent reporter still stops a run that diverges.
+            let mut reporter = Reporter::start(run_info(&config, train_set.len(), seed), silent);
+            let trained = train::train(&config, seed, &train_set, &test, |e| {
+                record(&mut reporter, e)
+            })?;
+            Ok(SeedRun {
+                validation: None,
+                test: trained.test_accuracy,
+                epoch_seconds: trained.epoch_seconds,
+            })
+        },
+    )
+}
+
+fn predict(args: &PredictArgs) -> anyhow::Result<()> {
+    let mut net: SimpleConvNet<f32> = model_file::load(&args.model.model, 1)?;
+    let test = args.test_set()?;
+    args.print(&test, &probabilities(&mut net, &test, args.index));
     Ok(())
 }
 
-fn predict(index: usize, args: &ModelArgs) -> anyhow::Result<()> {
-    let mut net = model_file::load(&args.model, 1)?;
-    let test = mnist::Mnist::load_from(args.data_dir.as_deref())?.test;
-    if index >= test.len() {
-        bail!(
-            "--index {index} is out of range: the test set has images 0 to {}",
-            test.len() - 1
-        );
-    }
-    let top = show::top3(&net.probabilities(&test, index));
-    let label = test.labels()[index];
-    let verdict = if top[0].0 == label as usize {
-        "right"
-    } else {
-        "wrong"
-    };
-    print!("{}", show::digit(&test, index));
-    println!(
-        "Test image {index}: label {label}, predicted {} ({verdict})",
-        top[0].0
-    );
-    for (digit, p) in top {
-        println!("  {digit}: {:6.2}%", 100.0 * p);
-    }
-    Ok(())
-}
-
-fn evaluate(args: &ModelArgs) -> anyhow::Result<()> {
-    let mut net = model_file::load(&args.model, 2)?;
-    let test = mnist::Mnist::load_from(args.data_dir.as_deref())?.test;
-    println!(
-        "Model {} (SimpleConvNet: {}, {} parameters)",
-        args.model.display(),
-        net.architecture.describe(),
-        train_cli::thousands(net.parameter_count())
-    );
-    let predicted = net.predictions(&test);
-    let accuracy = mnist::fraction_correct(&predicted, test.labels());
-    let right = (accuracy * test.len() as f64).round() as usize;
-    println!(
-        "Test accuracy: {:.2}% ({right} of {})\n",
-        100.0 * accuracy,
-        test.len()
-    );
-    print!(
-        "{}",
-        show::confusion_table(&show::confusion_matrix(test.labels(), &predicted))
-    );
-    Ok(())
+fn evaluate(args: &EvaluateArgs) -> anyhow::Result<()> {
+    args.check_outputs()?;
+    let mut net: SimpleConvNet<f32> = model_file::load(&args.model.model, 2)?;
+    let test = args.model.test_set()?;
+    let predicted = predictions(&mut net, &test);
+    let description = format!("SimpleConvNet: {}", net.describe());
+    args.print(&description, net.parameter_count(), &test, &predicted);
+    let wrong = mistakes(&mut net, &test, &predicted, models::GALLERY);
+    let wrong: Vec<_> = wrong
+        .iter()
+        .map(|m| (m.index, m.predicted, m.confidence))
+        .collect();
+    args.draw_gallery(&test, &wrong)
 }

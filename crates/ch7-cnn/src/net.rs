@@ -12,10 +12,11 @@
 //! stage 3's plain layers, and the tests check the two agree.
 
 use ch5_backprop::{Affine, Layer, Network, Relu, SoftmaxWithLoss};
-use ch6_mlp::dense::{Dense, Kernel, resize_buffer};
+use ch6_mlp::Trainable;
+use ch6_mlp::engine::dense::{Dense, Kernel};
+use ch6_mlp::engine::layers::{relu, relu_backward, scores_gradient, softmax_cross_entropy};
+use ch6_mlp::engine::model_file::{ModelError, ModelFile, Tensor};
 use ch6_mlp::init::Init;
-use ch6_mlp::mlp::{relu, relu_backward, softmax_cross_entropy};
-use ch6_mlp::optim::Optimizer;
 use mnist::Dataset;
 use nalgebra::{DMatrix, RealField};
 use rand::SeedableRng;
@@ -272,13 +273,7 @@ impl<T: RealField + Copy> SimpleConvNet<T> {
     pub fn gradient(&mut self) -> T {
         let loss = self.loss();
         // ∂E/∂scores = (y − t)/N
-        let (n, k) = self.probabilities.shape();
-        resize_buffer(&mut self.dscores, n, k);
-        let batch: T = nalgebra::convert(n as f64);
-        let pairs = self.probabilities.iter().zip(self.t.iter());
-        for (d, (&y, &t)) in self.dscores.iter_mut().zip(pairs) {
-            *d = (y - t) / batch;
-        }
+        scores_gradient(&self.probabilities, &self.t, &mut self.dscores);
         let d = self.output.backward(&self.hidden.y, &self.dscores);
         relu_backward(d, &self.hidden.y);
         let d = self.hidden.backward(&self.pool.y, &self.output.dx);
@@ -288,60 +283,6 @@ impl<T: RealField + Copy> SimpleConvNet<T> {
         loss
     }
     // ANCHOR_END: gradient
-
-    /// One training step on the images at `indices`: forward, backward, and
-    /// one update of every parameter by `optimizer`. Returns the batch's loss.
-    pub fn train_step(
-        &mut self,
-        data: &Dataset,
-        indices: &[usize],
-        optimizer: &mut dyn Optimizer<T>,
-    ) -> T
-    where
-        T: From<u8>,
-    {
-        self.load_batch(data, indices);
-        self.learn(optimizer)
-    }
-
-    /// One training step on the current batch: forward, backward, one update.
-    pub fn learn(&mut self, optimizer: &mut dyn Optimizer<T>) -> T {
-        let loss = self.gradient();
-        step(optimizer, self);
-        loss
-    }
-
-    /// The predicted digit of every image of `data`, in chunks of 500.
-    pub fn predictions(&mut self, data: &Dataset) -> Vec<u8>
-    where
-        T: From<u8>,
-    {
-        let mut out = Vec::with_capacity(data.len());
-        for start in (0..data.len()).step_by(500) {
-            let chunk: Vec<usize> = (start..(start + 500).min(data.len())).collect();
-            self.load_batch(data, &chunk);
-            out.extend(mnist::predictions(self.forward()));
-        }
-        out
-    }
-
-    /// The fraction of `data` classified right.
-    pub fn accuracy(&mut self, data: &Dataset) -> f64
-    where
-        T: From<u8>,
-    {
-        mnist::fraction_correct(&self.predictions(data), data.labels())
-    }
-
-    /// The softmax probabilities of the classes for image `i` of `data`.
-    pub fn probabilities(&mut self, data: &Dataset, i: usize) -> Vec<f64>
-    where
-        T: From<u8>,
-    {
-        self.load_batch(data, &[i]);
-        let scores = self.forward().map(ch5_backprop::train::to_f64);
-        ch5_backprop::softmax(&scores).iter().copied().collect()
-    }
 
     /// The 30 feature maps (after ReLU) of image `i` of `data`, each `OH × OW`.
     pub fn feature_maps(&mut self, data: &Dataset, i: usize) -> Vec<DMatrix<T>>
@@ -361,24 +302,187 @@ impl<T: RealField + Copy> SimpleConvNet<T> {
     }
 }
 
-// ANCHOR: step
-/// One update of every parameter of `net` by `optimizer`, from the gradients
-/// of the last backward pass (stage 4's `optim::step`, for this network).
-pub fn step<T: RealField + Copy>(optimizer: &mut dyn Optimizer<T>, net: &mut SimpleConvNet<T>) {
-    optimizer.start_step();
-    let mut slot = 0;
-    net.for_each_param(&mut |param, grad| {
-        optimizer.update(slot, param.as_mut_slice(), grad.as_slice());
-        slot += 1;
-    });
+/// The names of the six tensors of a model file, `(W, b)` of each layer.
+const NAMES: [[&str; 2]; 3] = [
+    ["conv.weight", "conv.bias"],
+    ["affine0.weight", "affine0.bias"],
+    ["affine1.weight", "affine1.bias"],
+];
+
+/// `1,28,28`: sizes as a model file's metadata writes them.
+fn list(values: &[usize]) -> String {
+    values
+        .iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
 }
-// ANCHOR_END: step
+
+/// A number of the network as the f32 a model file holds (exact for f32).
+fn f32_of<T: RealField + Copy>(x: T) -> f32 {
+    ch5_backprop::train::to_f64(x) as f32
+}
+
+impl<T: RealField + Copy + From<u8>> Trainable<T> for SimpleConvNet<T> {
+    const FORMAT: &'static str = "ch7-cnn";
+
+    fn load_batch(&mut self, data: &Dataset, indices: &[usize]) {
+        SimpleConvNet::load_batch(self, data, indices);
+    }
+
+    fn gradient(&mut self) -> T {
+        SimpleConvNet::gradient(self)
+    }
+
+    fn scores(&mut self) -> &DMatrix<T> {
+        self.forward()
+    }
+
+    fn for_each_param(&mut self, visit: &mut dyn FnMut(&mut DMatrix<T>, &DMatrix<T>)) {
+        SimpleConvNet::for_each_param(self, visit);
+    }
+
+    /// Test images are scored 500 at a time (the chunk size decides how
+    /// the products are cut, so it stays what the course's numbers were made with).
+    fn eval_batch(&self) -> usize {
+        500
+    }
+
+    fn describe(&self) -> String {
+        self.architecture.describe()
+    }
+
+    fn parameter_count(&self) -> usize {
+        SimpleConvNet::parameter_count(self)
+    }
+
+    // ANCHOR: model
+    /// Tensors `conv.weight` of shape `[FN, C, FH, FW]` (PyTorch's layout
+    /// for a convolution's filters: number for number, the column-major
+    /// storage of `W: (C·FH·FW) × FN`), `conv.bias` `[FN]`, `affine0.weight`
+    /// `[4320, 100]` (the `W` of `Y = X·W + b`, row-major), `affine0.bias`,
+    /// `affine1.weight` `[100, 10]`, `affine1.bias`. Metadata: `input =
+    /// 1,28,28`, `conv = 30,1,5,5` (the filters' 4-D shape), `stride`,
+    /// `pad`, `pool`, `hidden`, `classes`, `activation = relu`.
+    fn model(&self) -> (Vec<(&'static str, String)>, Vec<Tensor>) {
+        let (a, i, k) = (
+            self.architecture,
+            self.architecture.input,
+            self.architecture.filter_size,
+        );
+        let [conv, hidden, output] = self
+            .parameters()
+            .map(|(w, b)| (w.map(f32_of), b.map(f32_of)));
+        let filters = Tensor {
+            name: NAMES[0][0].into(),
+            shape: vec![a.filters, i.channels, k, k],
+            values: conv.0.as_slice().to_vec(),
+        };
+        let tensors = vec![
+            filters,
+            Tensor::vector(NAMES[0][1], &conv.1),
+            Tensor::matrix(NAMES[1][0], &hidden.0),
+            Tensor::vector(NAMES[1][1], &hidden.1),
+            Tensor::matrix(NAMES[2][0], &output.0),
+            Tensor::vector(NAMES[2][1], &output.1),
+        ];
+        let metadata = vec![
+            ("input", list(&[i.channels, i.height, i.width])),
+            ("conv", list(&[a.filters, i.channels, k, k])),
+            ("stride", a.stride.to_string()),
+            ("pad", a.pad.to_string()),
+            ("pool", a.pool.to_string()),
+            ("hidden", a.hidden.to_string()),
+            ("classes", a.classes.to_string()),
+            ("activation", "relu".to_string()),
+        ];
+        (metadata, tensors)
+    }
+    // ANCHOR_END: model
+
+    fn from_model(file: &ModelFile, threads: usize) -> Result<SimpleConvNet<T>, ModelError> {
+        let a = architecture(file)?;
+        if a.input != Shape::MNIST || a.classes != mnist::CLASSES {
+            let found = format!("{} images into {} classes", a.input, a.classes);
+            return Err(file.not_mnist(found, "1×28×28 and 10"));
+        }
+        let flat = a.pooled().map_err(|e| file.sizes_error(e))?.len();
+        let (patch, words) = (
+            a.input.channels * a.filter_size * a.filter_size,
+            a.describe(),
+        );
+        let filters = file.tensor(
+            NAMES[0][0],
+            &[a.filters, a.input.channels, a.filter_size, a.filter_size],
+            &words,
+        )?;
+        let f32_params = [
+            (
+                // [FN, C, FH, FW] row-major is W's column-major storage.
+                DMatrix::from_vec(patch, a.filters, filters),
+                file.vector(NAMES[0][1], a.filters, &words)?,
+            ),
+            (
+                file.matrix(NAMES[1][0], flat, a.hidden, &words)?,
+                file.vector(NAMES[1][1], a.hidden, &words)?,
+            ),
+            (
+                file.matrix(NAMES[2][0], a.hidden, a.classes, &words)?,
+                file.vector(NAMES[2][1], a.classes, &words)?,
+            ),
+        ];
+        let params = f32_params.map(|(w, b)| (w.map(nalgebra::convert), b.map(nalgebra::convert)));
+        SimpleConvNet::from_parameters(a, params, Kernel::Gemm { threads })
+            .map_err(|e| file.sizes_error(e))
+    }
+}
+
+/// The architecture a model file's metadata describes, checked.
+fn architecture(file: &ModelFile) -> Result<Architecture, ModelError> {
+    let activation = file.text("activation")?;
+    if activation != "relu" {
+        return Err(file.invalid(format!(
+            "activation {:?} is not supported (only `relu`)",
+            Some(activation)
+        )));
+    }
+    let (input, conv) = (
+        file.numbers("input", Some(3))?,
+        file.numbers("conv", Some(4))?,
+    );
+    if conv[1] != input[0] || conv[2] != conv[3] {
+        return Err(file.invalid(format!(
+            "metadata conv `{}` must be filters,channels,size,size with the input's {} channels",
+            list(&conv),
+            input[0]
+        )));
+    }
+    if input.contains(&0) || conv.contains(&0) {
+        return Err(file.invalid("a size of 0 in the metadata"));
+    }
+    Ok(Architecture {
+        input: Shape::new(input[0], input[1], input[2]),
+        filters: conv[0],
+        filter_size: conv[2],
+        stride: file.number("stride")?,
+        pad: file.number("pad")?,
+        pool: file.number("pool")?,
+        hidden: file.number("hidden")?,
+        classes: file.number("classes")?,
+    })
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use ch5_backprop::gradient_check::check_network;
+    use ch6_mlp::engine::model_file::{load, to_bytes};
+    use ch6_mlp::engine::step;
     use rand_distr::{Distribution, Normal};
+    use safetensors::tensor::TensorView;
+    use safetensors::{Dtype, SafeTensors};
+    use std::collections::HashMap;
+    use std::path::{Path, PathBuf};
 
     /// A small SimpleConvNet: 2×8×8 images, 3 filters 3×3 with padding 1, pool 2, hidden 5, 4 classes.
     const SMALL: Architecture = Architecture {
@@ -501,7 +605,7 @@ mod tests {
         let mut net = SimpleConvNet::<f32>::new(a, Init::He, 5, 1).unwrap();
         let (x, t) = batch(8, a, 6);
         net.set_batch(x.cast(), t.cast());
-        let mut adam = ch6_mlp::optim::OptimizerKind::Adam.build::<f32>(0.01);
+        let mut adam = ch6_mlp::OptimizerKind::Adam.build::<f32>(0.01);
         let first = net.gradient();
         step(adam.as_mut(), &mut net);
         let mut last = first;
@@ -510,5 +614,135 @@ mod tests {
             step(adam.as_mut(), &mut net);
         }
         assert!(last < 0.05 * first, "loss {first} → {last}");
+    }
+
+    // The model file: `model` and `from_model`, through the engine's `to_bytes` and `load`.
+
+    fn saved_net() -> SimpleConvNet<f32> {
+        let mut net = SimpleConvNet::<f32>::new(Architecture::SIMPLE, Init::He, 11, 1).unwrap();
+        net.for_each_param(&mut |p, _| {
+            if p.nrows() == 1 {
+                p.iter_mut()
+                    .enumerate()
+                    .for_each(|(i, b)| *b = i as f32 * 0.5);
+            }
+        });
+        net
+    }
+
+    fn saved(dir: &Path) -> (PathBuf, SimpleConvNet<f32>) {
+        let path = dir.join("cnn.safetensors");
+        let net = saved_net();
+        std::fs::write(&path, to_bytes(&net)).unwrap();
+        (path, net)
+    }
+
+    fn load_error(path: &Path) -> String {
+        match load::<SimpleConvNet<f32>>(path, 1) {
+            Ok(_) => panic!("loading {} should fail", path.display()),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    /// Rewrites the file with `edit` applied to its tensors and metadata.
+    fn rewrite(
+        path: &Path,
+        edit: impl FnOnce(&mut Vec<(String, Dtype, Vec<usize>, Vec<u8>)>, &mut HashMap<String, String>),
+    ) {
+        let bytes = std::fs::read(path).unwrap();
+        let file = SafeTensors::deserialize(&bytes).unwrap();
+        let (_, header) = SafeTensors::read_metadata(&bytes).unwrap();
+        let mut metadata = header.metadata().clone().unwrap();
+        let mut tensors: Vec<_> = file
+            .tensors()
+            .into_iter()
+            .map(|(n, v)| (n, v.dtype(), v.shape().to_vec(), v.data().to_vec()))
+            .collect();
+        edit(&mut tensors, &mut metadata);
+        let views: Vec<_> = tensors
+            .iter()
+            .map(|(n, d, s, b)| (n.clone(), TensorView::new(*d, s.clone(), b).unwrap()))
+            .collect();
+        std::fs::write(path, safetensors::serialize(views, Some(metadata)).unwrap()).unwrap();
+    }
+
+    #[test]
+    fn a_saved_network_loads_back_identical_with_4d_filters() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, original) = saved(dir.path());
+        let loaded: SimpleConvNet<f32> = load(&path, 1).unwrap();
+        assert_eq!(loaded.architecture, Architecture::SIMPLE);
+        assert_eq!(loaded.parameters(), original.parameters());
+        let bytes = std::fs::read(&path).unwrap();
+        let file = SafeTensors::deserialize(&bytes).unwrap();
+        let w = file.tensor("conv.weight").unwrap();
+        assert_eq!(w.shape(), &[30, 1, 5, 5]);
+        // [f, c, i, j] row-major: entry [1, 0, 0, 2] is filter 1's pixel (0, 2).
+        let at = |k: usize| f32::from_le_bytes(w.data()[4 * k..4 * k + 4].try_into().unwrap());
+        assert_eq!(at(25 + 2), original.conv.filter(1)[0][(0, 2)]);
+        let a = file.tensor("affine0.weight").unwrap();
+        assert_eq!(a.shape(), &[4320, 100]);
+        let (_, header) = SafeTensors::read_metadata(&bytes).unwrap();
+        assert_eq!(header.metadata().as_ref().unwrap()["conv"], "30,1,5,5");
+    }
+
+    #[test]
+    fn an_mlp_file_is_named_as_such() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mlp.safetensors");
+        let mlp = ch6_mlp::Mlp::<f32>::new(&[784, 8, 10], Init::He, 1, 1);
+        std::fs::write(&path, to_bytes(&mlp)).unwrap();
+        let msg = load_error(&path);
+        assert!(
+            msg.contains("mlp.safetensors") && msg.contains("MLP (ch6-mlp)"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn corrupted_files_wrong_shapes_and_bad_metadata_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, _) = saved(dir.path());
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() - 10]).unwrap();
+        assert!(load_error(&path).contains("not a valid safetensors file"));
+        assert!(load_error(&dir.path().join("none.safetensors")).contains("cannot read"));
+
+        let (path, _) = saved(dir.path());
+        rewrite(&path, |_, meta| {
+            meta.insert("conv".into(), "20,1,5,5".into());
+        });
+        let msg = load_error(&path);
+        assert!(
+            msg.contains("conv.weight")
+                && msg.contains("[30, 1, 5, 5]")
+                && msg.contains("[20, 1, 5, 5]"),
+            "{msg}"
+        );
+
+        let (path, _) = saved(dir.path());
+        rewrite(&path, |_, meta| {
+            meta.insert("stride".into(), "0".into());
+        });
+        assert!(load_error(&path).contains("stride 0"));
+
+        let (path, _) = saved(dir.path());
+        rewrite(&path, |_, meta| {
+            meta.insert("input".into(), "1,28".into());
+        });
+        assert!(load_error(&path).contains("should have 3 numbers"));
+
+        let (path, _) = saved(dir.path());
+        rewrite(&path, |tensors, _| {
+            tensors.retain(|t| t.0 != "affine1.bias")
+        });
+        assert!(load_error(&path).contains("`affine1.bias` is missing"));
+
+        let (path, _) = saved(dir.path());
+        rewrite(&path, |tensors, _| {
+            let w = tensors.iter_mut().find(|t| t.0 == "conv.weight").unwrap();
+            w.3[0..4].copy_from_slice(&f32::NAN.to_le_bytes());
+        });
+        assert!(load_error(&path).contains("NaN"));
     }
 }

@@ -1,130 +1,20 @@
-//! # Pictures of what the network learned
+//! # The numbers behind the pictures of what the network learned
 //!
 //! Stage 6 of the course (chapter 7, "visualising a CNN"): the 30 filters
 //! of the convolution before and after training (the book's figure 7-24),
-//! and the 30 feature maps one test digit makes. Each small image is drawn
-//! in grey levels scaled to its own range, black its smallest number and
-//! white its largest, as PNG or SVG by the file's extension.
+//! and the 30 feature maps one test digit makes. Each small image becomes
+//! grey levels scaled to its own range, black its smallest number and white
+//! its largest ([`grey_levels`]). The program draws them (`--plot`, with
+//! `train_cli::draw_tiles`); this module only computes.
 
-use std::path::Path;
-
-use anyhow::{Context, anyhow};
 use nalgebra::DMatrix;
-use plotters::coord::Shift;
-use plotters::prelude::*;
 
-/// A titled group of small images, drawn side by side in rows of `columns`.
-pub struct Panel {
-    pub title: String,
-    pub images: Vec<DMatrix<f32>>,
-    pub columns: usize,
-}
-
-/// Pixels per image pixel: filters are 5×5, maps 24×24.
-fn scale(image: &DMatrix<f32>) -> u32 {
-    (96 / image.nrows().max(1) as u32).clamp(3, 16)
-}
-
-/// Draws `panels` one below the other under `title` into `path` (.png or .svg).
-pub fn draw_panels(path: &Path, title: &str, panels: &[Panel]) -> anyhow::Result<()> {
-    train_cli::register_font();
-    let (gap, header, top) = (6u32, 30u32, 40u32);
-    let size_of = |p: &Panel| {
-        let first = p
-            .images
-            .first()
-            .map_or((1, 1), |m| (m.nrows() as u32, m.ncols() as u32));
-        let s = p.images.first().map_or(1, scale);
-        let (cell_w, cell_h) = (first.1 * s + gap, first.0 * s + gap);
-        let rows = p.images.len().div_ceil(p.columns.max(1)) as u32;
-        (
-            cell_w * p.columns as u32 + gap,
-            header + rows * cell_h + gap,
-        )
-    };
-    let width = panels
-        .iter()
-        .map(|p| size_of(p).0)
-        .max()
-        .unwrap_or(100)
-        .max(400);
-    let height = top + panels.iter().map(|p| size_of(p).1).sum::<u32>();
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    match path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-    {
-        Some("png") => {
-            let root = BitMapBackend::new(path, (width, height)).into_drawing_area();
-            draw_on(&root, title, panels, gap, header, top)?;
-            root.present()
-                .map_err(|e| anyhow!("cannot write {}: {e:?}", path.display()))
-        }
-        Some("svg") => {
-            let root = SVGBackend::new(path, (width, height)).into_drawing_area();
-            draw_on(&root, title, panels, gap, header, top)?;
-            root.present()
-                .map_err(|e| anyhow!("cannot write {}: {e:?}", path.display()))
-        }
-        _ => Err(anyhow!(
-            "{}: expected a .png or .svg file name",
-            path.display()
-        )),
-    }
-}
-
-fn draw_on<DB: DrawingBackend>(
-    root: &DrawingArea<DB, Shift>,
-    title: &str,
-    panels: &[Panel],
-    gap: u32,
-    header: u32,
-    top: u32,
-) -> anyhow::Result<()>
-where
-    DB::ErrorType: 'static,
-{
-    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("{e:?}");
-    root.fill(&WHITE).map_err(err)?;
-    root.draw(&Text::new(title.to_string(), (10, 10), ("sans-serif", 20)))
-        .map_err(err)?;
-    let mut y = top as i32;
-    for panel in panels {
-        root.draw(&Text::new(
-            panel.title.clone(),
-            (10, y + 6),
-            ("sans-serif", 16),
-        ))
-        .map_err(err)?;
-        let mut bottom = y + header as i32;
-        for (k, image) in panel.images.iter().enumerate() {
-            let s = scale(image) as i32;
-            let (h, w) = (image.nrows() as i32, image.ncols() as i32);
-            let (row, column) = ((k / panel.columns) as i32, (k % panel.columns) as i32);
-            let x0 = gap as i32 + column * (w * s + gap as i32);
-            let y0 = y + header as i32 + row * (h * s + gap as i32);
-            let (lo, hi) = (image.min(), image.max());
-            let range = if hi > lo { hi - lo } else { 1.0 };
-            for i in 0..h {
-                for j in 0..w {
-                    let v = ((image[(i as usize, j as usize)] - lo) / range * 255.0).round() as u8;
-                    let (px, py) = (x0 + j * s, y0 + i * s);
-                    root.draw(&Rectangle::new(
-                        [(px, py), (px + s, py + s)],
-                        RGBColor(v, v, v).filled(),
-                    ))
-                    .map_err(err)?;
-                }
-            }
-            bottom = bottom.max(y0 + h * s + gap as i32);
-        }
-        y = bottom + gap as i32;
-    }
-    Ok(())
+/// A small image of a grid: `ink` row by row, `width` to a row, each from
+/// 0 (white) to 1 (black), as `train_cli`'s `Colours::Ink` draws them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Image {
+    pub ink: Vec<f64>,
+    pub width: usize,
 }
 
 /// The filters `W: (C·FH·FW) × FN` (first channel) as `FH × FW` images.
@@ -134,25 +24,66 @@ pub fn filter_images(w: &DMatrix<f32>, fh: usize, fw: usize) -> Vec<DMatrix<f32>
         .collect()
 }
 
+/// `m` in grey levels scaled to its own range: its smallest number black
+/// (ink 1), its largest white (ink 0), `1 − (v − min)/(max − min)`.
+pub fn grey_levels(m: &DMatrix<f32>) -> Image {
+    let (lo, hi) = (m.min(), m.max());
+    let range = if hi > lo { hi - lo } else { 1.0 };
+    let ink = (0..m.nrows())
+        .flat_map(|i| (0..m.ncols()).map(move |j| (i, j)))
+        .map(|(i, j)| 1.0 - f64::from((m[(i, j)] - lo) / range))
+        .collect();
+    Image {
+        ink,
+        width: m.ncols(),
+    }
+}
+
+/// `map` in the middle of a `height × width` frame filled with its smallest
+/// number (for a ReLU map, 0): a `24 × 24` feature map of a `28 × 28` digit,
+/// moved 2 pixels down and right, lies where the centres of its `5 × 5`
+/// windows are, over the strokes that lit it.
+pub fn centred(map: &DMatrix<f32>, height: usize, width: usize) -> DMatrix<f32> {
+    let (h, w) = (height.max(map.nrows()), width.max(map.ncols()));
+    let (top, left) = ((h - map.nrows()) / 2, (w - map.ncols()) / 2);
+    DMatrix::from_fn(h, w, |i, j| {
+        let inside =
+            (top..top + map.nrows()).contains(&i) && (left..left + map.ncols()).contains(&j);
+        if inside {
+            map[(i - top, j - left)]
+        } else {
+            map.min()
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn draws_png_and_svg_panels_and_refuses_other_names() {
-        let dir = tempfile::tempdir().unwrap();
+    fn filters_become_images_in_grey_levels_of_their_own_range() {
         let w = DMatrix::from_fn(25, 30, |r, c| (r * c) as f32);
-        let panels = [Panel {
-            title: "filters".into(),
-            images: filter_images(&w, 5, 5),
-            columns: 10,
-        }];
-        assert_eq!(panels[0].images[3][(1, 2)], (7 * 3) as f32);
-        for name in ["f.png", "f.svg"] {
-            let path = dir.path().join(name);
-            draw_panels(&path, "title", &panels).unwrap();
-            assert!(std::fs::metadata(&path).unwrap().len() > 1000, "{name}");
-        }
-        assert!(draw_panels(&dir.path().join("f.gif"), "t", &panels).is_err());
+        let images = filter_images(&w, 5, 5);
+        assert_eq!(images.len(), 30);
+        assert_eq!(images[3][(1, 2)], (7 * 3) as f32);
+        let grey = grey_levels(&images[3]);
+        assert_eq!(grey.width, 5);
+        // filter 3 holds 0, 3, …, 72: 0 black, 72 white, 21 in between
+        assert_eq!((grey.ink[0], grey.ink[24]), (1.0, 0.0));
+        assert!((grey.ink[7] - (1.0 - 21.0 / 72.0)).abs() < 1e-6);
+        // a constant image is all black rather than a division by 0
+        assert!(grey_levels(&images[0]).ink.iter().all(|&v| v == 1.0));
+    }
+
+    #[test]
+    fn a_map_is_centred_in_a_frame_of_its_smallest_number() {
+        let map = DMatrix::from_fn(24, 24, |i, j| (i + j + 1) as f32);
+        let framed = centred(&map, 28, 28);
+        assert_eq!(framed.shape(), (28, 28));
+        assert_eq!(framed[(2, 2)], map[(0, 0)]);
+        assert_eq!(framed[(25, 25)], map[(23, 23)]);
+        assert_eq!((framed[(0, 0)], framed[(27, 27)]), (1.0, 1.0));
+        assert_eq!(centred(&map, 20, 20), map, "never cropped");
     }
 }

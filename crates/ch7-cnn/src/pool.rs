@@ -85,7 +85,7 @@ impl<T: RealField + Copy> MaxPooling<T> {
         );
         let n = x.nrows();
         let out = self.output();
-        ch6_mlp::dense::resize_buffer(&mut self.y, n, out.len());
+        ch6_mlp::engine::dense::resize_buffer(&mut self.y, n, out.len());
         self.argmax.resize(n * out.len(), 0);
         let (x, y) = (x.as_slice(), self.y.as_mut_slice());
         let (s, (oh_count, ow_count)) = (self.window.stride, self.positions);
@@ -129,7 +129,7 @@ impl<T: RealField + Copy> MaxPooling<T> {
             self.y.shape(),
             "MaxPooling: dy must match the last output"
         );
-        ch6_mlp::dense::resize_buffer(&mut self.dx, dy.nrows(), self.input.len());
+        ch6_mlp::engine::dense::resize_buffer(&mut self.dx, dy.nrows(), self.input.len());
         self.dx.as_mut_slice().fill(T::zero());
         let dx = self.dx.as_mut_slice();
         for (&d, &at) in dy.as_slice().iter().zip(&self.argmax) {

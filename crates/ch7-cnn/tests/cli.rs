@@ -91,7 +91,7 @@ fn an_mlp_model_given_to_evaluate_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("mlp.safetensors");
     let mlp = ch6_mlp::Mlp::<f32>::new(&[784, 16, 10], ch6_mlp::Init::He, 1, 1);
-    std::fs::write(&path, ch6_mlp::model_file::to_bytes(&mlp)).unwrap();
+    std::fs::write(&path, ch6_mlp::engine::model_file::to_bytes(&mlp)).unwrap();
     let msg = failure(&["evaluate", "--model", path.to_str().unwrap()]);
     assert!(
         msg.contains("mlp.safetensors") && msg.contains("stage 4 MLP (ch6-mlp) model"),

@@ -124,7 +124,7 @@ fn operand(m: &DMatrix<f32>, transposed: bool) -> Operand<'_, f32> {
 /// The matrix products of [`STEPS`] training steps, on `threads`.
 fn products(threads: usize) -> Work {
     let mut products = step_products(&Architecture::SIMPLE);
-    let kernel = Kernel::Gemm { threads };
+    let kernel = Kernel::Engine { threads };
     Box::new(move || {
         for _ in 0..STEPS {
             for p in products.iter_mut() {

@@ -340,8 +340,8 @@ mod tests {
         for (input, filters, window) in cases() {
             for kernel in [
                 Kernel::Nalgebra,
-                Kernel::Gemm { threads: 1 },
-                Kernel::Gemm { threads: 2 },
+                Kernel::Engine { threads: 1 },
+                Kernel::Engine { threads: 2 },
             ] {
                 let mut conv = layer(input, filters, window, &mut rng, kernel);
                 let x = random(3, input.len(), &mut rng);
@@ -367,7 +367,7 @@ mod tests {
                 filters,
                 window,
                 &mut rng,
-                Kernel::Gemm { threads: 1 },
+                Kernel::Engine { threads: 1 },
             );
             let x = random(2, input.len(), &mut rng);
             let g = random(2, conv.output().len(), &mut rng);
@@ -399,7 +399,7 @@ mod tests {
             filters,
             window,
             &mut rng,
-            Kernel::Gemm { threads: 1 },
+            Kernel::Engine { threads: 1 },
         );
         let x = random(2, input.len(), &mut rng);
         let g = random(2, conv.output().len(), &mut rng);
@@ -409,7 +409,7 @@ mod tests {
     #[test]
     fn filters_that_do_not_fit_are_errors_not_panics() {
         let mut rng = StdRng::seed_from_u64(8);
-        let kernel = Kernel::Gemm { threads: 1 };
+        let kernel = Kernel::Engine { threads: 1 };
         let bad = |height, stride, pad| Window {
             height,
             width: height,

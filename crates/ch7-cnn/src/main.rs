@@ -137,7 +137,7 @@ fn run_info(config: &Config, train_size: usize, seed: u64) -> RunInfo {
             }
         ),
         parameters: config.architecture.parameter_count().unwrap_or(0),
-        steps: config.schedule().steps(train_size),
+        steps: config.schedule(0).steps(train_size),
         batch_size: config.batch_size,
         learning_rate: config.learning_rate,
         train_size,
@@ -147,8 +147,8 @@ fn run_info(config: &Config, train_size: usize, seed: u64) -> RunInfo {
 
 /// What the run trains, in words, and how to train the rest.
 fn plan(config: &Config, images: usize) -> String {
-    let per_epoch = config.schedule().steps_per_epoch(images);
-    let steps = config.schedule().steps(images);
+    let per_epoch = config.schedule(0).steps_per_epoch(images);
+    let steps = config.schedule(0).steps(images);
     let mut line = format!(
         "Training on {images} images: {} of batch {} ({} per epoch)",
         train_cli::count(steps, "step"),
@@ -343,30 +343,19 @@ fn run_seeds(count: usize, args: &TrainArgs) -> anyhow::Result<()> {
     let (train_set, test) = train_cli::load_data(&args.common, &[])?;
     let info = run_info(&config, train_set.len(), args.common.seed);
     let heading = format!("{}: {count} runs", plan(&config, train_set.len()));
-    let extra = json!({"epochs": config.epochs, "steps": info.steps});
-    let serde_json::Value::Object(extra) = extra else {
-        unreachable!("an object")
-    };
-    models::seeds(
-        &args.common,
-        count,
-        &heading,
-        "ch7-cnn",
-        &info.network,
-        extra,
-        |seed, silent| {
-            // A silent reporter still stops a run that diverges.
-            let mut reporter = Reporter::start(run_info(&config, train_set.len(), seed), silent);
-            let trained = train::train(&config, seed, &train_set, &test, |e| {
-                record(&mut reporter, e)
-            })?;
-            Ok(SeedRun {
-                validation: None,
-                test: trained.test_accuracy,
-                epoch_seconds: trained.epoch_seconds,
-            })
-        },
-    )
+    let about = json!({"stage": "ch7-cnn", "network": info.network, "epochs": config.epochs, "steps": info.steps});
+    models::seeds(&args.common, count, &heading, about, |seed, silent| {
+        // A silent reporter still stops a run that diverges.
+        let mut reporter = Reporter::start(run_info(&config, train_set.len(), seed), silent);
+        let trained = train::train(&config, seed, &train_set, &test, |e| {
+            record(&mut reporter, e)
+        })?;
+        Ok(SeedRun {
+            validation: None,
+            test: trained.test_accuracy,
+            epoch_seconds: trained.epoch_seconds,
+        })
+    })
 }
 
 fn predict(args: &PredictArgs) -> anyhow::Result<()> {

@@ -151,7 +151,7 @@ impl<T: RealField + Copy> SimpleConvNet<T> {
                 )
             },
         );
-        SimpleConvNet::from_parameters(a, params, Kernel::Gemm { threads })
+        SimpleConvNet::from_parameters(a, params, Kernel::Engine { threads })
     }
 
     /// A network with the given parameters (shapes as [`Parameters`] says).
@@ -432,7 +432,7 @@ impl<T: RealField + Copy + From<u8>> Trainable<T> for SimpleConvNet<T> {
             ),
         ];
         let params = f32_params.map(|(w, b)| (w.map(nalgebra::convert), b.map(nalgebra::convert)));
-        SimpleConvNet::from_parameters(a, params, Kernel::Gemm { threads })
+        SimpleConvNet::from_parameters(a, params, Kernel::Engine { threads })
             .map_err(|e| file.sizes_error(e))
     }
 }

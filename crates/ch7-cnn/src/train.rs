@@ -9,7 +9,7 @@
 //! ([`Config`], as a [`Schedule`]) and, with `shift`, the augmentation hook
 //! that moves each batch's digits ([`crate::augment`]).
 
-use ch6_mlp::engine::train::{self as engine, Augment, Evaluation, Schedule, TrainEvent};
+use ch6_mlp::engine::train::{self as engine, Augment, Measure, Schedule, TrainEvent};
 use ch6_mlp::init::Init;
 use ch6_mlp::{Optimizer, OptimizerKind};
 use mnist::Dataset;
@@ -65,8 +65,9 @@ impl Config {
 impl Config {
     // ANCHOR: schedule
     /// The run's epochs, batches and learning rates, as the engine's loop
-    /// takes them: no batch is dropped (the last of an epoch may be short).
-    pub fn schedule(&self) -> Schedule {
+    /// takes them: no batch is dropped (the last of an epoch may be short);
+    /// `seed` is the run's, each epoch's shuffle drawn from `seed + 1`.
+    pub fn schedule(&self, seed: u64) -> Schedule {
         Schedule {
             epochs: self.epochs,
             batch_size: self.batch_size,
@@ -74,6 +75,7 @@ impl Config {
             last_epoch_steps: self.last_epoch_steps,
             learning_rate: self.learning_rate,
             decay_epochs: self.decay_epochs,
+            seed,
         }
     }
     // ANCHOR_END: schedule
@@ -140,17 +142,16 @@ pub fn train<E>(
         |data: &Dataset, batch: &[usize]| shifted_batch(data, batch, config.shift, &mut shifts);
     let augment: Option<&mut Augment<'_>> =
         (config.shift > 0).then_some(&mut shift as &mut Augment<'_>);
-    let evaluation = Evaluation {
+    let measure = Measure {
         test: Some(test),
-        ..Evaluation::default()
+        ..Measure::default()
     };
     let trained = engine::train(
         &mut net,
         optimizer.as_mut(),
-        &config.schedule(),
-        seed,
+        &config.schedule(seed),
         train,
-        evaluation,
+        measure,
         augment,
         report,
     )
@@ -171,19 +172,19 @@ mod tests {
     #[test]
     fn steps_count_a_partial_last_epoch() {
         let mut c = Config::book(2);
-        assert_eq!(c.schedule().steps_per_epoch(60_000), 600);
-        assert_eq!(c.schedule().steps(60_000), 1200);
-        assert_eq!(c.schedule().learning_rate_of(1), 0.001);
+        assert_eq!(c.schedule(0).steps_per_epoch(60_000), 600);
+        assert_eq!(c.schedule(0).steps(60_000), 1200);
+        assert_eq!(c.schedule(0).learning_rate_of(1), 0.001);
         c.decay_epochs = 1;
-        let s = c.schedule();
+        let s = c.schedule(0);
         assert_eq!(
             (s.learning_rate_of(0), s.learning_rate_of(1)),
             (0.001, 0.0001)
         );
         c.last_epoch_steps = Some(250);
-        assert_eq!(c.schedule().steps(60_000), 850);
+        assert_eq!(c.schedule(0).steps(60_000), 850);
         c.last_epoch_steps = Some(10_000);
-        assert_eq!(c.schedule().steps(60_000), 1200);
-        assert_eq!(c.schedule().steps_per_epoch(150), 2);
+        assert_eq!(c.schedule(0).steps(60_000), 1200);
+        assert_eq!(c.schedule(0).steps_per_epoch(150), 2);
     }
 }

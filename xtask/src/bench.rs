@@ -26,7 +26,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime};
 
 use anyhow::{Context, Result, anyhow, bail};
 use plotters::coord::ranged1d::SegmentValue;
@@ -760,10 +760,8 @@ fn about(quick: bool, minutes: f64, load: Option<(f64, f64)>) -> String {
     let cpu = cpu.map_or(String::new(), |m| {
         format!("{}, ", m.trim_start_matches([' ', '\t', ':']))
     });
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    let (y, m, d) = civil_from_days((now.as_secs() / 86_400) as i64);
+    let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    let date = &now[..10];
     let (flag, samples) = match quick {
         true => (
             " --quick",
@@ -772,7 +770,7 @@ fn about(quick: bool, minutes: f64, load: Option<(f64, f64)>) -> String {
         false => ("", "each bench's own sample count"),
     };
     format!(
-        "Measured by `cargo xtask bench{flag}` on {y:04}-{m:02}-{d:02} ({cpu}{cores} cores available to the process). \
+        "Measured by `cargo xtask bench{flag}` on {date} ({cpu}{cores} cores available to the process). \
          Times per iteration are criterion's medians with their 95% confidence interval ({samples}); \
          training times are the programs' own clocks, evaluations not counted, release build. \
          The run took {minutes:.1} min.{}\n",
@@ -799,19 +797,6 @@ fn load_note(load: Option<(f64, f64)>, cores: usize) -> String {
 fn load_average() -> Option<f64> {
     let text = std::fs::read_to_string("/proc/loadavg").ok()?;
     text.split_whitespace().next()?.parse().ok()
-}
-
-/// Year, month, day of the date `days` after 1970-01-01 (proleptic Gregorian;
-/// Howard Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let (era, doe) = (z.div_euclid(146_097), z.rem_euclid(146_097));
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 #[cfg(test)]
@@ -1042,10 +1027,16 @@ mod tests {
         assert!(load_note(Some((1.5, 0.8)), 2).ends_with("at the end."));
         let busy = load_note(Some((6.2, 4.4)), 2);
         assert!(busy.contains("6.2 at the start, 4.4 at the end") && busy.contains("longer"));
-        assert!(about(true, 3.0, None).contains("--quick` on 20"));
-        assert_eq!(
-            [0, 19_782].map(civil_from_days),
-            [(1970, 1, 1), (2024, 2, 29)]
+        let about = about(true, 3.0, None);
+        let date = about.split("--quick` on ").nth(1).unwrap();
+        let digit = |i: usize| date.as_bytes()[i].is_ascii_digit();
+        assert!(
+            date.starts_with("20") && date.as_bytes()[4] == b'-',
+            "{about}"
+        );
+        assert!(
+            [0, 1, 2, 3, 5, 6, 8, 9].map(digit) == [true; 8] && &date[10..12] == " (",
+            "{about}"
         );
     }
 }

@@ -416,6 +416,9 @@ fn read_rows(messages: &str, stage: usize, krate: &str) -> Result<Vec<Row>> {
                 if m.unit != "ns" {
                     bail!("{id}: times in {}, expected ns", m.unit);
                 }
+                if id.ends_with("...") && id.chars().count() > 100 {
+                    bail!("{id}: cargo criterion cuts ids at 100 characters; shorten it");
+                }
                 let images = throughput.iter().find(|t| t.unit == "elements");
                 let median = [m.estimate, m.lower_bound, m.upper_bound];
                 done.push((id, median, images.map(|t| t.per_iteration)));
@@ -802,6 +805,7 @@ fn load_average() -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn row(stage: usize, name: &str, ns: f64, images: Option<u64>) -> Row {
         let (krate, group, name) = (format!("ch{stage}"), "g".into(), name.into());
@@ -830,24 +834,15 @@ mod tests {
 
     /// A `benchmark-complete` message as `cargo criterion --message-format=json` prints it.
     fn complete(id: &str, ns: f64, images: Option<u64>) -> String {
-        let e = |x: f64| {
-            format!(
-                r#"{{"estimate":{x},"lower_bound":{},"upper_bound":{},"unit":"ns"}}"#,
-                x * 0.99,
-                x * 1.01
-            )
-        };
-        let throughput = images.map_or(String::new(), |n| {
-            format!(r#"{{"per_iteration":{n},"unit":"elements"}}"#)
-        });
-        format!(
-            r#"{{"reason":"benchmark-complete","id":"{id}","report_directory":"target/criterion/reports/x","iteration_count":[1,2],"measured_values":[{ns},{}],"unit":"ns","throughput":[{throughput}],"typical":{},"mean":{},"median":{},"median_abs_dev":{},"slope":null,"change":null}}"#,
-            2.0 * ns,
-            e(ns),
-            e(ns),
-            e(ns),
-            e(ns / 100.0)
-        )
+        let e = |x: f64| json!({"estimate": x, "lower_bound": x * 0.99, "upper_bound": x * 1.01, "unit": "ns"});
+        let throughput: Vec<_> = images
+            .iter()
+            .map(|n| json!({"per_iteration": n, "unit": "elements"}))
+            .collect();
+        json!({"reason": "benchmark-complete", "id": id, "report_directory": "target/criterion/reports/x",
+            "iteration_count": [1, 2], "measured_values": [ns, 2.0 * ns], "unit": "ns", "throughput": throughput,
+            "typical": e(ns), "mean": e(ns), "median": e(ns), "median_abs_dev": e(ns / 100.0), "slope": null, "change": null})
+        .to_string()
     }
 
     #[test]

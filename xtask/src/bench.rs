@@ -3,12 +3,12 @@
 //! The stages are the workspace's packages named `ch…` that have bench
 //! targets, in name order, which is the course's order, then the appendices
 //! (`appendix-…`), which have benches but no program. For each one it runs
-//! every criterion bench, with results written into a folder of our own
-//! (`target/xtask/criterion/<crate>/`, emptied first, so nothing comes from an
-//! older run), then the stage's program with `--json --quiet`. It reads what
-//! criterion wrote (`…/new/benchmark.json` and `estimates.json`, never its
-//! text meant for people) and the programs' `train_cli::Summary`, and writes
-//! into `target/xtask/`:
+//! every criterion bench through `cargo criterion --message-format=json`,
+//! criterion's machine-readable output (one JSON message per line: each
+//! benchmark's median with its interval, then each group's members; its
+//! folders under the target directory are criterion's private business), then
+//! the stage's program with `--json --quiet`, and reads the programs'
+//! `train_cli::Summary`. It writes into `target/xtask/`:
 //! - for every criterion group, `bench-<group>.md`, one row per benchmark, and
 //!   `bench-<group>.{svg,png}`, its bars. A row is said by its bench id; the
 //!   images per iteration by the bench's `Throughput::Elements`. Rows come in
@@ -21,11 +21,12 @@
 //!   85% and 95% test accuracy, and its test accuracy against training time;
 //! - `bench-about.md`: the machine, the date, the load and the run time.
 //!
-//! `--update-book` copies them all into `book/src/generated/`.
+//! `--update-book` copies them all into `book/src/generated/`. It needs
+//! `cargo-criterion` (`cargo install cargo-criterion --locked`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime};
 
 use anyhow::{Context, Result, anyhow, bail};
 use plotters::coord::ranged1d::SegmentValue;
@@ -77,7 +78,7 @@ fn full_flags(krate: &str) -> &'static [&'static str] {
     }
 }
 
-/// One benchmark's result, as criterion wrote it.
+/// One benchmark's result, as criterion reported it.
 #[derive(Clone, Debug, PartialEq)]
 struct Row {
     /// 1 for the first stage of the course.
@@ -90,8 +91,6 @@ struct Row {
     median: [f64; 3],
     /// Images one iteration works through (`Throughput::Elements`), when the bench says.
     images: Option<u64>,
-    /// When criterion wrote it: the order it ran the benchmarks in.
-    written: SystemTime,
 }
 
 /// A stage (its crate), its bench targets, and whether it has a program to run.
@@ -162,13 +161,39 @@ fn stage_cell(stage: usize, krate: &str) -> String {
     }
 }
 
-/// Runs `cmd` (`shown` in messages) in `root`, its output sent to stderr with
-/// the rest of the progress, so that stdout carries only the tables.
-fn status(mut cmd: Command, shown: &str, root: &Path) -> Result<Option<String>> {
-    let stdout = Stdio::from(std::io::stderr());
-    let status = cmd.current_dir(root).stdout(stdout).status();
-    let status = status.with_context(|| format!("cannot run {shown}"))?;
-    Ok((!status.success()).then(|| format!("`{shown}` failed ({status}), see above")))
+/// Runs `cmd` in `root`, its stderr shown with the rest of the progress; its stdout.
+fn stdout_of(cmd: &mut Command, root: &Path) -> Result<String> {
+    let output = cmd.current_dir(root).stderr(Stdio::inherit()).output();
+    let output = output.context("cannot run cargo")?;
+    if !output.status.success() {
+        bail!("failed ({}), see above", output.status);
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// Fails early, before any bench, when `cargo criterion` is not installed.
+fn cargo_criterion_installed(root: &Path) -> Result<()> {
+    let mut cmd = cargo();
+    cmd.args(["criterion", "--version"]).stdout(Stdio::null());
+    stdout_of(&mut cmd, root).map(drop).context(
+        "`cargo xtask bench` reads criterion's machine-readable output, which \
+         `cargo criterion` prints: install it with `cargo install cargo-criterion --locked`",
+    )
+}
+
+/// `cargo criterion --message-format=json` for one bench target: its JSON messages.
+fn criterion(root: &Path, krate: &str, bench: &str, quick: bool) -> Result<String> {
+    let mut cmd = cargo();
+    cmd.args([
+        "criterion",
+        "-p",
+        krate,
+        "--bench",
+        bench,
+        "--message-format=json",
+    ]);
+    cmd.args(["--plotting-backend", "disabled", "--"]);
+    stdout_of(cmd.args(quick.then_some("--quick")), root)
 }
 
 /// `cargo xtask bench`.
@@ -177,6 +202,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let (started, load_at_start) = (Instant::now(), load_average());
     let root = workspace_root();
     let (target, all) = stages(&root)?;
+    cargo_criterion_installed(&root)?;
     let names: Vec<&str> = all.iter().map(|(k, ..)| k.as_str()).collect();
     if let Some(s) = args.stages.iter().find(|s| !names.contains(&s.as_str())) {
         bail!("no stage `{s}`; the stages are {}", names.join(", "));
@@ -196,23 +222,16 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let (mut problems, mut rows, mut runs) = (Vec::new(), Vec::new(), Vec::new());
     let mut step = 0;
     for &(stage, (krate, benches, program)) in &chosen {
-        let home = out.join("criterion").join(krate);
-        if home.exists() {
-            std::fs::remove_dir_all(&home).with_context(|| format!("cannot empty {home:?}"))?;
-        }
         for bench in benches {
             step += 1;
-            eprintln!("\n==> [{step}/{steps}] {krate}: criterion bench `{bench}`");
-            let mut cmd = cargo();
-            cmd.args(["bench", "-p", krate, "--bench", bench, "--", "--noplot"]);
-            cmd.args(args.quick.then_some("--quick"))
-                .env("CRITERION_HOME", &home);
-            let shown = format!("cargo bench -p {krate} --bench {bench}");
-            problems.extend(status(cmd, &shown, &root)?);
-        }
-        match read_rows(&home, stage, krate) {
-            Ok(found) => rows.extend(found),
-            Err(e) => problems.push(format!("{krate}: {e:#}")),
+            let shown = format!("cargo criterion -p {krate} --bench {bench}");
+            eprintln!("\n==> [{step}/{steps}] {krate}: `{shown}`");
+            match criterion(&root, krate, bench, args.quick)
+                .and_then(|m| read_rows(&m, stage, krate))
+            {
+                Ok(found) => rows.extend(found),
+                Err(e) => problems.push(format!("`{shown}`: {e:#}")),
+            }
         }
         if !program {
             continue;
@@ -233,7 +252,8 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             Err(e) => problems.push(format!("`{command} --json`: {e:#}")),
         }
     }
-    rows.sort_by_key(|r| (r.stage, step_number(&r.name), r.written));
+    // A stable sort: rows of one step number stay in the order criterion ran them.
+    rows.sort_by_key(|r| (r.stage, step_number(&r.name)));
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {out:?}"))?;
     let (mut written, printed) = write_tables(&out, &rows, &runs, &mut problems)?;
     let minutes = started.elapsed().as_secs_f64() / 60.0;
@@ -331,18 +351,10 @@ fn write_tables(
 /// Runs a stage's program with `--json --quiet` (release build, as the
 /// benches) and reads the summary it prints last.
 fn run_program(root: &Path, krate: &str, flags: &[&str]) -> Result<Summary> {
-    let output = cargo()
-        .args(["run", "--release", "-p", krate, "--"])
-        .args(flags)
-        .args(["--json", "--quiet"])
-        .current_dir(root)
-        .stderr(Stdio::inherit())
-        .output()
-        .context("cannot run cargo")?;
-    if !output.status.success() {
-        bail!("failed ({}), see above", output.status);
-    }
-    parse_summary(&String::from_utf8_lossy(&output.stdout))
+    let mut cmd = cargo();
+    cmd.args(["run", "--release", "-p", krate, "--"])
+        .args(flags);
+    parse_summary(&stdout_of(cmd.args(["--json", "--quiet"]), root)?)
 }
 
 /// The `--json` summary: the last non-empty line of a program's output.
@@ -357,59 +369,90 @@ fn parse_summary(stdout: &str) -> Result<Summary> {
     Ok(summary)
 }
 
-fn read_json(path: &Path) -> Result<serde_json::Value> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {path:?}"))?;
-    serde_json::from_str(&text).with_context(|| format!("no JSON in {path:?}"))
+/// What we read of criterion's JSON messages (`--message-format=json`).
+#[derive(Deserialize)]
+#[serde(tag = "reason", rename_all = "kebab-case")]
+enum Message {
+    BenchmarkComplete {
+        id: String,
+        median: Estimate,
+        #[serde(default)]
+        throughput: Vec<Throughput>,
+    },
+    GroupComplete {
+        group_name: String,
+        benchmarks: Vec<String>,
+    },
+    #[serde(other)]
+    Other,
 }
 
-/// Every result criterion wrote under `home`: each `…/new/` folder holds the
-/// latest run of one benchmark (`base/` holds the one before).
-fn read_rows(home: &Path, stage: usize, krate: &str) -> Result<Vec<Row>> {
-    let mut rows = Vec::new();
-    let mut folders = vec![home.to_path_buf()];
-    while let Some(dir) = folders.pop() {
-        let file = dir.join("benchmark.json");
-        if dir.ends_with("new") && file.is_file() {
-            // benchmark.json says which benchmark; estimates.json how long it took.
-            let (id, estimates) = (read_json(&file)?, read_json(&dir.join("estimates.json"))?);
-            let m = &estimates["median"];
-            let ci = &m["confidence_interval"];
-            let median = [&m["point_estimate"], &ci["lower_bound"], &ci["upper_bound"]];
-            let median = median.map(|v| v.as_f64().unwrap_or(f64::NAN));
-            if !median.iter().all(|v| v.is_finite()) {
-                bail!("no median with its interval in {dir:?}/estimates.json");
+#[derive(Deserialize)]
+struct Estimate {
+    estimate: f64,
+    lower_bound: f64,
+    upper_bound: f64,
+    unit: String,
+}
+
+#[derive(Deserialize)]
+struct Throughput {
+    per_iteration: u64,
+    unit: String,
+}
+
+/// The rows of criterion's messages for one bench target, in the order it
+/// ran them: each benchmark's median, and the group that names it.
+fn read_rows(messages: &str, stage: usize, krate: &str) -> Result<Vec<Row>> {
+    let (mut done, mut groups) = (Vec::new(), Vec::new());
+    for line in messages.lines().filter(|l| l.starts_with('{')) {
+        let message = serde_json::from_str(line);
+        match message.with_context(|| format!("not a criterion message: {line}"))? {
+            Message::BenchmarkComplete {
+                id,
+                median: m,
+                throughput,
+            } => {
+                if m.unit != "ns" {
+                    bail!("{id}: times in {}, expected ns", m.unit);
+                }
+                if id.ends_with("...") && id.chars().count() > 100 {
+                    bail!("{id}: cargo criterion cuts ids at 100 characters; shorten it");
+                }
+                let images = throughput.iter().find(|t| t.unit == "elements");
+                let median = [m.estimate, m.lower_bound, m.upper_bound];
+                done.push((id, median, images.map(|t| t.per_iteration)));
             }
-            let text = |key: &str| id[key].as_str().map(String::from);
-            let (parts, prefix) = (
-                [text("function_id"), text("value_str")],
-                format!("{krate}/"),
-            );
-            let function = parts.into_iter().flatten().collect::<Vec<_>>().join("/");
-            let name = function.strip_prefix(&prefix).unwrap_or(&function);
-            rows.push(Row {
-                stage,
-                krate: krate.to_string(),
-                group: text("group_id").with_context(|| format!("no group_id in {file:?}"))?,
-                name: name.to_string(),
-                median,
-                images: id["throughput"]["Elements"].as_u64(),
-                written: file.metadata()?.modified()?,
-            });
-            continue;
-        }
-        for entry in
-            std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))?
-        {
-            let path = entry?.path();
-            if path.is_dir() {
-                folders.push(path);
-            }
+            Message::GroupComplete {
+                group_name,
+                benchmarks,
+            } => groups.push((group_name, benchmarks)),
+            Message::Other => {}
         }
     }
-    if rows.is_empty() {
-        bail!("criterion wrote no results into {}", home.display());
+    if done.is_empty() {
+        bail!("criterion reported no benchmark");
     }
-    Ok(rows)
+    let row = |(id, median, images): (String, [f64; 3], Option<u64>)| {
+        let (group, _) = groups
+            .iter()
+            .find(|(_, ids)| ids.contains(&id))
+            .with_context(|| format!("no group names benchmark {id}"))?;
+        let function = id.strip_prefix(&format!("{group}/")).unwrap_or(&id);
+        let name = function
+            .strip_prefix(&format!("{krate}/"))
+            .unwrap_or(function);
+        let (krate, group, name) = (krate.to_string(), group.clone(), name.to_string());
+        Ok(Row {
+            stage,
+            krate,
+            group,
+            name,
+            median,
+            images,
+        })
+    };
+    done.into_iter().map(row).collect()
 }
 
 /// The step number an id starts with (`"2 gemm crate"` → 2), else 0.
@@ -720,10 +763,8 @@ fn about(quick: bool, minutes: f64, load: Option<(f64, f64)>) -> String {
     let cpu = cpu.map_or(String::new(), |m| {
         format!("{}, ", m.trim_start_matches([' ', '\t', ':']))
     });
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    let (y, m, d) = civil_from_days((now.as_secs() / 86_400) as i64);
+    let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    let date = &now[..10];
     let (flag, samples) = match quick {
         true => (
             " --quick",
@@ -732,7 +773,7 @@ fn about(quick: bool, minutes: f64, load: Option<(f64, f64)>) -> String {
         false => ("", "each bench's own sample count"),
     };
     format!(
-        "Measured by `cargo xtask bench{flag}` on {y:04}-{m:02}-{d:02} ({cpu}{cores} cores available to the process). \
+        "Measured by `cargo xtask bench{flag}` on {date} ({cpu}{cores} cores available to the process). \
          Times per iteration are criterion's medians with their 95% confidence interval ({samples}); \
          training times are the programs' own clocks, evaluations not counted, release build. \
          The run took {minutes:.1} min.{}\n",
@@ -761,26 +802,14 @@ fn load_average() -> Option<f64> {
     text.split_whitespace().next()?.parse().ok()
 }
 
-/// Year, month, day of the date `days` after 1970-01-01 (proleptic Gregorian;
-/// Howard Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let (era, doe) = (z.div_euclid(146_097), z.rem_euclid(146_097));
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn row(stage: usize, name: &str, ns: f64, images: Option<u64>) -> Row {
         let (krate, group, name) = (format!("ch{stage}"), "g".into(), name.into());
-        let (median, written) = ([ns, ns * 0.99, ns * 1.01], UNIX_EPOCH);
+        let median = [ns, ns * 0.99, ns * 1.01];
         Row {
             stage,
             krate,
@@ -788,7 +817,6 @@ mod tests {
             name,
             median,
             images,
-            written,
         }
     }
 
@@ -804,44 +832,59 @@ mod tests {
         table.lines().skip(2).map(cells).collect()
     }
 
+    /// A `benchmark-complete` message as `cargo criterion --message-format=json` prints it.
+    fn complete(id: &str, ns: f64, images: Option<u64>) -> String {
+        let e = |x: f64| json!({"estimate": x, "lower_bound": x * 0.99, "upper_bound": x * 1.01, "unit": "ns"});
+        let throughput: Vec<_> = images
+            .iter()
+            .map(|n| json!({"per_iteration": n, "unit": "elements"}))
+            .collect();
+        json!({"reason": "benchmark-complete", "id": id, "report_directory": "target/criterion/reports/x",
+            "iteration_count": [1, 2], "measured_values": [ns, 2.0 * ns], "unit": "ns", "throughput": throughput,
+            "typical": e(ns), "mean": e(ns), "median": e(ns), "median_abs_dev": e(ns / 100.0), "slope": null, "change": null})
+        .to_string()
+    }
+
     #[test]
     fn any_group_becomes_a_table_in_step_order() {
-        let home = tempfile::tempdir().unwrap();
-        // Run in another order than their step numbers; `base/` holds an older run.
-        for (function, ns) in [
-            ("ch6-mlp/2 gemm", 2e8),
-            ("1 stage 3 layers", 6e8),
-            ("10 fused", 1e8),
-        ] {
-            let new = home
-                .path()
-                .join("engine")
-                .join(function.replace('/', "_"))
-                .join("new");
-            std::fs::create_dir_all(&new).unwrap();
-            let id = format!(
-                r#"{{"group_id":"engine","function_id":"{function}","value_str":null,"throughput":{{"Elements":50000}}}}"#
-            );
-            std::fs::write(new.join("benchmark.json"), id).unwrap();
-            let (lower, upper) = (ns * 0.99, ns * 1.01);
-            let e = format!(
-                r#"{{"confidence_interval":{{"confidence_level":0.95,"lower_bound":{lower},"upper_bound":{upper}}},"point_estimate":{ns}}}"#
-            );
-            let estimates = format!(r#"{{"mean":{e},"median":{e},"slope":null}}"#);
-            std::fs::write(new.join("estimates.json"), estimates).unwrap();
-        }
-        std::fs::create_dir_all(home.path().join("engine/10 fused/base")).unwrap();
-        let mut rows = read_rows(home.path(), 4, "ch6-mlp").unwrap();
-        rows.sort_by_key(|r| (r.stage, step_number(&r.name), r.written));
+        // Run in another order than their step numbers; "1 stage 3 layers" and
+        // "1 again" share a step number, so they keep the order they ran in.
+        let ids = [
+            "engine/ch6-mlp/2 gemm",
+            "engine/1 stage 3 layers",
+            "engine/10 fused",
+            "engine/1 again",
+        ];
+        let mut messages: Vec<String> = ids
+            .iter()
+            .zip([2e8, 6e8, 1e8, 7e8])
+            .map(|(id, ns)| complete(id, ns, Some(50_000)))
+            .collect();
+        messages.insert(1, "benchmark output that is not a message".into());
+        messages.push(r#"{"reason":"group-complete","group_name":"engine","benchmarks":["engine/1 again","engine/10 fused","engine/1 stage 3 layers","engine/ch6-mlp/2 gemm"],"report_directory":"r"}"#.into());
+        let mut rows = read_rows(&messages.join("\n"), 4, "ch6-mlp").unwrap();
+        rows.sort_by_key(|r| (r.stage, step_number(&r.name)));
+        assert!(rows.iter().all(|r| r.group == "engine"));
         let table = group_table(&rows.iter().collect::<Vec<_>>());
         assert!(table.starts_with("| stage       | benchmark        | time per iteration: median [95% interval] | images per iteration | images per second |"), "{table}");
         let expected = [
             "4 `ch6-mlp` | 1 stage 3 layers | 600 ms [594–606] | 50,000 | 83,333 | — | —",
-            "4 `ch6-mlp` | 2 gemm | 200 ms [198–202] | 50,000 | 250,000 | 3.0× faster | 3.0× faster",
+            "4 `ch6-mlp` | 1 again | 700 ms [693–707] | 50,000 | 71,429 | 1.2× slower | 1.2× slower",
+            "4 `ch6-mlp` | 2 gemm | 200 ms [198–202] | 50,000 | 250,000 | 3.5× faster | 3.0× faster",
             "4 `ch6-mlp` | 10 fused | 100 ms [99–101] | 50,000 | 500,000 | 2.0× faster | 6.0× faster",
         ];
         assert_eq!(cells(&table), expected);
-        assert!(read_rows(&home.path().join("absent"), 1, "x").is_err());
+        // No message, or a benchmark no group names, or another unit: an error.
+        assert!(read_rows("", 1, "x").is_err());
+        let ungrouped = read_rows(&complete("g/f", 1.0, None), 1, "x").unwrap_err();
+        assert!(
+            ungrouped
+                .to_string()
+                .contains("no group names benchmark g/f"),
+            "{ungrouped}"
+        );
+        let cycles = complete("g/f", 1.0, None).replace(r#""unit":"ns""#, r#""unit":"cycles""#);
+        assert!(read_rows(&cycles, 1, "x").is_err());
     }
 
     #[test]
@@ -979,10 +1022,16 @@ mod tests {
         assert!(load_note(Some((1.5, 0.8)), 2).ends_with("at the end."));
         let busy = load_note(Some((6.2, 4.4)), 2);
         assert!(busy.contains("6.2 at the start, 4.4 at the end") && busy.contains("longer"));
-        assert!(about(true, 3.0, None).contains("--quick` on 20"));
-        assert_eq!(
-            [0, 19_782].map(civil_from_days),
-            [(1970, 1, 1), (2024, 2, 29)]
+        let about = about(true, 3.0, None);
+        let date = about.split("--quick` on ").nth(1).unwrap();
+        let digit = |i: usize| date.as_bytes()[i].is_ascii_digit();
+        assert!(
+            date.starts_with("20") && date.as_bytes()[4] == b'-',
+            "{about}"
+        );
+        assert!(
+            [0, 1, 2, 3, 5, 6, 8, 9].map(digit) == [true; 8] && &date[10..12] == " (",
+            "{about}"
         );
     }
 }

@@ -15,15 +15,17 @@
 //!    shapes are refused with a message on the page, which keeps running.
 //!
 //! WebDriver is plain HTTP with JSON bodies (the W3C protocol), spoken here
-//! over a `TcpStream` to chromedriver on 127.0.0.1: no HTTP library needed.
+//! with `ureq` (blocking, no TLS) to chromedriver on 127.0.0.1.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use safetensors::SafeTensors;
 use serde_json::{Value, json};
 
 use crate::outputs::DEFAULT_MODEL;
@@ -109,8 +111,12 @@ pub fn run(args: &BrowserArgs) -> Result<()> {
     if let Some(path) = &args.screenshot {
         draw_digit(&driver, test.image(0))?;
         let png = driver.get("screenshot")?;
-        let png = png.as_str().and_then(crate::draw::base64_decode);
-        let png = png.ok_or_else(|| anyhow!("the screenshot is not base64"))?;
+        let png = png
+            .as_str()
+            .ok_or_else(|| anyhow!("no screenshot: {png}"))?;
+        let png = STANDARD
+            .decode(png)
+            .context("the screenshot is not base64")?;
         train_cli::write_bytes(path, &png)?;
         eprintln!(
             "   Screenshot after drawing test digit 0: {}",
@@ -160,7 +166,7 @@ fn program(name: &str, var: &str) -> Result<PathBuf> {
 
 /// `cargo run -q --locked -p ch6-mlp -- ARGS` from `root`; its stdout.
 fn ch6_mlp(root: &Path, args: &[&str]) -> Result<String> {
-    let output = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+    let output = crate::bench::cargo()
         .args(["run", "-q", "--locked", "-p", "ch6-mlp", "--"])
         .args(args)
         .current_dir(root)
@@ -182,20 +188,8 @@ fn train_small_model(root: &Path, path: &Path) -> Result<()> {
     let path = path
         .to_str()
         .context("a temporary path that is not UTF-8")?;
-    let args = [
-        "--hidden",
-        "30,20",
-        "--epochs",
-        "1",
-        "--train-size",
-        "5000",
-        "--validation",
-        "0",
-        "-q",
-        "--save",
-        path,
-    ];
-    ch6_mlp(root, &args).map(drop)
+    let args = "--hidden 30,20 --epochs 1 --train-size 5000 --validation 0 -q --save";
+    ch6_mlp(root, &[args.split(' ').collect(), vec![path]].concat()).map(drop)
 }
 
 /// Compares the page's probabilities with `predict --json` on [`COMPARED`]
@@ -220,10 +214,7 @@ fn compare_with_predict(
         ];
         let predicted: Value = serde_json::from_str(&ch6_mlp(root, &args)?)?;
         let expected = numbers(&predicted["probabilities"])?;
-        let page = numbers(&driver.script(
-            "return window.drawDigit.classify(arguments[0]);",
-            json!([test.image(index)]),
-        )?)?;
+        let page = numbers(&driver.classify(test.image(index))?)?;
         if page.len() != 10 || expected.len() != 10 {
             bail!(
                 "test image {index}: {} probabilities on the page, {} from predict",
@@ -258,10 +249,7 @@ fn draw_test_digits(driver: &Driver, test: &mnist::Dataset, n: usize) -> Result<
     let (mut right, mut agreed) = (0, 0);
     for i in 0..n {
         let guess = draw_digit(driver, test.image(i))?;
-        let original = numbers(&driver.script(
-            "return window.drawDigit.classify(arguments[0]);",
-            json!([test.image(i)]),
-        )?)?;
+        let original = numbers(&driver.classify(test.image(i))?)?;
         let best = (0..10)
             .max_by(|&a, &b| original[a].total_cmp(&original[b]))
             .unwrap_or(0);
@@ -353,10 +341,7 @@ fn check_bad_files(driver: &Driver, dir: &Path, model: &Path) -> Result<()> {
     let reshaped = dir.join("reshaped.safetensors");
     std::fs::write(&reshaped, with_sizes(&good, "784,100,201,10")?)?;
     let blank = vec![0u8; 784];
-    let before = driver.script(
-        "return window.drawDigit.classify(arguments[0]);",
-        json!([blank]),
-    )?;
+    let before = driver.classify(&blank)?;
     let cases = [
         (&notes, "notes.txt is not a model this page can run"),
         (&truncated, "corrupted or truncated"),
@@ -368,10 +353,7 @@ fn check_bad_files(driver: &Driver, dir: &Path, model: &Path) -> Result<()> {
     for (file, expected) in cases {
         driver.upload(file)?;
         let error = driver.wait_for_text("#draw-error", expected)?;
-        let after = driver.script(
-            "return window.drawDigit.classify(arguments[0]);",
-            json!([blank]),
-        )?;
+        let after = driver.classify(&blank)?;
         if after != before {
             bail!(
                 "after refusing {}, the page runs another model",
@@ -386,17 +368,11 @@ fn check_bad_files(driver: &Driver, dir: &Path, model: &Path) -> Result<()> {
 /// The safetensors file `bytes` with `sizes` in its metadata instead, its
 /// tensors unchanged (so they no longer match).
 fn with_sizes(bytes: &[u8], sizes: &str) -> Result<Vec<u8>> {
-    let length = u64::from_le_bytes(bytes[..8].try_into()?) as usize;
-    let mut header: Value = serde_json::from_slice(&bytes[8..8 + length])?;
-    header["__metadata__"]["sizes"] = json!(sizes);
-    let mut text = serde_json::to_string(&header)?;
-    while text.len() % 8 != 0 {
-        text.push(' ');
-    }
-    let mut out = (text.len() as u64).to_le_bytes().to_vec();
-    out.extend_from_slice(text.as_bytes());
-    out.extend_from_slice(&bytes[8 + length..]);
-    Ok(out)
+    let model = SafeTensors::deserialize(bytes)?;
+    let (_, header) = SafeTensors::read_metadata(bytes)?;
+    let mut metadata = header.metadata().clone().unwrap_or_default();
+    metadata.insert("sizes".into(), sizes.into());
+    Ok(safetensors::serialize(model.tensors(), Some(metadata))?)
 }
 
 /// The W3C name of an element reference in JSON.
@@ -405,7 +381,9 @@ const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 /// A chromedriver process and one browser session.
 struct Driver {
     child: Child,
-    port: u16,
+    agent: ureq::Agent,
+    /// `http://127.0.0.1:<port>`.
+    base: String,
     session: String,
 }
 
@@ -428,13 +406,23 @@ impl Driver {
             .stderr(log)
             .spawn()
             .with_context(|| format!("cannot start {}", chromedriver.display()))?;
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(120)))
+            .build();
         let mut driver = Driver {
             child,
-            port,
+            agent: agent.into(),
+            base: format!("http://127.0.0.1:{port}"),
             session: String::new(),
         };
         let deadline = Instant::now() + Duration::from_secs(20);
-        while http(port, "GET", "/status", None).is_err() {
+        while driver
+            .agent
+            .get(format!("{}/status", driver.base))
+            .call()
+            .is_err()
+        {
             if Instant::now() > deadline {
                 bail!("chromedriver did not answer on port {port} within 20 s");
             }
@@ -451,7 +439,7 @@ impl Driver {
                          format!("--user-data-dir={}", profile.display())],
             }
         }}});
-        let reply = http(port, "POST", "/session", Some(&capabilities))?;
+        let reply = driver.send("/session", Some(capabilities))?;
         driver.session = reply["sessionId"]
             .as_str()
             .ok_or_else(|| anyhow!("chromedriver gave no session: {reply}"))?
@@ -459,16 +447,34 @@ impl Driver {
         Ok(driver)
     }
 
-    fn path(&self, command: &str) -> String {
-        format!("/session/{}/{command}", self.session)
+    /// One WebDriver request, a POST with `body` or else a GET: the `value`
+    /// of chromedriver's answer, or its error.
+    fn send(&self, path: &str, body: Option<Value>) -> Result<Value> {
+        let url = format!("{}{path}", self.base);
+        let reply = match body {
+            Some(body) => self.agent.post(&url).send_json(body),
+            None => self.agent.get(&url).call(),
+        };
+        let mut reply = reply.with_context(|| format!("no answer from chromedriver to {path}"))?;
+        let json: Value = reply
+            .body_mut()
+            .with_config()
+            .limit(u64::MAX)
+            .read_json()
+            .with_context(|| format!("chromedriver's answer to {path} is not JSON"))?;
+        if !reply.status().is_success() {
+            let value = &json["value"];
+            bail!("{path}: {} ({})", value["error"], value["message"]);
+        }
+        Ok(json["value"].clone())
     }
 
     fn post(&self, command: &str, body: Value) -> Result<Value> {
-        http(self.port, "POST", &self.path(command), Some(&body))
+        self.send(&format!("/session/{}/{command}", self.session), Some(body))
     }
 
     fn get(&self, command: &str) -> Result<Value> {
-        http(self.port, "GET", &self.path(command), None)
+        self.send(&format!("/session/{}/{command}", self.session), None)
     }
 
     /// Opens the page and waits until its script has started.
@@ -483,6 +489,14 @@ impl Driver {
             std::thread::sleep(Duration::from_millis(100));
         }
         Ok(())
+    }
+
+    /// The page's ten probabilities for `image` (784 bytes, as in MNIST).
+    fn classify(&self, image: impl serde::Serialize) -> Result<Value> {
+        self.script(
+            "return window.drawDigit.classify(arguments[0]);",
+            json!([image]),
+        )
     }
 
     fn script(&self, script: &str, args: Value) -> Result<Value> {
@@ -552,60 +566,11 @@ impl Driver {
     }
 
     fn quit(&self) {
-        let _ = http(
-            self.port,
-            "DELETE",
-            &format!("/session/{}", self.session),
-            None,
-        );
+        let _ = self
+            .agent
+            .delete(format!("{}/session/{}", self.base, self.session))
+            .call();
     }
-}
-
-/// One WebDriver request to chromedriver on `port`: the `value` of its answer,
-/// or its error.
-fn http(port: u16, method: &str, path: &str, body: Option<&Value>) -> Result<Value> {
-    let body = body.map(Value::to_string).unwrap_or_default();
-    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
-    stream.set_read_timeout(Some(Duration::from_secs(120)))?;
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json; charset=utf-8\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )?;
-    // chromedriver may keep the connection open: read the head, then
-    // exactly the body its Content-Length announces.
-    let mut reply = BufReader::new(stream);
-    let mut head = String::new();
-    while !head.ends_with("\r\n\r\n") {
-        if reply.read_line(&mut head)? == 0 {
-            bail!("chromedriver closed the connection answering {method} {path}");
-        }
-    }
-    let length = head
-        .lines()
-        .find_map(|l| {
-            let (name, value) = l.split_once(':')?;
-            name.eq_ignore_ascii_case("content-length")
-                .then(|| value.trim().parse::<usize>().ok())?
-        })
-        .ok_or_else(|| anyhow!("chromedriver's answer to {method} {path} has no Content-Length"))?;
-    let mut content = vec![0; length];
-    reply.read_exact(&mut content)?;
-    let content = String::from_utf8(content)?;
-    let status: u16 = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let json: Value = serde_json::from_str(&content).with_context(|| {
-        format!("chromedriver's answer to {method} {path} is not JSON: {content}")
-    })?;
-    if status != 200 {
-        let value = &json["value"];
-        bail!("{method} {path}: {} ({})", value["error"], value["message"]);
-    }
-    Ok(json["value"].clone())
 }
 
 #[cfg(test)]
@@ -614,15 +579,25 @@ mod tests {
 
     #[test]
     fn new_sizes_keep_the_tensors_and_a_readable_header() {
-        let header = br#"{"__metadata__":{"sizes":"784,10"},"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#;
-        let mut file = (header.len() as u64).to_le_bytes().to_vec();
-        file.extend_from_slice(header);
-        file.extend_from_slice(&1.5f32.to_le_bytes());
+        let data = [1.5f32, -2.0].map(f32::to_le_bytes).concat();
+        let w =
+            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![2], &data).unwrap();
+        let info = [
+            ("sizes".to_string(), "784,10".to_string()),
+            ("seed".into(), "7".into()),
+        ];
+        let file = safetensors::serialize([("w", w)], Some(info.into())).unwrap();
         let changed = with_sizes(&file, "784,11").unwrap();
-        let length = u64::from_le_bytes(changed[..8].try_into().unwrap()) as usize;
-        assert_eq!(length % 8, 0);
-        let json: Value = serde_json::from_slice(&changed[8..8 + length]).unwrap();
-        assert_eq!(json["__metadata__"]["sizes"], "784,11");
-        assert_eq!(&changed[8 + length..], 1.5f32.to_le_bytes());
+        let (_, header) = SafeTensors::read_metadata(&changed).unwrap();
+        let metadata = header.metadata().as_ref().unwrap();
+        assert_eq!(
+            (metadata["sizes"].as_str(), metadata["seed"].as_str()),
+            ("784,11", "7")
+        );
+        let w = SafeTensors::deserialize(&changed)
+            .unwrap()
+            .tensor("w")
+            .unwrap();
+        assert_eq!((w.shape(), w.data()), ([2].as_slice(), data.as_slice()));
     }
 }

@@ -11,6 +11,8 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 
 use crate::outputs::{self, RUNS};
 
@@ -38,7 +40,8 @@ pub fn provenance(run: &outputs::Run, transcript: &str) -> Result<Provenance> {
                 run.name
             )
         })?;
-    let given = run.args.windows(2).find(|w| w[0] == "--seed");
+    let words = run.words();
+    let given = words.windows(2).find(|w| w[0] == "--seed");
     let (seed, seed_source) = match given {
         Some(w) => (w[1].parse().context("--seed in RUNS")?, "--seed"),
         None => (train_cli::DEFAULT_SEED, "the default"),
@@ -82,7 +85,7 @@ pub fn write_model_script(root: &Path, out: &Path) -> Result<()> {
         .with_context(|| format!("cannot read {}", transcript_path.display()))?;
     let p = provenance(run, &transcript)?;
     let data = serde_json::json!({
-        "base64": base64_encode(&model),
+        "base64": STANDARD.encode(&model),
         "command": p.command,
         "seed": p.seed,
         "seedSource": p.seed_source,
@@ -99,71 +102,9 @@ pub fn write_model_script(root: &Path, out: &Path) -> Result<()> {
     Ok(())
 }
 
-const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/// Standard base64 with `=` padding (what the page's `atob` reads).
-pub fn base64_encode(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, &b)| n | (b as u32) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-/// The bytes of standard base64 (a WebDriver screenshot), or None if it is not base64.
-pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let digits: Vec<u32> = text
-        .trim_end_matches('=')
-        .bytes()
-        .map(|c| ALPHABET.iter().position(|&a| a == c).map(|p| p as u32))
-        .collect::<Option<_>>()?;
-    let mut out = Vec::with_capacity(digits.len() * 3 / 4);
-    for chunk in digits.chunks(4) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0, |n, (i, &d)| n | d << (18 - 6 * i));
-        for i in 0..chunk.len().saturating_sub(1) {
-            out.push((n >> (16 - 8 * i)) as u8);
-        }
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn base64_round_trips_and_matches_the_standard() {
-        // RFC 4648's test vectors.
-        let vectors = [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("foob", "Zm9vYg=="),
-            ("fooba", "Zm9vYmE="),
-            ("foobar", "Zm9vYmFy"),
-        ];
-        for (plain, coded) in vectors {
-            assert_eq!(base64_encode(plain.as_bytes()), coded);
-            assert_eq!(base64_decode(coded).unwrap(), plain.as_bytes());
-        }
-        let all: Vec<u8> = (0..=255).collect();
-        assert_eq!(base64_decode(&base64_encode(&all)).unwrap(), all);
-        assert_eq!(base64_decode("not base64!"), None);
-    }
 
     #[test]
     fn provenance_comes_from_the_run_and_its_transcript() {
@@ -175,7 +116,7 @@ mod tests {
         assert_eq!(p.test_accuracy, "97.50% on the 10,000 test images");
         let seeded = outputs::Run {
             name: "x",
-            args: &["-p", "ch6-mlp", "--", "--seed", "7"],
+            args: "-p ch6-mlp -- --seed 7",
             checked: false,
         };
         let p = provenance(&seeded, transcript).unwrap();
@@ -198,10 +139,8 @@ mod tests {
             .unwrap();
         let data: serde_json::Value = serde_json::from_str(json).unwrap();
         let model = std::fs::read(root.join(outputs::DEFAULT_MODEL)).unwrap();
-        assert_eq!(
-            base64_decode(data["base64"].as_str().unwrap()).unwrap(),
-            model
-        );
+        let decoded = STANDARD.decode(data["base64"].as_str().unwrap());
+        assert_eq!(decoded.unwrap(), model);
         assert_eq!(data["seed"], train_cli::DEFAULT_SEED);
         assert!(
             data["testAccuracy"]

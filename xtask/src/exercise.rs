@@ -140,11 +140,7 @@ impl Watch {
 
 /// `HH:MM:SS` of `time` in UTC (std has no time zones).
 fn clock(time: SystemTime) -> String {
-    let seconds = time
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let day = seconds % 86_400;
-    format!("{:02}:{:02}:{:02}", day / 3600, day / 60 % 60, day % 60)
+    humantime::format_rfc3339_seconds(time).to_string()[11..19].to_string()
 }
 
 /// Builds the exercise runner and returns its path, or fails with cargo's

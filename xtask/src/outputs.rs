@@ -17,11 +17,12 @@
 //! `--check-outputs` compares it byte for byte.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::LazyLock;
 
 use anyhow::{Context, Result, bail};
 use regex::Regex;
+use similar::ChangeTag;
 
 use crate::workspace_root;
 
@@ -30,306 +31,58 @@ pub struct Run {
     /// `book/src/generated/run-<name>.txt`.
     pub name: &'static str,
     /// What follows `cargo run -q` (`-p ch4-numerical -- --steps 10`), as typed.
-    pub args: &'static [&'static str],
+    pub args: &'static str,
     /// Re-run by `--check-outputs` (and so by CI); the long runs are only
     /// refreshed.
     pub checked: bool,
 }
 
-/// The runs, in the order of the book. A run that reads a saved model comes
-/// after the run that saves it.
+impl Run {
+    /// [`Run::args`] word by word.
+    pub fn words(&self) -> Vec<&'static str> {
+        self.args.split_whitespace().collect()
+    }
+}
+
+const fn run(name: &'static str, args: &'static str, checked: bool) -> Run {
+    Run {
+        name,
+        args,
+        checked,
+    }
+}
+
+/// The runs, in the order of the book, one a line. A run that reads a saved
+/// model comes after the run that saves it (at [`MODEL`]).
+#[rustfmt::skip]
 pub const RUNS: &[Run] = &[
-    Run {
-        name: "ch4-numerical",
-        args: &[
-            "-p",
-            "ch4-numerical",
-            "--",
-            "--plot",
-            "book/src/img/ch4-numerical.png",
-            "--plot-weights",
-            "book/src/img/ch4-numerical-weights.png",
-        ],
-        checked: true,
-    },
-    Run {
-        name: "ch4-numerical-gradient-field",
-        args: &[
-            "-p",
-            "ch4-numerical",
-            "--",
-            "gradient-field",
-            "--plot",
-            "book/src/img/ch4-gradient-field.png",
-        ],
-        checked: true,
-    },
-    Run {
-        name: "ch4-two-layer",
-        args: &[
-            "-p",
-            "ch4-two-layer",
-            "--",
-            "--plot",
-            "book/src/img/ch4-two-layer.png",
-        ],
-        checked: true,
-    },
-    Run {
-        name: "ch4-two-layer-book-recipe",
-        args: &[
-            "-p",
-            "ch4-two-layer",
-            "--",
-            "--steps",
-            "2000",
-            "--eval-every",
-            "100",
-        ],
-        checked: false,
-    },
-    Run {
-        name: "ch5-backprop",
-        args: &[
-            "-p",
-            "ch5-backprop",
-            "--",
-            "--plot",
-            "book/src/img/ch5-backprop.png",
-        ],
-        checked: true,
-    },
-    Run {
-        name: "ch5-backprop-xor",
-        args: &["-p", "ch5-backprop", "--", "xor"],
-        checked: true,
-    },
-    Run {
-        name: "ch5-apple-shopping",
-        args: &["-p", "ch5-backprop", "--example", "apple_shopping"],
-        checked: true,
-    },
-    Run {
-        name: "ch6-mlp",
-        args: &[
-            "-p",
-            "ch6-mlp",
-            "--",
-            "--save",
-            MODEL,
-            "--plot",
-            "book/src/img/ch6-mlp.png",
-            "--plot-weights",
-            "book/src/img/ch6-mlp-weights.png",
-        ],
-        checked: true,
-    },
-    Run {
-        name: "ch6-mlp-init-std",
-        args: &["-p", "ch6-mlp", "--", "--init", "std", "--epochs", "5"],
-        checked: false,
-    },
-    Run {
-        name: "ch6-mlp-numpy-mlp",
-        args: &["-p", "ch6-mlp", "--", "--preset", "numpy-mlp"],
-        checked: false,
-    },
-    Run {
-        name: "ch6-mlp-keras",
-        args: &["-p", "ch6-mlp", "--", "--preset", "keras"],
-        checked: false,
-    },
-    Run {
-        name: "ch6-mlp-seeds-numpy-mlp",
-        args: &[
-            "--release",
-            "-p",
-            "ch6-mlp",
-            "--",
-            "seeds",
-            "--preset",
-            "numpy-mlp",
-            "--count",
-            "10",
-        ],
-        checked: false,
-    },
-    Run {
-        name: "ch6-mlp-seeds-keras",
-        args: &[
-            "--release",
-            "-p",
-            "ch6-mlp",
-            "--",
-            "seeds",
-            "--preset",
-            "keras",
-            "--count",
-            "10",
-        ],
-        checked: false,
-    },
-    Run {
-        name: "ch6-mlp-evaluate",
-        args: &[
-            "-p",
-            "ch6-mlp",
-            "--",
-            "evaluate",
-            "--model",
-            MODEL,
-            "--gallery",
-            "book/src/img/ch6-mlp-gallery.png",
-        ],
-        checked: true,
-    },
-    Run {
-        name: "ch6-mlp-predict",
-        args: &[
-            "-p", "ch6-mlp", "--", "predict", "--index", "340", "--model", MODEL,
-        ],
-        checked: true,
-    },
-    Run {
-        name: "ch6-mlp-compare-init",
-        args: &[
-            "-p",
-            "ch6-mlp",
-            "--",
-            "compare-init",
-            "--plot",
-            "book/src/img/ch6-compare-init.png",
-        ],
-        checked: true,
-    },
-    Run {
-        name: "ch6-mlp-compare-optimizers",
-        args: &[
-            "-p",
-            "ch6-mlp",
-            "--",
-            "compare-optimizers",
-            "--plot",
-            "book/src/img/ch6-compare-optimizers.png",
-        ],
-        checked: true,
-    },
-    Run {
-        name: "ch6-mlp-optimizer-paths",
-        args: &[
-            "-p",
-            "ch6-mlp",
-            "--",
-            "optimizer-paths",
-            "--plot",
-            "book/src/img/ch6-optimizer-paths.png",
-        ],
-        checked: true,
-    },
-    Run {
-        name: "ch6-mlp-activations",
-        args: &[
-            "-p",
-            "ch6-mlp",
-            "--",
-            "activations",
-            "--plot",
-            "book/src/img/ch6-activations.png",
-        ],
-        checked: true,
-    },
-    Run {
-        name: "ch6-regularization",
-        args: &[
-            "-p",
-            "ch6-regularization",
-            "--",
-            "--plot",
-            "book/src/img/ch6-regularization-overfit.png",
-        ],
-        checked: true,
-    },
-    Run {
-        name: "ch6-regularization-batchnorm",
-        args: &[
-            "-p",
-            "ch6-regularization",
-            "--",
-            "batchnorm",
-            "--plot",
-            "book/src/img/ch6-regularization-batchnorm.png",
-        ],
-        checked: false,
-    },
-    Run {
-        name: "ch6-regularization-search",
-        args: &[
-            "-p",
-            "ch6-regularization",
-            "--",
-            "search",
-            "--plot",
-            "book/src/img/ch6-regularization-search.png",
-        ],
-        checked: false,
-    },
-    Run {
-        name: "ch6-regularization-seeds",
-        args: &[
-            "--release",
-            "-p",
-            "ch6-regularization",
-            "--",
-            "seeds",
-            "--count",
-            "10",
-        ],
-        checked: false,
-    },
-    Run {
-        name: "ch6-mlp-seeds-60k",
-        args: &["--release", "-p", "ch6-mlp", "--", "seeds", "--count", "10"],
-        checked: false,
-    },
-    Run {
-        name: "ch7-cnn",
-        args: &["-p", "ch7-cnn", "--", "--plot", "book/src/img/ch7-cnn.png"],
-        checked: true,
-    },
-    Run {
-        name: "ch7-cnn-std",
-        args: &[
-            "-p",
-            "ch7-cnn",
-            "--",
-            "--init",
-            "std",
-            "--epochs",
-            "1",
-            "--plot",
-            "book/src/img/ch7-cnn-std.png",
-        ],
-        checked: false,
-    },
-    Run {
-        name: "ch7-cnn-seeds",
-        args: &[
-            "--release",
-            "-p",
-            "ch7-cnn",
-            "--",
-            "seeds",
-            "--count",
-            "3",
-            "--epochs",
-            "10",
-            "--shift",
-            "2",
-            "--decay-epochs",
-            "3",
-        ],
-        checked: false,
-    },
+    run("ch4-numerical", "-p ch4-numerical -- --plot book/src/img/ch4-numerical.png --plot-weights book/src/img/ch4-numerical-weights.png", true),
+    run("ch4-numerical-gradient-field", "-p ch4-numerical -- gradient-field --plot book/src/img/ch4-gradient-field.png", true),
+    run("ch4-two-layer", "-p ch4-two-layer -- --plot book/src/img/ch4-two-layer.png", true),
+    run("ch4-two-layer-book-recipe", "-p ch4-two-layer -- --steps 2000 --eval-every 100", false),
+    run("ch5-backprop", "-p ch5-backprop -- --plot book/src/img/ch5-backprop.png", true),
+    run("ch5-backprop-xor", "-p ch5-backprop -- xor", true),
+    run("ch5-apple-shopping", "-p ch5-backprop --example apple_shopping", true),
+    run("ch6-mlp", "-p ch6-mlp -- --save target/xtask/model.safetensors --plot book/src/img/ch6-mlp.png --plot-weights book/src/img/ch6-mlp-weights.png", true),
+    run("ch6-mlp-init-std", "-p ch6-mlp -- --init std --epochs 5", false),
+    run("ch6-mlp-numpy-mlp", "-p ch6-mlp -- --preset numpy-mlp", false),
+    run("ch6-mlp-keras", "-p ch6-mlp -- --preset keras", false),
+    run("ch6-mlp-seeds-numpy-mlp", "--release -p ch6-mlp -- seeds --preset numpy-mlp --count 10", false),
+    run("ch6-mlp-seeds-keras", "--release -p ch6-mlp -- seeds --preset keras --count 10", false),
+    run("ch6-mlp-evaluate", "-p ch6-mlp -- evaluate --model target/xtask/model.safetensors --gallery book/src/img/ch6-mlp-gallery.png", true),
+    run("ch6-mlp-predict", "-p ch6-mlp -- predict --index 340 --model target/xtask/model.safetensors", true),
+    run("ch6-mlp-compare-init", "-p ch6-mlp -- compare-init --plot book/src/img/ch6-compare-init.png", true),
+    run("ch6-mlp-compare-optimizers", "-p ch6-mlp -- compare-optimizers --plot book/src/img/ch6-compare-optimizers.png", true),
+    run("ch6-mlp-optimizer-paths", "-p ch6-mlp -- optimizer-paths --plot book/src/img/ch6-optimizer-paths.png", true),
+    run("ch6-mlp-activations", "-p ch6-mlp -- activations --plot book/src/img/ch6-activations.png", true),
+    run("ch6-regularization", "-p ch6-regularization -- --plot book/src/img/ch6-regularization-overfit.png", true),
+    run("ch6-regularization-batchnorm", "-p ch6-regularization -- batchnorm --plot book/src/img/ch6-regularization-batchnorm.png", false),
+    run("ch6-regularization-search", "-p ch6-regularization -- search --plot book/src/img/ch6-regularization-search.png", false),
+    run("ch6-regularization-seeds", "--release -p ch6-regularization -- seeds --count 10", false),
+    run("ch6-mlp-seeds-60k", "--release -p ch6-mlp -- seeds --count 10", false),
+    run("ch7-cnn", "-p ch7-cnn -- --plot book/src/img/ch7-cnn.png", true),
+    run("ch7-cnn-std", "-p ch7-cnn -- --init std --epochs 1 --plot book/src/img/ch7-cnn-std.png", false),
+    run("ch7-cnn-seeds", "--release -p ch7-cnn -- seeds --count 3 --epochs 10 --shift 2 --decay-epochs 3", false),
 ];
 
 /// A duration, in whatever unit the program chose for it: `38.3 s`, `18.32 ms`, `3.0 min`.
@@ -352,7 +105,7 @@ pub fn without_times(text: &str) -> String {
 
 /// The command as the reader types it.
 fn typed(run: &Run) -> String {
-    format!("cargo run {}", run.args.join(" "))
+    format!("cargo run {}", run.args)
 }
 
 /// Runs `run` from `root` and returns its transcript: the command, then what
@@ -362,13 +115,13 @@ fn transcript(run: &Run, root: &Path) -> Result<String> {
     let log_path = root.join(format!("target/xtask/run-{}.log", run.name));
     let log = std::fs::File::create(&log_path)?;
     eprintln!("  {}", typed(run));
-    if run.args.windows(2).any(|w| w == ["--save", MODEL]) {
+    if run.words().windows(2).any(|w| w == ["--save", MODEL]) {
         // As in CI's clean checkout: a new file, not a replaced one.
         let _ = std::fs::remove_file(root.join(MODEL));
     }
-    let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+    let status = crate::bench::cargo()
         .args(["run", "-q", "--locked"])
-        .args(run.args)
+        .args(run.words())
         .current_dir(root)
         .env_remove("MNIST_DIR")
         .env_remove("RUST_BACKTRACE")
@@ -449,7 +202,7 @@ pub fn refresh(only: &[String]) -> Result<()> {
 /// The files a run writes into the book (its pictures, for example), as
 /// the command names them: every argument under `book/`.
 fn book_files(run: &Run) -> impl Iterator<Item = &'static str> {
-    run.args.iter().copied().filter(|a| a.starts_with("book/"))
+    run.words().into_iter().filter(|a| a.starts_with("book/"))
 }
 
 /// `--check-outputs`: re-runs the checked runs and compares their
@@ -505,16 +258,19 @@ pub fn check() -> Result<()> {
 
 /// The lines that differ, `-` in the book and `+` in the fresh run.
 fn diff(book: &str, fresh: &str) -> String {
-    let (a, b): (Vec<&str>, Vec<&str>) = (book.lines().collect(), fresh.lines().collect());
-    let mut out = Vec::new();
-    for i in 0..a.len().max(b.len()) {
-        let (x, y) = (a.get(i), b.get(i));
-        if x != y {
-            out.extend(x.map(|l| format!("  - {l}")));
-            out.extend(y.map(|l| format!("  + {l}")));
-        }
-    }
-    out.join("\n")
+    let diff = similar::TextDiff::from_lines(book, fresh);
+    let changed = diff.iter_all_changes().filter_map(|change| {
+        let sign = match change.tag() {
+            ChangeTag::Delete => "-",
+            ChangeTag::Insert => "+",
+            ChangeTag::Equal => return None,
+        };
+        Some(format!(
+            "  {sign} {}",
+            change.value().trim_end_matches('\n')
+        ))
+    });
+    changed.collect::<Vec<_>>().join("\n")
 }
 
 #[cfg(test)]
@@ -542,6 +298,8 @@ mod tests {
     fn a_stale_line_is_shown_both_ways() {
         let d = diff("a\nloss 0.0512\nc", "a\nloss 0.0613\nc");
         assert_eq!(d, "  - loss 0.0512\n  + loss 0.0613");
+        // A line more: only that line, not every line after it.
+        assert_eq!(diff("a\nb\nc\n", "a\nnew\nb\nc\n"), "  + new");
     }
 
     #[test]
@@ -550,7 +308,9 @@ mod tests {
         for file in SHIPPED {
             let run = RUNS.iter().find(|r| r.name == file.run).unwrap();
             assert!(
-                run.args.windows(2).any(|w| w == ["--save", file.written]),
+                run.words()
+                    .windows(2)
+                    .any(|w| w == ["--save", file.written]),
                 "{} does not write {}",
                 run.name,
                 file.written

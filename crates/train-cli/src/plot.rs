@@ -477,7 +477,7 @@ mod tests {
             "t",
             "x",
             "y",
-            &[line.clone()],
+            std::slice::from_ref(&line),
             true,
         )
         .unwrap();

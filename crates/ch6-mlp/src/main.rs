@@ -9,7 +9,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::{Args, Parser, Subcommand};
 use mnist::Dataset;
 use serde_json::json;
@@ -241,12 +241,10 @@ fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
         );
         let note =
             "red: ink there excites the unit; blue: inhibits it; white: 0 (each its own scale)";
-        let written = train_cli::draw_tiles(path, &title, note, &tiles, 8, Colours::EachOwnScale)
-            .with_context(|| format!("drawing {}", path.display()))?;
-        say(
-            &args.common,
-            &written.said("First-layer units drawn to", path),
-        );
+        let said = train_cli::drawn(path, "First-layer units drawn to", |path| {
+            train_cli::draw_tiles(path, &title, note, &tiles, 8, Colours::EachOwnScale)
+        })?;
+        say(&args.common, &said);
     }
     Ok(())
 }
@@ -350,10 +348,10 @@ fn comparison(runs: &train::Comparison, args: &CompareArgs) -> anyhow::Result<()
         "{} · batch {} · means of {window} steps",
         runs.title, args.batch_size
     );
-    let written =
+    let said = train_cli::drawn(path, "Chart drawn to", |path| {
         train_cli::draw_line_chart(path, &title, "iteration", "training loss", &series, false)
-            .with_context(|| format!("drawing {}", path.display()))?;
-    say(&args.common, &written.said("Chart drawn to", path));
+    })?;
+    say(&args.common, &said);
     Ok(())
 }
 
@@ -380,14 +378,13 @@ fn activations(args: &PictureArgs) -> anyhow::Result<()> {
             (row.name, histograms)
         })
         .collect();
-    let written = train_cli::draw_histograms(
-        path,
-        "Hidden-layer outputs by initial weights (100,000 per layer)",
-        "% of each layer's outputs per bin; ReLU rows leave out its exact zeros and values above 2",
-        &rows,
-    )
-    .with_context(|| format!("drawing {}", path.display()))?;
-    println!("{}", written.said("Histograms drawn to", path));
+    let title = "Hidden-layer outputs by initial weights (100,000 per layer)";
+    let note =
+        "% of each layer's outputs per bin; ReLU rows leave out its exact zeros and values above 2";
+    let said = train_cli::drawn(path, "Histograms drawn to", |path| {
+        train_cli::draw_histograms(path, title, note, &rows)
+    })?;
+    println!("{said}");
     Ok(())
 }
 
@@ -417,8 +414,9 @@ fn optimizer_paths(args: &PictureArgs) -> anyhow::Result<()> {
         "Four optimizers down f(x, y) = x²/20 + y², {} steps from ({x0}, {y0})",
         pictures::PATH_STEPS
     );
-    let written = train_cli::draw_planes(path, &title, &planes, 2, 260)
-        .with_context(|| format!("drawing {}", path.display()))?;
-    println!("{}", written.said("Paths drawn to", path));
+    let said = train_cli::drawn(path, "Paths drawn to", |path| {
+        train_cli::draw_planes(path, &title, &planes, 2, 260)
+    })?;
+    println!("{said}");
     Ok(())
 }

@@ -19,7 +19,7 @@ use mnist::Dataset;
 use serde_json::json;
 use train_cli::models::{self, GALLERY};
 use train_cli::{CommonArgs, EvaluateArgs, Output, PredictArgs, Reporter, RunInfo, SeedRun};
-use train_cli::{SeedsArgs, Series, TrainError, one_of, positive_usize, say};
+use train_cli::{SeedsArgs, Series, Sizes, TrainError, one_of, positive_usize, progress, say};
 
 use ch6_mlp::engine::evaluate;
 use ch6_mlp::engine::model_file;
@@ -153,8 +153,8 @@ fn range(s: &str) -> Result<(f64, f64), String> {
 #[derive(Args, Debug, Clone)]
 struct TrainArgs {
     /// Hidden layer sizes, comma-separated
-    #[arg(long, value_name = "N,N,…", default_value = "256,256", value_parser = hidden_sizes, allow_negative_numbers = true)]
-    hidden: HiddenSizes,
+    #[arg(long, value_name = "N,N,…", default_value = "256,256", value_parser = train_cli::sizes, allow_negative_numbers = true)]
+    hidden: Sizes,
     /// Leave batch normalisation out
     #[arg(long)]
     no_batch_norm: bool,
@@ -196,18 +196,6 @@ struct TrainArgs {
     common: CommonArgs,
 }
 
-/// The sizes of `--hidden`.
-#[derive(Clone, Debug)]
-struct HiddenSizes(Vec<usize>);
-
-fn hidden_sizes(s: &str) -> Result<HiddenSizes, String> {
-    let sizes = s.split(',').map(|part| positive_usize(part.trim()));
-    let sizes = sizes.collect::<Result<_, _>>();
-    sizes
-        .map(HiddenSizes)
-        .map_err(|e| format!("expected sizes such as 256,256 ({e})"))
-}
-
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     train_cli::exit_code(match cli.command {
@@ -234,19 +222,6 @@ fn load(common: &CommonArgs, default_size: usize) -> anyhow::Result<(Dataset, Da
     )
 }
 
-/// A line of progress on stderr, unless `--quiet`.
-fn progress(common: &CommonArgs, line: &str) {
-    if !common.quiet {
-        eprintln!("{line}");
-    }
-}
-
-/// `(epoch, 100·accuracy)` points.
-fn points(epochs: &[usize], accuracies: &[f64]) -> Vec<(f64, f64)> {
-    let points = epochs.iter().zip(accuracies);
-    points.map(|(&e, a)| (e as f64, 100.0 * a)).collect()
-}
-
 /// Draws `--plot`, if given, with `draw` (one of train-cli's charts), or says how.
 fn plot(
     common: &CommonArgs,
@@ -255,8 +230,7 @@ fn plot(
     let Some(path) = &common.plot else {
         return Ok(());
     };
-    let written = draw(path).map_err(|e| e.context(format!("drawing {}", path.display())))?;
-    say(common, &written.said("Chart drawn to", path));
+    say(common, &train_cli::drawn(path, "Chart drawn to", draw)?);
     Ok(())
 }
 
@@ -288,22 +262,13 @@ fn run_overfit(args: &OverfitArgs) -> anyhow::Result<()> {
         );
     }
     if common.plot.is_none() {
-        progress(
-            common,
-            "Add --plot PATH (.png or .svg) to draw the curves, --json for the numbers.",
-        );
+        let hint = "Add --plot PATH (.png or .svg) to draw the curves, --json for the numbers.";
+        progress(common, hint);
     }
-    let mut series = Vec::new();
-    for c in &curves {
-        series.push(Series {
-            name: format!("{}: train", c.name),
-            points: points(&c.epochs, &c.train),
-        });
-        series.push(Series {
-            name: format!("{}: test", c.name),
-            points: points(&c.epochs, &c.test),
-        });
-    }
+    let series: Vec<Series> = training::overfit_lines(&curves)
+        .into_iter()
+        .map(Series::from)
+        .collect();
     let title = format!("Overfitting: 6×100 on {} images", train.len());
     plot(common, |path| {
         train_cli::draw_line_chart(path, &title, "epoch", "accuracy (%)", &series, false)
@@ -347,18 +312,9 @@ fn run_batch_norm(args: &BatchNormArgs) -> anyhow::Result<()> {
             json!({"experiment": "batchnorm", "network": base.describe(), "train_size": train.len(), "seed": seed, "runs": rows})
         );
     }
-    let panels: Vec<(String, Vec<Series>)> = results
-        .iter()
-        .map(|(scale, with, without)| {
-            let line = |c: &training::Curve| Series {
-                name: c.name.clone(),
-                points: points(&c.epochs, &c.train),
-            };
-            (
-                format!("weights N(0, {scale:.2e}²)"),
-                vec![line(with), line(without)],
-            )
-        })
+    let panels = training::batch_norm_panels(&results).into_iter();
+    let panels: Vec<_> = panels
+        .map(|(title, lines)| (title, lines.into_iter().map(Series::from).collect()))
         .collect();
     let title = "Train accuracy (%) against epochs: with batch norm (blue), without (orange)";
     plot(common, |path| {
@@ -421,12 +377,8 @@ fn run_search(args: &SearchArgs) -> anyhow::Result<()> {
         );
     }
     let shown = &trials[..args.show.min(trials.len())];
-    let series: Vec<Series> = shown
-        .iter()
-        .map(|t| Series {
-            name: format!("η {:.1e}, λ {:.1e}", t.learning_rate, t.weight_decay),
-            points: points(&(1..=t.validation.len()).collect::<Vec<_>>(), &t.validation),
-        })
+    let series: Vec<Series> = (search::validation_lines(shown).into_iter())
+        .map(Series::from)
         .collect();
     let title = format!(
         "Random search: the best {} of {} trials",
@@ -537,11 +489,8 @@ fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
     ));
     let (net, trained) = train_reported(&config, seed, &train, &test, &mut reporter)?;
     let extra = json!({"sizes": config.sizes(), "batch_norm": config.batch_norm, "dropout": config.dropout, "weight_decay": config.weight_decay, "optimizer": config.optimizer.to_string(), "epochs": config.epochs});
-    let serde_json::Value::Object(extra) = extra else {
-        unreachable!("an object")
-    };
     // A network that learned nothing (finish says so) is not saved.
-    reporter.finish(trained.accuracies.test.unwrap_or(f64::NAN), &[], extra)?;
+    reporter.finish(trained.test_accuracy(), &[], train_cli::fields(extra))?;
     if let Some(path) = &args.save {
         let written = train_cli::write_bytes(path, &model_file::to_bytes(&net))?;
         say(&args.common, &written.said("Model saved to", path));
@@ -568,10 +517,9 @@ fn run_seeds(seeds: &SeedsArgs, args: &TrainArgs) -> anyhow::Result<()> {
         // A silent reporter still stops a run that diverges.
         let mut reporter = Reporter::start(run_info(&config, &train, seed), silent);
         let (_, trained) = train_reported(&config, seed, &train, &test, &mut reporter)?;
-        let test = trained.accuracies.test.unwrap_or(f64::NAN);
         Ok(SeedRun {
             validation: None,
-            test,
+            test: trained.test_accuracy(),
             epoch_seconds: trained.epoch_seconds,
         })
     })

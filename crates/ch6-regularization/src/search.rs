@@ -118,6 +118,20 @@ pub struct Trial {
     pub diverged: Option<String>,
 }
 
+/// The search chart: each of `trials`' validation accuracy (%) per epoch,
+/// named by its hyperparameters.
+pub fn validation_lines(trials: &[Trial]) -> crate::train::Lines {
+    let line = |t: &Trial| {
+        let name = format!("η {:.1e}, λ {:.1e}", t.learning_rate, t.weight_decay);
+        let points = t.validation.iter().enumerate();
+        (
+            name,
+            points.map(|(e, a)| ((e + 1) as f64, 100.0 * a)).collect(),
+        )
+    };
+    trials.iter().map(line).collect()
+}
+
 impl Trial {
     /// The validation accuracy after the last epoch (0 if it diverged first).
     pub fn score(&self) -> f64 {
@@ -349,6 +363,20 @@ mod tests {
             lines[3],
             "The winner, trial 2 (η = 1.000e-3, λ = 2.000e-6), retrained on all 500 images: test accuracy 95.12% (train 99.00%)"
         );
+    }
+
+    #[test]
+    fn the_chart_names_each_trial_by_its_hyperparameters() {
+        let trial = Trial {
+            number: 1,
+            learning_rate: 0.001,
+            weight_decay: 2e-5,
+            validation: vec![0.5, 0.9],
+            diverged: None,
+        };
+        let lines = validation_lines(&[trial]);
+        assert_eq!(lines[0].0, "η 1.0e-3, λ 2.0e-5");
+        assert_eq!(lines[0].1, vec![(1.0, 50.0), (2.0, 90.0)]);
     }
 
     #[test]

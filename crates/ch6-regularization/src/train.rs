@@ -69,7 +69,17 @@ pub struct Curve {
     pub diverged: Option<String>,
 }
 
+/// Named lines of `(x, accuracy in %)` points: a chart's data.
+pub type Lines = Vec<(String, Vec<(f64, f64)>)>;
+
 impl Curve {
+    /// `(epoch, 100·accuracy)` points of `accuracies`, this curve's `train`
+    /// or `test`.
+    pub fn points(&self, accuracies: &[f64]) -> Vec<(f64, f64)> {
+        let pairs = self.epochs.iter().zip(accuracies);
+        pairs.map(|(&e, a)| (e as f64, 100.0 * a)).collect()
+    }
+
     /// Final train accuracy minus final test accuracy.
     pub fn gap(&self) -> f64 {
         self.train.last().copied().unwrap_or(f64::NAN)
@@ -278,6 +288,28 @@ pub fn overfit_table(curves: &[Curve]) -> String {
 }
 // ANCHOR_END: overfit_table
 
+/// The overfitting chart: each run's train and test accuracy per epoch.
+pub fn overfit_lines(curves: &[Curve]) -> Lines {
+    let lines = curves.iter().flat_map(|c| {
+        [
+            (format!("{}: train", c.name), c.points(&c.train)),
+            (format!("{}: test", c.name), c.points(&c.test)),
+        ]
+    });
+    lines.collect()
+}
+
+/// The batch-norm chart, one panel per weight scale: train accuracy per
+/// epoch with and without batch norm.
+pub fn batch_norm_panels(results: &[(f64, Curve, Curve)]) -> Vec<(String, Lines)> {
+    let line = |c: &Curve| (c.name.clone(), c.points(&c.train));
+    let panels = results.iter().map(|(scale, with, without)| {
+        let title = format!("weights N(0, {scale:.2e}²)");
+        (title, vec![line(with), line(without)])
+    });
+    panels.collect()
+}
+
 /// A run's final train accuracy, `97.3%`, or `stopped` when it has none.
 pub fn final_train(curve: &Curve) -> String {
     curve
@@ -431,6 +463,29 @@ mod tests {
             "{}",
             lines[2]
         );
+    }
+
+    #[test]
+    fn chart_lines_are_percent_against_the_measured_epochs() {
+        let c = Curve {
+            name: "plain".into(),
+            epochs: vec![5, 10],
+            train: vec![0.5, 0.75],
+            test: vec![0.25, 0.5],
+            diverged: None,
+        };
+        let lines = overfit_lines(std::slice::from_ref(&c));
+        assert_eq!(
+            lines[0],
+            ("plain: train".into(), vec![(5.0, 50.0), (10.0, 75.0)])
+        );
+        assert_eq!(
+            lines[1],
+            ("plain: test".into(), vec![(5.0, 25.0), (10.0, 50.0)])
+        );
+        let panels = batch_norm_panels(&[(0.01, c.clone(), c)]);
+        assert_eq!(panels[0].0, "weights N(0, 1.00e-2²)");
+        assert_eq!(panels[0].1[1].1, vec![(5.0, 50.0), (10.0, 75.0)]);
     }
 
     /// A network with batch norm and dropout trained for two epochs on

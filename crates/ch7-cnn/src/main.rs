@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use ch6_mlp::engine::evaluate::{mistakes, predictions, probabilities};
 use ch6_mlp::engine::model_file::{self, is_model};
 use ch6_mlp::engine::train::TrainEvent;
@@ -202,7 +202,8 @@ fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
     )
     .with_init_flag("--init");
     reporter.note(&plan(&config, train_set.len()));
-    let trained = train::train(&config, args.common.seed, &train_set, &test, |e| {
+    let seed = args.common.seed;
+    let (mut net, trained) = train::train(&config, seed, &train_set, &test, |e| {
         record(&mut reporter, e)
     })?;
 
@@ -228,15 +229,16 @@ fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
     let serde_json::Value::Object(extra) = extra else {
         unreachable!("an object")
     };
-    let mut net = trained.net;
     // A network that learned nothing (finish says so) is not saved.
-    reporter.finish(trained.test_accuracy, &lines, extra)?;
+    reporter.finish(trained.test_accuracy(), &lines, extra)?;
     if let Some(path) = &args.save {
         let written = train_cli::write_bytes(path, &model_file::to_bytes(&net))?;
         say(&args.common, &written.said("Model saved to", path));
     }
     if let Some(path) = &args.common.plot {
-        for line in draw_pictures(path, &trained.initial_filters, &mut net, &test)? {
+        // The filters before the first step: a fresh network of the same seed.
+        let initial = SimpleConvNet::<f32>::new(config.architecture, config.init, seed, 1)?;
+        for line in draw_pictures(path, &initial.conv.w, &mut net, &test)? {
             say(&args.common, &line);
         }
     }
@@ -306,9 +308,9 @@ fn draw_pictures(
     let note = format!(
         "the first {rows} rows before training, the last {rows} after; each filter black at its smallest weight, white at its largest"
     );
-    let drawn = train_cli::draw_tiles(&filters, &title, &note, &tiles, 10, train_cli::Colours::Ink)
-        .with_context(|| format!("drawing {}", filters.display()))?;
-    let mut said = vec![drawn.said("Filters drawn to", &filters)];
+    let mut said = vec![train_cli::drawn(&filters, "Filters drawn to", |path| {
+        train_cli::draw_tiles(path, &title, &note, &tiles, 10, train_cli::Colours::Ink)
+    })?];
 
     let maps = beside(plot, "feature-maps");
     let digit = nalgebra::DMatrix::from_fn(28, 28, |i, j| {
@@ -323,9 +325,9 @@ fn draw_pictures(
     let label = test.labels()[SHOWN_DIGIT];
     let title = format!("What the trained filters see in test image {SHOWN_DIGIT} (a {label})");
     let note = "first the digit, then its feature maps after convolution and ReLU, one per filter, each centred on the pixels its windows read";
-    let drawn = train_cli::draw_tiles(&maps, &title, note, &tiles, 8, train_cli::Colours::Ink)
-        .with_context(|| format!("drawing {}", maps.display()))?;
-    said.push(drawn.said("Feature maps drawn to", &maps));
+    said.push(train_cli::drawn(&maps, "Feature maps drawn to", |path| {
+        train_cli::draw_tiles(path, &title, note, &tiles, 8, train_cli::Colours::Ink)
+    })?);
     Ok(said)
 }
 // ANCHOR_END: draw_pictures
@@ -347,12 +349,12 @@ fn run_seeds(count: usize, args: &TrainArgs) -> anyhow::Result<()> {
     models::seeds(&args.common, count, &heading, about, |seed, silent| {
         // A silent reporter still stops a run that diverges.
         let mut reporter = Reporter::start(run_info(&config, train_set.len(), seed), silent);
-        let trained = train::train(&config, seed, &train_set, &test, |e| {
+        let (_, trained) = train::train(&config, seed, &train_set, &test, |e| {
             record(&mut reporter, e)
         })?;
         Ok(SeedRun {
             validation: None,
-            test: trained.test_accuracy,
+            test: trained.test_accuracy(),
             epoch_seconds: trained.epoch_seconds,
         })
     })

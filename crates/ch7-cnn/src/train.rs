@@ -9,7 +9,7 @@
 //! ([`Config`], as a [`Schedule`]) and, with `shift`, the augmentation hook
 //! that moves each batch's digits ([`crate::augment`]).
 
-use ch6_mlp::engine::train::{self as engine, Augment, Measure, Schedule, TrainEvent};
+use ch6_mlp::engine::train::{self as engine, Augment, Measure, Schedule, TrainEvent, Trained};
 use ch6_mlp::init::Init;
 use ch6_mlp::{Optimizer, OptimizerKind};
 use mnist::Dataset;
@@ -102,19 +102,9 @@ impl Config {
     }
 }
 
-/// What a training run ends with.
-pub struct Trained {
-    pub net: SimpleConvNet<f32>,
-    /// The filters before the first step, `W: (C·FH·FW) × FN` (for pictures).
-    pub initial_filters: nalgebra::DMatrix<f32>,
-    /// Seconds of training (no evaluation) of each epoch.
-    pub epoch_seconds: Vec<f64>,
-    pub test_accuracy: f64,
-}
-
 /// Why a run stopped.
 #[derive(Debug, thiserror::Error)]
-pub enum RunError<E> {
+pub enum TrainError<E> {
     #[error(transparent)]
     Shape(#[from] ShapeError),
     #[error(transparent)]
@@ -132,10 +122,9 @@ pub fn train<E>(
     train: &Dataset,
     test: &Dataset,
     report: impl FnMut(TrainEvent) -> Result<(), E>,
-) -> Result<Trained, RunError<E>> {
+) -> Result<(SimpleConvNet<f32>, Trained), TrainError<E>> {
     let mut net =
         SimpleConvNet::<f32>::new(config.architecture, config.init, seed, config.threads)?;
-    let initial_filters = net.conv.w.clone();
     let mut optimizer = config.optimizer();
     let mut shifts = StdRng::seed_from_u64(seed.wrapping_add(2));
     let mut shift =
@@ -155,13 +144,8 @@ pub fn train<E>(
         augment,
         report,
     )
-    .map_err(RunError::Report)?;
-    Ok(Trained {
-        net,
-        initial_filters,
-        epoch_seconds: trained.epoch_seconds,
-        test_accuracy: trained.accuracies.test.unwrap_or(f64::NAN),
-    })
+    .map_err(TrainError::Report)?;
+    Ok((net, trained))
 }
 // ANCHOR_END: train
 

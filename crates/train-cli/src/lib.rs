@@ -279,6 +279,26 @@ pub fn say(args: &CommonArgs, line: &str) {
     }
 }
 
+/// A line of progress on stderr, unless `--quiet`.
+pub fn progress(args: &CommonArgs, line: &str) {
+    if !args.quiet {
+        eprintln!("{line}");
+    }
+}
+
+/// Draws a picture to `path` with `draw` (one of this crate's charts) and
+/// returns the line that tells the learner where: `"{what} PATH"`, as
+/// [`Written::said`] words it. An error names the file.
+pub fn drawn(
+    path: &std::path::Path,
+    what: &str,
+    draw: impl FnOnce(&std::path::Path) -> anyhow::Result<Written>,
+) -> anyhow::Result<String> {
+    use anyhow::Context;
+    let written = draw(path).with_context(|| format!("drawing {}", path.display()))?;
+    Ok(written.said(what, path))
+}
+
 /// The training and test sets for a run: `--data-dir` (or `$MNIST_DIR`, or the
 /// repository's `data/mnist/`), with the training set cut to `--train-size`.
 ///

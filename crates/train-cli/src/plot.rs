@@ -34,6 +34,13 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
 }
 
+impl From<(String, Vec<(f64, f64)>)> for Series {
+    /// A line from its name and points.
+    fn from((name, points): (String, Vec<(f64, f64)>)) -> Series {
+        Series { name, points }
+    }
+}
+
 pub(crate) const PALETTE: [RGBColor; 6] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),

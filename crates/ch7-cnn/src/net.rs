@@ -476,11 +476,10 @@ fn architecture(file: &ModelFile) -> Result<Architecture, ModelError> {
 mod tests {
     use super::*;
     use ch5_backprop::gradient_check::check_network;
-    use ch6_mlp::engine::model_file::{load, to_bytes};
+    use ch6_mlp::engine::model_file::{self, RawTensors, load, to_bytes};
     use ch6_mlp::engine::step;
     use rand_distr::{Distribution, Normal};
-    use safetensors::tensor::TensorView;
-    use safetensors::{Dtype, SafeTensors};
+    use safetensors::SafeTensors;
     use std::collections::HashMap;
     use std::path::{Path, PathBuf};
 
@@ -644,26 +643,8 @@ mod tests {
         }
     }
 
-    /// Rewrites the file with `edit` applied to its tensors and metadata.
-    fn rewrite(
-        path: &Path,
-        edit: impl FnOnce(&mut Vec<(String, Dtype, Vec<usize>, Vec<u8>)>, &mut HashMap<String, String>),
-    ) {
-        let bytes = std::fs::read(path).unwrap();
-        let file = SafeTensors::deserialize(&bytes).unwrap();
-        let (_, header) = SafeTensors::read_metadata(&bytes).unwrap();
-        let mut metadata = header.metadata().clone().unwrap();
-        let mut tensors: Vec<_> = file
-            .tensors()
-            .into_iter()
-            .map(|(n, v)| (n, v.dtype(), v.shape().to_vec(), v.data().to_vec()))
-            .collect();
-        edit(&mut tensors, &mut metadata);
-        let views: Vec<_> = tensors
-            .iter()
-            .map(|(n, d, s, b)| (n.clone(), TensorView::new(*d, s.clone(), b).unwrap()))
-            .collect();
-        std::fs::write(path, safetensors::serialize(views, Some(metadata)).unwrap()).unwrap();
+    fn rewrite(path: &Path, edit: impl FnOnce(&mut RawTensors, &mut HashMap<String, String>)) {
+        model_file::rewrite(path, edit).unwrap();
     }
 
     #[test]

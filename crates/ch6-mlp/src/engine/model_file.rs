@@ -401,12 +401,43 @@ impl ModelFile {
     }
 }
 
+/// A model file's tensors, as [`rewrite`] hands them out: name, element
+/// type, shape and raw little-endian bytes.
+pub type RawTensors = Vec<(String, Dtype, Vec<usize>, Vec<u8>)>;
+
+/// Rewrites the safetensors file at `path` with `edit` applied to its
+/// tensors and metadata: how the stages' tests craft damaged files (a
+/// tensor missing, a size that lies) to check that [`load`] refuses them.
+pub fn rewrite(
+    path: &Path,
+    edit: impl FnOnce(&mut RawTensors, &mut HashMap<String, String>),
+) -> Result<(), Box<dyn std::error::Error>> {
+    let bytes = std::fs::read(path)?;
+    let file = SafeTensors::deserialize(&bytes)?;
+    let (_, header) = SafeTensors::read_metadata(&bytes)?;
+    let mut metadata = header.metadata().clone().unwrap_or_default();
+    let tensors = file.tensors().into_iter();
+    let mut tensors: RawTensors = tensors
+        .map(|(n, v)| (n, v.dtype(), v.shape().to_vec(), v.data().to_vec()))
+        .collect();
+    edit(&mut tensors, &mut metadata);
+    let views = tensors.iter().map(|(n, d, s, b)| {
+        safetensors::tensor::TensorView::new(*d, s.clone(), b).map(|v| (n.clone(), v))
+    });
+    let views = views.collect::<Result<Vec<_>, _>>()?;
+    std::fs::write(path, safetensors::serialize(views, Some(metadata))?)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::init::Init;
     use crate::mlp::Mlp;
-    use safetensors::tensor::TensorView;
+
+    fn rewrite_file(path: &Path, edit: impl FnOnce(&mut RawTensors, &mut HashMap<String, String>)) {
+        rewrite(path, edit).unwrap();
+    }
 
     fn saved(dir: &Path, sizes: &[usize]) -> (PathBuf, Mlp<f32>) {
         let path = dir.join("model.safetensors");
@@ -421,28 +452,6 @@ mod tests {
         });
         std::fs::write(&path, to_bytes(&mlp)).unwrap();
         (path, mlp)
-    }
-
-    /// Rewrites the file with `edit` applied to its tensors and metadata.
-    fn rewrite(
-        path: &Path,
-        edit: impl FnOnce(&mut Vec<(String, Dtype, Vec<usize>, Vec<u8>)>, &mut HashMap<String, String>),
-    ) {
-        let bytes = std::fs::read(path).unwrap();
-        let file = SafeTensors::deserialize(&bytes).unwrap();
-        let (_, header) = SafeTensors::read_metadata(&bytes).unwrap();
-        let mut metadata = header.metadata().clone().unwrap();
-        let mut tensors: Vec<_> = file
-            .tensors()
-            .into_iter()
-            .map(|(n, v)| (n, v.dtype(), v.shape().to_vec(), v.data().to_vec()))
-            .collect();
-        edit(&mut tensors, &mut metadata);
-        let views: Vec<_> = tensors
-            .iter()
-            .map(|(n, d, s, b)| (n.clone(), TensorView::new(*d, s.clone(), b).unwrap()))
-            .collect();
-        std::fs::write(path, safetensors::serialize(views, Some(metadata)).unwrap()).unwrap();
     }
 
     fn load_error(path: &Path) -> String {
@@ -519,7 +528,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (path, _) = saved(dir.path(), &[784, 4, 10]);
         // Claim a hidden layer of 5: dense0.weight is 784 × 4, not 784 × 5.
-        rewrite(&path, |_, meta| {
+        rewrite_file(&path, |_, meta| {
             meta.insert("sizes".into(), "784,5,10".into());
         });
         let msg = load_error(&path);
@@ -533,23 +542,23 @@ mod tests {
     fn a_missing_tensor_or_bad_metadata_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let (path, _) = saved(dir.path(), &[784, 4, 10]);
-        rewrite(&path, |tensors, _| tensors.retain(|t| t.0 != "dense1.bias"));
+        rewrite_file(&path, |tensors, _| tensors.retain(|t| t.0 != "dense1.bias"));
         assert!(load_error(&path).contains("`dense1.bias` is missing"));
 
         let (path, _) = saved(dir.path(), &[784, 4, 10]);
-        rewrite(&path, |_, meta| {
+        rewrite_file(&path, |_, meta| {
             meta.insert("sizes".into(), "784,four,10".into());
         });
         assert!(load_error(&path).contains("not a list of whole numbers"));
 
         let (path, _) = saved(dir.path(), &[784, 4, 10]);
-        rewrite(&path, |_, meta| {
+        rewrite_file(&path, |_, meta| {
             meta.remove("format");
         });
         assert!(load_error(&path).contains("no `format`"));
 
         let (path, _) = saved(dir.path(), &[784, 4, 10]);
-        rewrite(&path, |tensors, _| {
+        rewrite_file(&path, |tensors, _| {
             let w = tensors.iter_mut().find(|t| t.0 == "dense0.weight").unwrap();
             w.3[0..4].copy_from_slice(&f32::NAN.to_le_bytes());
         });

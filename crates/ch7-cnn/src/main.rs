@@ -64,7 +64,7 @@ const DEFAULT_EPOCHS: usize = 3;
 #[derive(Args, Debug, Clone)]
 struct TrainArgs {
     /// Passes over the training set [default: 3; the book trains 20]
-    #[arg(long, value_name = "N", value_parser = positive_usize, allow_negative_numbers = true)]
+    #[arg(long, value_name = "N", value_parser = train_cli::count_up_to(100_000), allow_negative_numbers = true)]
     epochs: Option<usize>,
     /// Train only the first N mini-batches of the last epoch [default: the whole epoch]
     #[arg(long, value_name = "N", value_parser = positive_usize, allow_negative_numbers = true)]
@@ -78,11 +78,11 @@ struct TrainArgs {
     /// Initial weights
     #[arg(long, default_value = "he", value_parser = one_of(&INITS, Init::name, |i| i.to_string()))]
     init: Init,
-    /// Move each training image by up to N pixels at random each time it is seen (data augmentation, the book's chapter 8); 0 for none
-    #[arg(long, value_name = "N", default_value_t = 0)]
+    /// Move each training image by up to N pixels at random each time it is seen (data augmentation, the book's chapter 8); 0 for none, at most 13 (a shift of half the image or more can push a digit out of it)
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = train_cli::whole_up_to(13), allow_negative_numbers = true)]
     shift: usize,
-    /// Train the last N epochs at a tenth of the learning rate (learning rate decay, the book's chapter 6); 0 for none
-    #[arg(long, value_name = "N", default_value_t = 0)]
+    /// Train the last N epochs at a tenth of the learning rate (learning rate decay, the book's chapter 6); 0 for none (at least --epochs: all of them)
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = train_cli::whole_up_to(100_000), allow_negative_numbers = true)]
     decay_epochs: usize,
     /// Threads a large matrix product may use
     #[arg(long, value_name = "N", default_value_t = 2, value_parser = positive_usize, allow_negative_numbers = true)]

@@ -127,6 +127,17 @@ fn bad_flags_are_refused_with_a_reason() {
     );
     let msg = failure(&["--data-dir", "/no/such/mnist", "--steps", "1"]);
     assert!(msg.contains("/no/such/mnist"), "{msg}");
+    // Numbers past any sensible run are refused by their range, never overflow.
+    let huge = u64::MAX.to_string();
+    for (flag, value, says) in [
+        ("--shift", "100", "between 0 and 13"),
+        ("--shift", "-1", "0 or more"),
+        ("--decay-epochs", huge.as_str(), "between 0 and 100,000"),
+        ("--epochs", huge.as_str(), "at most 100,000"),
+    ] {
+        let msg = failure(&[flag, value]);
+        assert!(msg.contains(flag) && msg.contains(says), "{msg}");
+    }
 }
 
 #[test]

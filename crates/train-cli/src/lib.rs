@@ -115,6 +115,19 @@ pub fn count_up_to(max: usize) -> impl Fn(&str) -> Result<usize, String> + Clone
     }
 }
 
+/// A value parser for a whole number from 0 to `max`, such as `--shift`:
+/// a number past `max` would make no sense (or overflow what it counts).
+pub fn whole_up_to(max: usize) -> impl Fn(&str) -> Result<usize, String> + Clone + Send + Sync {
+    move |s: &str| match whole_number::<usize>(s)? {
+        n if n > max => Err(format!(
+            "must be between 0 and {}, got {}",
+            thousands(max),
+            thousands(n)
+        )),
+        n => Ok(n),
+    }
+}
+
 /// The most memory a run may plan for: 16 GiB.
 pub const MEMORY_LIMIT: u128 = 16 << 30;
 

@@ -306,7 +306,7 @@ fn draw_pictures(
     let (n, rows) = (net.conv.filters(), net.conv.filters().div_ceil(10));
     let title = format!("The {n} first-layer filters ({fh}×{fw}), before and after training");
     let note = format!(
-        "the first {rows} rows before training, the last {rows} after; each filter black at its smallest weight, white at its largest"
+        "top {rows} rows before training, bottom {rows} after; black: lowest weight, white: highest"
     );
     let mut said = vec![train_cli::drawn(&filters, "Filters drawn to", |path| {
         train_cli::draw_tiles(path, &title, &note, &tiles, 10, train_cli::Colours::Ink)
@@ -324,7 +324,7 @@ fn draw_pictures(
     }
     let label = test.labels()[SHOWN_DIGIT];
     let title = format!("What the trained filters see in test image {SHOWN_DIGIT} (a {label})");
-    let note = "first the digit, then its feature maps after convolution and ReLU, one per filter, each centred on the pixels its windows read";
+    let note = "the digit, then one feature map per filter, after convolution and ReLU";
     said.push(train_cli::drawn(&maps, "Feature maps drawn to", |path| {
         train_cli::draw_tiles(path, &title, note, &tiles, 8, train_cli::Colours::Ink)
     })?);

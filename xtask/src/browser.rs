@@ -166,7 +166,7 @@ fn program(name: &str, var: &str) -> Result<PathBuf> {
 
 /// `cargo run -q --locked -p ch6-mlp -- ARGS` from `root`; its stdout.
 fn ch6_mlp(root: &Path, args: &[&str]) -> Result<String> {
-    let output = crate::bench::cargo()
+    let output = crate::cargo()
         .args(["run", "-q", "--locked", "-p", "ch6-mlp", "--"])
         .args(args)
         .current_dir(root)

@@ -16,7 +16,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result, bail};
 
-use crate::bench::{cargo, stages};
+use crate::bench::stages;
+use crate::cargo;
 
 /// `cargo xtask exercise` flags.
 #[derive(clap::Args)]
@@ -43,7 +44,7 @@ fn seconds(s: &str) -> Result<f64, String> {
 
 pub fn run(args: &ExerciseArgs) -> Result<()> {
     let root = crate::workspace_root();
-    let (target, _) = stages(&root)?;
+    let (target, _) = stages()?;
     let exercises = root.join("crates/exercises");
     if let Some(name) = args.name.as_deref().filter(|_| args.reset || args.watch) {
         let (_, stage) = find_stub(&exercises, name)?;

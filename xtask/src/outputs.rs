@@ -119,7 +119,7 @@ fn transcript(run: &Run, root: &Path) -> Result<String> {
         // As in CI's clean checkout: a new file, not a replaced one.
         let _ = std::fs::remove_file(root.join(MODEL));
     }
-    let status = crate::bench::cargo()
+    let status = crate::cargo()
         .args(["run", "-q", "--locked"])
         .args(run.words())
         .current_dir(root)

@@ -12,9 +12,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result, bail};
+use wait_timeout::ChildExt;
 
 use crate::bench::stages;
 use crate::cargo;
@@ -182,31 +183,20 @@ fn build(root: &Path, target: &Path) -> Result<PathBuf> {
 /// Runs `command` (stdout and stderr to ours), killing it after `limit`;
 /// its exit code.
 fn run_with_limit(mut command: Command, limit: Duration) -> Result<i32> {
-    let mut child = command
-        .stdin(Stdio::null())
-        .spawn()
-        .context("cannot start the exercise runner")?;
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait()? {
-            return match status.code() {
-                Some(code) => Ok(code),
-                None => bail!(
-                    "the checks crashed ({status}) rather than panicking: a stack overflow \
-                     (endless recursion?) or an abort in your code; the runner's last words are above"
-                ),
-            };
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            bail!(
-                "time limit hit: the exercise runner did not finish within {} s",
-                limit.as_secs()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let child = command.stdin(Stdio::null()).spawn();
+    let mut child = child.context("cannot start the exercise runner")?;
+    let Some(status) = child.wait_timeout(limit)? else {
+        let _ = child.kill();
+        let _ = child.wait();
+        let limit = limit.as_secs();
+        bail!("time limit hit: the exercise runner did not finish within {limit} s");
+    };
+    status.code().with_context(|| {
+        format!(
+            "the checks crashed ({status}) rather than panicking: a stack overflow \
+             (endless recursion?) or an abort in your code; the runner's last words are above"
+        )
+    })
 }
 
 /// The stub of exercise `name` (`exercises/stubs/stageN/NAME.rs`) and its stage folder's name.

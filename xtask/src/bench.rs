@@ -58,16 +58,16 @@ const TARGETS: [f64; 2] = [0.85, 0.95];
 
 /// The flags of a stage's training run: shorter ones for `--quick`, and
 /// `train` for stage 5, whose default is its overfitting experiment.
-fn training_flags(krate: &str, quick: bool) -> &'static [&'static str] {
+fn training_flags(krate: &str, quick: bool) -> &'static str {
     match (krate, quick) {
-        ("ch4-numerical", true) => &["--steps", "500", "--eval-every", "50"],
-        ("ch4-two-layer", true) => &["--steps", "150", "--eval-every", "25"],
-        ("ch5-backprop", true) => &["--steps", "3000"],
-        ("ch6-mlp", true) => &["--epochs", "3"],
-        ("ch6-regularization", true) => &["train", "--epochs", "3"],
-        ("ch6-regularization", false) => &["train"],
-        ("ch7-cnn", true) => &["--steps", "100"],
-        _ => &[],
+        ("ch4-numerical", true) => "--steps 500 --eval-every 50",
+        ("ch4-two-layer", true) => "--steps 150 --eval-every 25",
+        ("ch5-backprop", true) => "--steps 3000",
+        ("ch6-mlp", true) => "--epochs 3",
+        ("ch6-regularization", true) => "train --epochs 3",
+        ("ch6-regularization", false) => "train",
+        ("ch7-cnn", true) => "--steps 100",
+        _ => "",
     }
 }
 
@@ -121,7 +121,7 @@ pub fn stages() -> Result<(PathBuf, Vec<Stage>)> {
         };
         let benches: Vec<String> = of("bench").map(|t| t.name.clone()).collect();
         if (name.starts_with("ch") || is_appendix(&name)) && !benches.is_empty() {
-            let program = of("bin").next().is_some();
+            let program = of("bin").count() > 0;
             stages.push((name, benches, program));
         }
     }
@@ -158,46 +158,43 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     }
     let wanted = |(_, (k, ..)): &(usize, &Stage)| args.stages.is_empty() || args.stages.contains(k);
     let chosen: Vec<(usize, &Stage)> = (1..).zip(&all).filter(wanted).collect();
-    let steps: usize = chosen
+    let steps = chosen
         .iter()
-        .map(|(_, (_, b, program))| b.len() + usize::from(*program))
-        .sum();
-    let quick = if args.quick { " --quick" } else { "" };
+        .map(|(_, (_, b, program))| b.len() + usize::from(*program));
+    let (steps, quick) = (
+        steps.sum::<usize>(),
+        if args.quick { " --quick" } else { "" },
+    );
     let list: Vec<&str> = chosen.iter().map(|(_, (k, ..))| k.as_str()).collect();
     let (list, steps_said) = (list.join(", "), count(steps, "step"));
     eprintln!("cargo xtask bench{quick}: {list}; {steps_said} (benches, then a training run each)");
 
     let (mut problems, mut rows, mut runs) = (Vec::new(), Vec::new(), Vec::new());
     let mut step = 0;
+    let mut announce = |krate: &str, what: &str| {
+        step += 1;
+        eprintln!("\n==> [{step}/{steps}] {krate}: {what}");
+    };
     for &(stage, (krate, benches, program)) in &chosen {
         for bench in benches {
-            step += 1;
             let shown = format!("criterion -p {krate} --bench {bench}");
-            eprintln!("\n==> [{step}/{steps}] {krate}: `cargo {shown}`");
+            announce(krate, &format!("`cargo {shown}`"));
             let json = " --message-format=json --plotting-backend disabled --";
             let mut cmd = cargo();
             cmd.args((shown.clone() + json).split(' '))
-                .args(args.quick.then_some("--quick"));
+                .args(quick.split_whitespace());
             match stdout_of(&mut cmd).and_then(|m| read_rows(&m, stage, krate)) {
                 Ok(found) => rows.extend(found),
                 Err(e) => problems.push(format!("`cargo {shown}`: {e:#}")),
             }
         }
         if *program {
-            step += 1;
-            let flags = training_flags(krate, args.quick).join(" ");
-            let tail = if flags.is_empty() {
-                String::new()
-            } else {
-                format!(" -- {flags}")
-            };
-            let command = format!("cargo run --release -p {krate}{tail}");
-            eprintln!("\n==> [{step}/{steps}] {krate}: training run `{command}`");
-            let mut cmd = cargo();
-            cmd.args(
-                format!("run --release -p {krate} -- {flags} --json --quiet").split_whitespace(),
-            );
-            match stdout_of(&mut cmd).and_then(|out| parse_summary(&out)) {
+            let flags = training_flags(krate, args.quick);
+            let command = format!("cargo run --release -p {krate} -- {flags}");
+            let command = command.trim_end_matches(" -- ").to_string();
+            announce(krate, &format!("training run `{command}`"));
+            let json = format!("run --release -p {krate} -- {flags} --json --quiet");
+            match stdout_of(cargo().args(json.split_whitespace())).and_then(|o| parse_summary(&o)) {
                 Ok(summary) => runs.push((stage, command, summary)),
                 Err(e) => problems.push(format!("`{command} --json`: {e:#}")),
             }
@@ -212,11 +209,8 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let about = about(args.quick, minutes, load_at_start.zip(load_average()));
     std::fs::write(out.join("bench-about.md"), &about).context("cannot write bench-about.md")?;
     written.push("bench-about.md".into());
-    println!(
-        "\n{printed}{about}\nIn {}: {}",
-        out.display(),
-        written.join(", ")
-    );
+    let (shown, list) = (out.display(), written.join(", "));
+    println!("\n{printed}{about}\nIn {shown}: {list}");
     if args.update_book {
         let book = root.join("book/src/generated");
         for name in &written {

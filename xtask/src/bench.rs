@@ -25,7 +25,6 @@
 //! `cargo-criterion` (`cargo install cargo-criterion --locked`).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Instant, SystemTime};
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -35,7 +34,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use serde::Deserialize;
 use train_cli::{Evaluation, Series, Summary, count, thousands};
 
-use crate::workspace_root;
+use crate::{cargo, stdout_of, workspace_root};
 
 /// `cargo xtask bench` flags.
 #[derive(clap::Args, Debug)]
@@ -45,7 +44,8 @@ pub struct BenchArgs {
     quick: bool,
 
     /// Copy the tables and charts into book/src/generated/ for the book's benchmarks chapter
-    #[arg(long)]
+    /// (every stage only: the book's tables hold rows of several stages)
+    #[arg(long, conflicts_with = "stages")]
     update_book: bool,
 
     /// Measure only this stage (its crate name, e.g. ch5-backprop); repeat for several [default: every stage]
@@ -56,25 +56,18 @@ pub struct BenchArgs {
 /// Test accuracies (fractions) the training runs are timed to.
 const TARGETS: [f64; 2] = [0.85, 0.95];
 
-/// The training run of `--quick`; a stage not named here runs its default.
-fn quick_flags(krate: &str) -> &'static [&'static str] {
-    match krate {
-        "ch4-numerical" => &["--steps", "500", "--eval-every", "50"],
-        "ch4-two-layer" => &["--steps", "150", "--eval-every", "25"],
-        "ch5-backprop" => &["--steps", "3000"],
-        "ch6-mlp" => &["--epochs", "3"],
-        "ch6-regularization" => &["train", "--epochs", "3"],
-        "ch7-cnn" => &["--steps", "100"],
-        _ => &[],
-    }
-}
-
-/// The training run of a full bench, for a stage whose default run is not a
-/// training run (stage 5's default is its overfitting experiment); others run their default.
-fn full_flags(krate: &str) -> &'static [&'static str] {
-    match krate {
-        "ch6-regularization" => &["train"],
-        _ => &[],
+/// The flags of a stage's training run: shorter ones for `--quick`, and
+/// `train` for stage 5, whose default is its overfitting experiment.
+fn training_flags(krate: &str, quick: bool) -> &'static str {
+    match (krate, quick) {
+        ("ch4-numerical", true) => "--steps 500 --eval-every 50",
+        ("ch4-two-layer", true) => "--steps 150 --eval-every 25",
+        ("ch5-backprop", true) => "--steps 3000",
+        ("ch6-mlp", true) => "--epochs 3",
+        ("ch6-regularization", true) => "train --epochs 3",
+        ("ch6-regularization", false) => "train",
+        ("ch7-cnn", true) => "--steps 100",
+        _ => "",
     }
 }
 
@@ -96,10 +89,6 @@ struct Row {
 /// A stage (its crate), its bench targets, and whether it has a program to run.
 type Stage = (String, Vec<String>, bool);
 
-pub(crate) fn cargo() -> Command {
-    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-}
-
 /// What we read of `cargo metadata`.
 #[derive(Deserialize)]
 struct Metadata {
@@ -120,24 +109,19 @@ struct Target {
 }
 
 /// The target folder, and the stages in course order.
-pub(crate) fn stages(root: &Path) -> Result<(PathBuf, Vec<Stage>)> {
-    let out = cargo()
-        .args(["metadata", "--no-deps", "--format-version", "1"])
-        .current_dir(root)
-        .stderr(Stdio::inherit())
-        .output()
-        .context("cannot run `cargo metadata`")?;
-    if !out.status.success() {
-        bail!("`cargo metadata` failed ({}), see above", out.status);
-    }
-    let meta: Metadata = serde_json::from_slice(&out.stdout)?;
+pub fn stages() -> Result<(PathBuf, Vec<Stage>)> {
+    let metadata = stdout_of(cargo().args(["metadata", "--no-deps", "--format-version", "1"]));
+    let meta: Metadata = serde_json::from_str(&metadata.context("`cargo metadata`")?)?;
     let mut stages: Vec<Stage> = Vec::new();
     for Package { name, targets } in meta.packages {
-        let bench = |t: &Target| t.kind.contains(&"bench".into()).then(|| t.name.clone());
-        let benches: Vec<String> = targets.iter().filter_map(bench).collect();
-        let program = targets.iter().any(|t| t.kind.contains(&"bin".into()));
-        let course = name.starts_with("ch") || is_appendix(&name);
-        if course && !benches.is_empty() {
+        let of = |kind: &'static str| {
+            targets
+                .iter()
+                .filter(move |t| t.kind.iter().any(|k| k == kind))
+        };
+        let benches: Vec<String> = of("bench").map(|t| t.name.clone()).collect();
+        if (name.starts_with("ch") || is_appendix(&name)) && !benches.is_empty() {
+            let program = of("bin").count() > 0;
             stages.push((name, benches, program));
         }
     }
@@ -154,118 +138,79 @@ fn is_appendix(krate: &str) -> bool {
 
 /// The first cell of a row: `4 \`ch6-mlp\``, or `appendix \`appendix-tensors\``.
 fn stage_cell(stage: usize, krate: &str) -> String {
-    if is_appendix(krate) {
-        format!("appendix `{krate}`")
-    } else {
-        format!("{stage} `{krate}`")
+    match is_appendix(krate) {
+        true => format!("appendix `{krate}`"),
+        false => format!("{stage} `{krate}`"),
     }
-}
-
-/// Runs `cmd` in `root`, its stderr shown with the rest of the progress; its stdout.
-fn stdout_of(cmd: &mut Command, root: &Path) -> Result<String> {
-    let output = cmd.current_dir(root).stderr(Stdio::inherit()).output();
-    let output = output.context("cannot run cargo")?;
-    if !output.status.success() {
-        bail!("failed ({}), see above", output.status);
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-}
-
-/// Fails early, before any bench, when `cargo criterion` is not installed.
-fn cargo_criterion_installed(root: &Path) -> Result<()> {
-    let mut cmd = cargo();
-    cmd.args(["criterion", "--version"]).stdout(Stdio::null());
-    stdout_of(&mut cmd, root).map(drop).context(
-        "`cargo xtask bench` reads criterion's machine-readable output, which \
-         `cargo criterion` prints: install it with `cargo install cargo-criterion --locked`",
-    )
-}
-
-/// `cargo criterion --message-format=json` for one bench target: its JSON messages.
-fn criterion(root: &Path, krate: &str, bench: &str, quick: bool) -> Result<String> {
-    let mut cmd = cargo();
-    cmd.args([
-        "criterion",
-        "-p",
-        krate,
-        "--bench",
-        bench,
-        "--message-format=json",
-    ]);
-    cmd.args(["--plotting-backend", "disabled", "--"]);
-    stdout_of(cmd.args(quick.then_some("--quick")), root)
 }
 
 /// `cargo xtask bench`.
 pub fn run(args: &BenchArgs) -> Result<()> {
-    update_book_needs_every_stage(args)?;
     let (started, load_at_start) = (Instant::now(), load_average());
-    let root = workspace_root();
-    let (target, all) = stages(&root)?;
-    cargo_criterion_installed(&root)?;
+    let (root, (target, all)) = (workspace_root(), stages()?);
+    stdout_of(cargo().args(["criterion", "--version"])).context(
+        "`cargo xtask bench` reads criterion's machine-readable output, which \
+         `cargo criterion` prints: install it with `cargo install cargo-criterion --locked`",
+    )?;
     let names: Vec<&str> = all.iter().map(|(k, ..)| k.as_str()).collect();
     if let Some(s) = args.stages.iter().find(|s| !names.contains(&s.as_str())) {
         bail!("no stage `{s}`; the stages are {}", names.join(", "));
     }
     let wanted = |(_, (k, ..)): &(usize, &Stage)| args.stages.is_empty() || args.stages.contains(k);
     let chosen: Vec<(usize, &Stage)> = (1..).zip(&all).filter(wanted).collect();
-    let out = target.join("xtask");
     let steps = chosen
         .iter()
         .map(|(_, (_, b, program))| b.len() + usize::from(*program));
-    let steps = steps.sum::<usize>();
-    let quick = if args.quick { " --quick" } else { "" };
+    let (steps, quick) = (
+        steps.sum::<usize>(),
+        if args.quick { " --quick" } else { "" },
+    );
     let list: Vec<&str> = chosen.iter().map(|(_, (k, ..))| k.as_str()).collect();
     let (list, steps_said) = (list.join(", "), count(steps, "step"));
     eprintln!("cargo xtask bench{quick}: {list}; {steps_said} (benches, then a training run each)");
 
     let (mut problems, mut rows, mut runs) = (Vec::new(), Vec::new(), Vec::new());
     let mut step = 0;
+    let mut announce = |krate: &str, what: &str| {
+        step += 1;
+        eprintln!("\n==> [{step}/{steps}] {krate}: {what}");
+    };
     for &(stage, (krate, benches, program)) in &chosen {
         for bench in benches {
-            step += 1;
-            let shown = format!("cargo criterion -p {krate} --bench {bench}");
-            eprintln!("\n==> [{step}/{steps}] {krate}: `{shown}`");
-            match criterion(&root, krate, bench, args.quick)
-                .and_then(|m| read_rows(&m, stage, krate))
-            {
+            let shown = format!("criterion -p {krate} --bench {bench}");
+            announce(krate, &format!("`cargo {shown}`"));
+            let json = " --message-format=json --plotting-backend disabled --";
+            let mut cmd = cargo();
+            cmd.args((shown.clone() + json).split(' '))
+                .args(quick.split_whitespace());
+            match stdout_of(&mut cmd).and_then(|m| read_rows(&m, stage, krate)) {
                 Ok(found) => rows.extend(found),
-                Err(e) => problems.push(format!("`{shown}`: {e:#}")),
+                Err(e) => problems.push(format!("`cargo {shown}`: {e:#}")),
             }
         }
-        if !program {
-            continue;
-        }
-        step += 1;
-        let flags = if args.quick {
-            quick_flags(krate)
-        } else {
-            full_flags(krate)
-        };
-        let mut command = format!("cargo run --release -p {krate}");
-        if !flags.is_empty() {
-            command += &format!(" -- {}", flags.join(" "));
-        }
-        eprintln!("\n==> [{step}/{steps}] {krate}: training run `{command}`");
-        match run_program(&root, krate, flags) {
-            Ok(summary) => runs.push((stage, command, summary)),
-            Err(e) => problems.push(format!("`{command} --json`: {e:#}")),
+        if *program {
+            let flags = training_flags(krate, args.quick);
+            let command = format!("cargo run --release -p {krate} -- {flags}");
+            let command = command.trim_end_matches(" -- ").to_string();
+            announce(krate, &format!("training run `{command}`"));
+            let json = format!("run --release -p {krate} -- {flags} --json --quiet");
+            match stdout_of(cargo().args(json.split_whitespace())).and_then(|o| parse_summary(&o)) {
+                Ok(summary) => runs.push((stage, command, summary)),
+                Err(e) => problems.push(format!("`{command} --json`: {e:#}")),
+            }
         }
     }
     // A stable sort: rows of one step number stay in the order criterion ran them.
     rows.sort_by_key(|r| (r.stage, step_number(&r.name)));
-    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {out:?}"))?;
+    let out = target.join("xtask");
+    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
     let (mut written, printed) = write_tables(&out, &rows, &runs, &mut problems)?;
     let minutes = started.elapsed().as_secs_f64() / 60.0;
     let about = about(args.quick, minutes, load_at_start.zip(load_average()));
     std::fs::write(out.join("bench-about.md"), &about).context("cannot write bench-about.md")?;
     written.push("bench-about.md".into());
-
-    println!(
-        "\n{printed}{about}\nIn {}: {}",
-        out.display(),
-        written.join(", ")
-    );
+    let (shown, list) = (out.display(), written.join(", "));
+    println!("\n{printed}{about}\nIn {shown}: {list}");
     if args.update_book {
         let book = root.join("book/src/generated");
         for name in &written {
@@ -281,23 +226,6 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     Ok(())
 }
 
-/// `--update-book` with `--stage` would replace the book's tables with
-/// partial ones: a group such as `epoch` has rows of two stages, and the
-/// runs table and the accuracy chart list every stage.
-fn update_book_needs_every_stage(args: &BenchArgs) -> Result<()> {
-    if args.update_book && !args.stages.is_empty() {
-        bail!(
-            "--update-book needs every stage, not only --stage {}: the book's tables \
-             (group `epoch`, the training runs, the accuracy chart) hold rows of several \
-             stages, and one stage alone would drop the others' rows. Run \
-             `cargo xtask bench --update-book` without --stage, or drop --update-book \
-             to see one stage's tables in target/xtask/",
-            args.stages.join(" --stage ")
-        );
-    }
-    Ok(())
-}
-
 /// Writes every group's table and bars, the runs' table and the accuracy
 /// chart into `out`; returns the names of the files and the tables as printed.
 fn write_tables(
@@ -306,13 +234,16 @@ fn write_tables(
     runs: &[Run],
     problems: &mut Vec<String>,
 ) -> Result<(Vec<String>, String)> {
-    let write = |name: &str, text: &str| {
-        std::fs::write(out.join(name), text).with_context(|| format!("cannot write {name}"))
-    };
     let (mut written, mut printed) = (Vec::new(), String::new());
+    let mut write = |name: &str, title: &str, table: &str| {
+        printed += &format!("## {title}\n\n{table}\n");
+        written.push(name.to_string());
+        std::fs::write(out.join(name), table).with_context(|| format!("cannot write {name}"))
+    };
     let mut groups: Vec<&str> = rows.iter().map(|r| r.group.as_str()).collect();
     groups.sort_by_key(|g| rows.iter().position(|r| r.group == *g));
     groups.dedup();
+    let mut charts = Vec::new();
     for group in groups {
         let stem = format!("bench-{}", slug(group));
         if ["bench-about", "bench-runs", "bench-accuracy"].contains(&stem.as_str()) {
@@ -322,45 +253,34 @@ fn write_tables(
             continue;
         }
         let members: Vec<&Row> = rows.iter().filter(|r| r.group == group).collect();
-        let table = group_table(&members);
-        write(&format!("{stem}.md"), &table)?;
-        printed += &format!("## Criterion group `{group}`\n\n{table}\n");
-        let title = format!("criterion group `{group}`: median time per iteration");
+        let title = format!("Criterion group `{group}`");
+        write(&format!("{stem}.md"), &title, &group_table(&members))?;
         for ext in ["svg", "png"] {
+            let title = format!("criterion group `{group}`: median time per iteration");
             draw_bars(&out.join(format!("{stem}.{ext}")), &title, &members)?;
+            charts.push(format!("{stem}.{ext}"));
         }
-        written.extend(["md", "svg", "png"].map(|ext| format!("{stem}.{ext}")));
     }
     let pairs = epoch_and_products(rows);
     if !pairs.is_empty() {
-        let table = glue_table(&pairs);
-        write("bench-glue.md", &table)?;
-        printed += &format!("## Epochs against their matrix products\n\n{table}\n");
-        written.push("bench-glue.md".into());
+        let title = "Epochs against their matrix products";
+        write("bench-glue.md", title, &glue_table(&pairs))?;
     }
-    let table = runs_table(runs);
-    write("bench-runs.md", &table)?;
-    printed += &format!("## Training runs\n\n{table}\n");
+    write("bench-runs.md", "Training runs", &runs_table(runs))?;
     for ext in ["svg", "png"] {
         draw_accuracy(&out.join(format!("bench-accuracy.{ext}")), runs)?;
+        charts.push(format!("bench-accuracy.{ext}"));
     }
-    written.extend(["bench-runs.md", "bench-accuracy.svg", "bench-accuracy.png"].map(String::from));
+    written.extend(charts);
     Ok((written, printed))
-}
-
-/// Runs a stage's program with `--json --quiet` (release build, as the
-/// benches) and reads the summary it prints last.
-fn run_program(root: &Path, krate: &str, flags: &[&str]) -> Result<Summary> {
-    let mut cmd = cargo();
-    cmd.args(["run", "--release", "-p", krate, "--"])
-        .args(flags);
-    parse_summary(&stdout_of(cmd.args(["--json", "--quiet"]), root)?)
 }
 
 /// The `--json` summary: the last non-empty line of a program's output.
 fn parse_summary(stdout: &str) -> Result<Summary> {
-    let line = stdout.lines().rev().find(|l| !l.trim().is_empty());
-    let line = line.unwrap_or_default();
+    let line = stdout
+        .lines()
+        .rfind(|l| !l.trim().is_empty())
+        .unwrap_or_default();
     let summary: Summary = serde_json::from_str(line)
         .with_context(|| format!("expected its --json summary as last line, got `{line}`"))?;
     if summary.history.is_empty() {
@@ -457,9 +377,9 @@ fn read_rows(messages: &str, stage: usize, krate: &str) -> Result<Vec<Row>> {
 
 /// The step number an id starts with (`"2 gemm crate"` → 2), else 0.
 fn step_number(name: &str) -> u64 {
-    let digits: String = name.chars().take_while(char::is_ascii_digit).collect();
-    match name[digits.len()..].starts_with(' ') {
-        true => digits.parse().unwrap_or(0),
+    let digits = name.len() - name.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    match name[digits..].starts_with(' ') {
+        true => name[..digits].parse().unwrap_or(0),
         false => 0,
     }
 }
@@ -484,77 +404,61 @@ fn speedup(earlier: &Row, row: &Row) -> f64 {
 /// One criterion group as a table, its rows compared with the one before and the first.
 fn group_table(rows: &[&Row]) -> String {
     let images = rows.iter().any(|r| r.images.is_some());
-    let mut headers = vec!["stage", "benchmark"];
-    headers.push("time per iteration: median [95% interval]");
+    let mut headers = vec![
+        "stage",
+        "benchmark",
+        "time per iteration: median [95% interval]",
+    ];
     if images {
         headers.extend(["images per iteration", "images per second"]);
     }
     headers.extend(["against the row before", "against the first row"]);
+    let dash = |cell: Option<String>| cell.unwrap_or_else(|| "—".into());
     let cells = rows.iter().enumerate().map(|(i, r)| {
-        let mut cells = vec![
-            stage_cell(r.stage, &r.krate),
-            r.name.clone(),
-            format_estimate(r.median),
-        ];
+        let mut cells = vec![stage_cell(r.stage, &r.krate), r.name.clone()];
+        cells.push(format_estimate(r.median));
         if images {
-            cells.push(r.images.map_or("—".into(), |n| thousands(n as usize)));
+            cells.push(dash(r.images.map(|n| thousands(n as usize))));
             let rate = r.images.map(|n| n as f64 / (r.median[0] * 1e-9));
-            cells.push(rate.map_or("—".into(), |x| thousands(x.round() as usize)));
+            cells.push(dash(rate.map(|x| thousands(x.round() as usize))));
         }
         for earlier in [i.checked_sub(1), Some(0)] {
             let earlier = earlier.filter(|&e| e < i).map(|e| rows[e]);
-            cells.push(earlier.map_or("—".into(), |e| format_speedup(speedup(e, r))));
+            cells.push(dash(earlier.map(|e| format_speedup(speedup(e, r)))));
         }
         cells
     });
     markdown(&headers, &cells.collect::<Vec<_>>())
 }
 
+/// An id without its step number: `"2 numpy-mlp"` → `"numpy-mlp"`.
+fn without_step(name: &str) -> &str {
+    name.trim_start_matches(|c: char| c.is_ascii_digit())
+        .trim_start()
+}
+
 /// Each row of group `gemm` with the row of group `epoch` of the same crate
 /// and name (after the epoch's step number): an epoch and its products alone.
 fn epoch_and_products(rows: &[Row]) -> Vec<(&Row, &Row)> {
-    let without_step = |name: &str| {
-        let digits = name.chars().take_while(char::is_ascii_digit).count();
-        name[digits..].trim_start().to_string()
-    };
-    let mut pairs = Vec::new();
-    for products in rows.iter().filter(|r| r.group == "gemm") {
-        let epoch = rows.iter().find(|r| {
-            r.group == "epoch"
-                && r.krate == products.krate
-                && without_step(&r.name) == products.name
-        });
-        pairs.extend(epoch.map(|epoch| (epoch, products)));
-    }
-    pairs
+    let of = |group: &'static str| rows.iter().filter(move |r| r.group == group);
+    let same = |e: &Row, p: &Row| e.krate == p.krate && without_step(&e.name) == p.name;
+    let pair = |p| of("epoch").find(|e| same(e, p)).map(|e| (e, p));
+    of("gemm").filter_map(pair).collect()
 }
 
 /// One row per epoch: its time, its matrix products' alone, and their ratio,
 /// the cost of everything else (copies, bias, ReLU, softmax, the optimizer).
 fn glue_table(pairs: &[(&Row, &Row)]) -> String {
-    let headers = [
-        "stage",
-        "work",
-        "whole epoch",
-        "its matrix products alone",
-        "epoch ÷ products",
-        "the rest",
-    ];
-    let cells: Vec<Vec<String>> = pairs
-        .iter()
-        .map(|(epoch, products)| {
-            let (e, p) = (epoch.median[0], products.median[0]);
-            vec![
-                stage_cell(epoch.stage, &epoch.krate),
-                products.name.clone(),
-                format_time(e),
-                format_time(p),
-                format!("{:.2}×", e / p),
-                format_time((e - p).max(0.0)),
-            ]
-        })
-        .collect();
-    markdown(&headers, &cells)
+    let headers = "stage|work|whole epoch|its matrix products alone|epoch ÷ products|the rest";
+    let row = |(epoch, products): &(&Row, &Row)| {
+        let (e, p) = (epoch.median[0], products.median[0]);
+        let mut row = vec![stage_cell(epoch.stage, &epoch.krate), products.name.clone()];
+        row.extend([format_time(e), format_time(p), format!("{:.2}×", e / p)]);
+        row.push(format_time((e - p).max(0.0)));
+        row
+    };
+    let headers: Vec<&str> = headers.split('|').collect();
+    markdown(&headers, &pairs.iter().map(row).collect::<Vec<_>>())
 }
 
 /// A stage program's training run: stage, the command as typed, its summary.
@@ -563,38 +467,31 @@ type Run = (usize, String, Summary);
 /// The training runs: what ran, on which network, how long, how well, and
 /// when it was first seen at each of [`TARGETS`] (evaluations are spaced).
 fn runs_table(runs: &[Run]) -> String {
-    let mut headers: Vec<String> = ["stage", "command", "network", "parameters"]
-        .map(String::from)
-        .into();
-    headers.extend(
-        [
-            "steps × batch",
-            "training time",
-            "final (best) test accuracy",
-        ]
-        .map(String::from),
-    );
+    let headers =
+        "stage|command|network|parameters|steps × batch|training time|final (best) test accuracy";
+    let mut headers: Vec<String> = headers.split('|').map(String::from).collect();
     headers.extend(TARGETS.map(|t| format!("time to {:.0}%", 100.0 * t)));
-    let mut rows = Vec::new();
-    for (stage, command, s) in runs {
+    let row = |(stage, command, s): &Run| {
         let (history, info) = (&s.history, &s.info);
-        let best = history.iter().map(|e| e.test_accuracy).fold(0.0, f64::max);
-        let mut row = vec![stage.to_string(), format!("`{command}`")];
-        row.push(info.network.clone());
+        let best = 100.0 * history.iter().map(|e| e.test_accuracy).fold(0.0, f64::max);
+        let mut row = vec![
+            stage.to_string(),
+            format!("`{command}`"),
+            info.network.clone(),
+        ];
         row.push(thousands(info.parameters));
         row.push(format!("{} × {}", thousands(s.steps_done), info.batch_size));
         row.push(format_time(s.seconds_training * 1e9));
-        let (last, best_pct) = (100.0 * s.test_accuracy, 100.0 * best);
-        row.push(format!("{last:.2}% ({best_pct:.2}%)"));
+        row.push(format!("{:.2}% ({best:.2}%)", 100.0 * s.test_accuracy));
         for t in TARGETS {
             row.push(match history.iter().find(|e| e.test_accuracy >= t) {
                 Some(e) => format_time(e.seconds * 1e9),
-                None => format!("not reached (best {:.1}%)", 100.0 * best),
+                None => format!("not reached (best {best:.1}%)"),
             });
         }
-        rows.push(row);
-    }
-    markdown(&headers, &rows)
+        row
+    };
+    markdown(&headers, &runs.iter().map(row).collect::<Vec<_>>())
 }
 
 /// Test accuracy against seconds of training, one line per run (train-cli's chart).
@@ -620,29 +517,35 @@ fn markdown<H: AsRef<str>>(headers: &[H], rows: &[Vec<String>]) -> String {
             *w = (*w).max(cell.chars().count());
         }
     }
-    let line = |cells: &[String]| {
-        let padded = cells.iter().zip(&widths);
-        let padded = padded.map(|(c, &w)| format!("{c}{}", " ".repeat(w - c.chars().count())));
-        format!("| {} |\n", padded.collect::<Vec<_>>().join(" | "))
+    let line = |cells: Vec<String>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:w$}"))
+            .collect();
+        format!("| {} |\n", padded.join(" | "))
     };
-    let rule: Vec<String> = widths.iter().map(|&w| "-".repeat(w)).collect();
-    let mut out = line(&headers) + &format!("|-{}-|\n", rule.join("-|-"));
+    let rule = widths.iter().map(|&w| "-".repeat(w)).collect();
+    let mut out = line(headers) + &line(rule).replace(' ', "-");
     for row in rows {
-        out += &line(row);
+        out += &line(row.clone());
     }
     out
 }
 
 /// `45` → "45× faster", `0.5` → "2.0× slower".
 fn format_speedup(s: f64) -> String {
-    let ratio = |r: f64| match r < 10.0 {
-        true => format!("{r:.1}"),
-        false => thousands(r.round() as usize),
+    let (r, word) = if s >= 1.0 {
+        (s, "faster")
+    } else {
+        (1.0 / s, "slower")
     };
-    match s >= 1.0 {
-        true => format!("{}× faster", ratio(s)),
-        false => format!("{}× slower", ratio(1.0 / s)),
-    }
+    let r = if r < 10.0 {
+        format!("{r:.1}")
+    } else {
+        thousands(r.round() as usize)
+    };
+    format!("{r}× {word}")
 }
 
 /// The unit that suits `ns` and its size in nanoseconds, rounding first so
@@ -732,6 +635,8 @@ where
         .label_style(("sans-serif", 14))
         .draw()
         .map_err(err)?;
+    let style =
+        TextStyle::from(("sans-serif", 14).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
     for (i, (r, &t)) in rows.iter().zip(&seconds).enumerate() {
         let s = n - 1 - i;
         let top = if s + 1 < n {
@@ -740,17 +645,18 @@ where
             SegmentValue::Last
         };
         // Blue, orange, green, red, purple, brown: the order of train-cli's lines.
-        let colour = Palette99::pick([3, 4, 1, 0, 5, 12][(r.stage - 1) % 6]);
-        let colour = colour.mix(0.85).filled();
+        let colour = Palette99::pick([3, 4, 1, 0, 5, 12][(r.stage - 1) % 6])
+            .mix(0.85)
+            .filled();
         let mut bar = Rectangle::new([(lo, SegmentValue::Exact(s)), (t, top)], colour);
         bar.set_margin(6, 6, 0, 0);
+        let text = Text::new(
+            format_time(r.median[0]),
+            (t * 1.1, SegmentValue::CenterOf(s)),
+            style.clone(),
+        );
         chart.draw_series([bar]).map_err(err)?;
-        let style = TextStyle::from(("sans-serif", 14).into_font());
-        let style = style.pos(Pos::new(HPos::Left, VPos::Center));
-        let at = (t * 1.1, SegmentValue::CenterOf(s));
-        chart
-            .draw_series([Text::new(format_time(r.median[0]), at, style)])
-            .map_err(err)?;
+        chart.draw_series([text]).map_err(err)?;
     }
     root.present().map_err(err)
 }
@@ -763,8 +669,7 @@ fn about(quick: bool, minutes: f64, load: Option<(f64, f64)>) -> String {
     let cpu = cpu.map_or(String::new(), |m| {
         format!("{}, ", m.trim_start_matches([' ', '\t', ':']))
     });
-    let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
-    let date = &now[..10];
+    let date = &humantime::format_rfc3339_seconds(SystemTime::now()).to_string()[..10];
     let (flag, samples) = match quick {
         true => (
             " --quick",
@@ -787,11 +692,11 @@ fn load_note(load: Option<(f64, f64)>, cores: usize) -> String {
     let Some((start, end)) = load else {
         return String::new();
     };
-    let busy = ": more than the cores, so other work shared them and these times are longer than on a quiet machine.";
-    let busy = if start.max(end) > cores as f64 {
-        busy
-    } else {
-        "."
+    let busy = match start.max(end) > cores as f64 {
+        true => {
+            ": more than the cores, so other work shared them and these times are longer than on a quiet machine."
+        }
+        false => ".",
     };
     format!(" Load average (1 minute): {start:.1} at the start, {end:.1} at the end{busy}")
 }
@@ -934,16 +839,20 @@ mod tests {
 
     #[test]
     fn the_book_is_updated_from_every_stage_only() {
-        let args = |stages: &[&str], update_book| BenchArgs {
-            quick: false,
-            update_book,
-            stages: stages.iter().map(|s| s.to_string()).collect(),
-        };
-        let refused = update_book_needs_every_stage(&args(&["ch6-mlp"], true));
-        let message = format!("{:#}", refused.unwrap_err());
-        assert!(message.contains("--update-book needs every stage, not only --stage ch6-mlp"));
-        assert!(update_book_needs_every_stage(&args(&[], true)).is_ok());
-        assert!(update_book_needs_every_stage(&args(&["ch6-mlp"], false)).is_ok());
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: BenchArgs,
+        }
+        let parse = |flags: &[&str]| clap::Parser::try_parse_from([&["bench"], flags].concat());
+        let refused = parse(&["--update-book", "--stage", "ch6-mlp"]).map(|c: Cli| c.args);
+        let message = refused.unwrap_err().to_string();
+        assert!(
+            message.contains("'--update-book' cannot be used with '--stage <CRATE>'"),
+            "{message}"
+        );
+        assert!(parse(&["--update-book"]).is_ok_and(|c: Cli| c.args.update_book));
+        assert!(parse(&["--stage", "ch6-mlp"]).is_ok_and(|c: Cli| c.args.stages == ["ch6-mlp"]));
     }
 
     #[test]

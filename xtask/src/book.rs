@@ -59,14 +59,13 @@ pub fn build(book_dir: &Path, root: &Path) -> Result<PathBuf> {
     if !problems.is_empty() {
         bail!("{}", listed(&problems, "broken include"));
     }
-    let missing = missing_cjk_glyphs(&book_dir.join("src"))?;
+    let missing: String = missing_cjk_glyphs(&book_dir.join("src"))?
+        .into_iter()
+        .collect();
     if !missing.is_empty() {
+        let n = count(missing.chars().count(), "character the chapters use");
         bail!(
-            "{} lacks {}: {}; make it again with the command in {}",
-            CJK_FONT,
-            count(missing.len(), "character the chapters use"),
-            missing.iter().collect::<String>(),
-            "book/src/fonts/README.md"
+            "{CJK_FONT} lacks {n}: {missing}; make it again with the command in book/src/fonts/README.md"
         );
     }
     let unused = unused_anchors(&root.join("crates"), root, &used)?;
@@ -200,18 +199,21 @@ fn check_katex_config(book: &MDBook) -> Result<()> {
     Ok(())
 }
 
-/// Every file under `dir` whose name ends in `.ext`, sorted.
-fn files(dir: &Path, ext: &str) -> Result<Vec<PathBuf>> {
+/// Every file under `dir` whose name ends in one of `exts`, sorted.
+fn files(dir: &Path, exts: &[&str]) -> Result<Vec<PathBuf>> {
     let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {dir:?}"))? {
-        let path = entry?.path();
-        if path.is_dir() {
-            found.extend(files(&path, ext)?);
-        } else if path.extension().is_some_and(|e| e == ext) {
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let path = entry
+            .with_context(|| format!("cannot list {}", dir.display()))?
+            .into_path();
+        if path.is_file()
+            && path
+                .extension()
+                .is_some_and(|e| exts.iter().any(|x| e == *x))
+        {
             found.push(path);
         }
     }
-    found.sort();
     Ok(found)
 }
 
@@ -219,7 +221,7 @@ fn files(dir: &Path, ext: &str) -> Result<Vec<PathBuf>> {
 /// (chapter and line first) and the anchors the book includes.
 fn check_includes(src: &Path, root: &Path) -> Result<(Vec<String>, BTreeSet<Anchor>)> {
     let (mut problems, mut used) = (Vec::new(), BTreeSet::new());
-    for chapter in files(src, "md")? {
+    for chapter in files(src, &["md"])? {
         let text = std::fs::read_to_string(&chapter)?;
         let shown = chapter.strip_prefix(root).unwrap_or(&chapter).to_owned();
         for cap in INCLUDE.captures_iter(&text) {
@@ -268,7 +270,7 @@ fn anchored(text: &str, name: &str) -> Result<(), String> {
 /// `file: name` for each anchor in the `.rs` files under `dir` not in `used`.
 fn unused_anchors(dir: &Path, root: &Path, used: &BTreeSet<Anchor>) -> Result<Vec<String>> {
     let mut unused = Vec::new();
-    for file in files(dir, "rs")? {
+    for file in files(dir, &["rs"])? {
         let (text, canonical) = (std::fs::read_to_string(&file)?, file.canonicalize()?);
         let shown = file.strip_prefix(root).unwrap_or(&file).display();
         for cap in START.captures_iter(&text) {
@@ -350,11 +352,8 @@ fn check_file(rel: &Path, text: &str, exists: &dyn Fn(&Path) -> bool) -> Vec<Str
 
 /// Checks every `.html`, `.css` and `.js` file of the built book in `out`.
 fn check_output(out: &Path) -> Result<Vec<String>> {
-    let (mut findings, mut built) = (Vec::new(), Vec::new());
-    for ext in ["html", "css", "js"] {
-        built.extend(files(out, ext)?);
-    }
-    for file in built {
+    let mut findings = Vec::new();
+    for file in files(out, &["html", "css", "js"])? {
         let text = String::from_utf8_lossy(&std::fs::read(&file)?).into_owned();
         let rel = file.strip_prefix(out).unwrap_or(&file);
         findings.extend(check_file(rel, &text, &|p| out.join(p).is_file()));

@@ -20,6 +20,7 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -29,7 +30,7 @@ use safetensors::SafeTensors;
 use serde_json::{Value, json};
 
 use crate::outputs::DEFAULT_MODEL;
-use crate::workspace_root;
+use crate::{cargo, stdout_of, workspace_root};
 
 /// How many test images (the first ones of the test set) are drawn.
 const DRAWN: u16 = 200;
@@ -63,20 +64,18 @@ pub struct BrowserArgs {
 }
 
 pub fn run(args: &BrowserArgs) -> Result<()> {
-    let started = Instant::now();
-    let took = |since: &mut Instant| {
-        let seconds = since.elapsed().as_secs_f64();
-        *since = Instant::now();
+    let (started, mut phase) = (Instant::now(), Instant::now());
+    let mut took = move || {
+        let seconds = phase.elapsed().as_secs_f64();
+        phase = Instant::now();
         format!("({seconds:.0} s)")
     };
-    let mut phase = Instant::now();
     let root = workspace_root();
     let chromium = program("chromium", "CHROMIUM")?;
     let chromedriver = program("chromedriver", "CHROMEDRIVER")?;
-    let out = crate::book::build(&root.join("book"), &root)?;
-    let page = out.join("draw.html");
+    let page = crate::book::build(&root.join("book"), &root)?.join("draw.html");
     let test = mnist::Mnist::load_from(None)?.test;
-    eprintln!("Book built and test set loaded {}", took(&mut phase));
+    eprintln!("Book built and test set loaded {}", took());
 
     let scratch = tempfile::tempdir()?;
     let driver = Driver::start(&chromedriver, &chromium, scratch.path(), args.width)?;
@@ -89,12 +88,15 @@ pub fn run(args: &BrowserArgs) -> Result<()> {
 
     // 1. The forward pass, against `predict --json`.
     let own = scratch.path().join("own.safetensors");
-    train_small_model(&root, &own)?;
+    let own_str = own.to_str().context("a temporary path that is not UTF-8")?;
+    // A learner's own model: other hidden sizes than the book's, quickly trained.
+    let train = "--hidden 30,20 --epochs 1 --train-size 5000 --validation 0 -q --save";
+    ch6_mlp(&[train.split(' ').collect(), vec![own_str]].concat())?;
     let model = root.join(DEFAULT_MODEL);
-    let worst = compare_with_predict(&driver, &root, &test, &model)?;
+    let worst = compare_with_predict(&driver, &test, &model)?;
     eprintln!(
         "1. Forward pass: the page's ten probabilities on test images {COMPARED:?} are within {worst:.1e} of `ch6-mlp predict --json` (book's network; tolerance {TOLERANCE:.0e}) {}",
-        took(&mut phase)
+        took()
     );
 
     // 2. Test digits drawn with the pointer.
@@ -106,14 +108,11 @@ pub fn run(args: &BrowserArgs) -> Result<()> {
          {agreed} of {n} got the answer the network gives the original image {}",
         100.0 * rate,
         100.0 * FLOOR,
-        took(&mut phase)
+        took()
     );
     if let Some(path) = &args.screenshot {
         draw_digit(&driver, test.image(0))?;
-        let png = driver.get("screenshot")?;
-        let png = png
-            .as_str()
-            .ok_or_else(|| anyhow!("no screenshot: {png}"))?;
+        let png: String = serde_json::from_value(driver.get("screenshot")?)?;
         let png = STANDARD
             .decode(png)
             .context("the screenshot is not base64")?;
@@ -133,94 +132,55 @@ pub fn run(args: &BrowserArgs) -> Result<()> {
     if !picked.contains("Running your model own.safetensors") {
         bail!("the page did not take a good model file: it says `{picked}`");
     }
-    let worst = compare_with_predict(&driver, &root, &test, &own)?;
+    let worst = compare_with_predict(&driver, &test, &own)?;
+    let picked = picked.trim_start_matches("Running your model ");
     eprintln!(
-        "   Your own model ({}): the page's probabilities are within {worst:.1e} of `predict --json` {}",
-        picked.trim_start_matches("Running your model "),
-        took(&mut phase)
+        "   Your own model ({picked}): the page's probabilities are within {worst:.1e} of `predict --json` {}",
+        took()
     );
     driver.quit();
-    eprintln!(
-        "The draw page passed in the browser ({:.0} s).",
-        started.elapsed().as_secs_f64()
-    );
+    let seconds = started.elapsed().as_secs_f64();
+    eprintln!("The draw page passed in the browser ({seconds:.0} s).");
     Ok(())
 }
 
 /// The program `name` from `$VAR` or the PATH, or an error saying how to install it.
 fn program(name: &str, var: &str) -> Result<PathBuf> {
-    if let Some(path) = std::env::var_os(var) {
-        return Ok(PathBuf::from(path));
-    }
     let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
-        .ok_or_else(|| {
-            anyhow!(
-                "no `{name}` on the PATH (or in ${var}): the browser test needs Chromium and chromedriver; \
-                 on Debian: apt-get install -y chromium chromium-driver"
-            )
-        })
+    let mut found = std::env::split_paths(&path).map(|dir| dir.join(name));
+    let found = std::env::var_os(var)
+        .map(PathBuf::from)
+        .or_else(|| found.find(|p| p.is_file()));
+    found.ok_or_else(|| {
+        anyhow!(
+            "no `{name}` on the PATH (or in ${var}): the browser test needs Chromium and chromedriver; \
+             on Debian: apt-get install -y chromium chromium-driver"
+        )
+    })
 }
 
-/// `cargo run -q --locked -p ch6-mlp -- ARGS` from `root`; its stdout.
-fn ch6_mlp(root: &Path, args: &[&str]) -> Result<String> {
-    let output = crate::bench::cargo()
-        .args(["run", "-q", "--locked", "-p", "ch6-mlp", "--"])
-        .args(args)
-        .current_dir(root)
-        .stdin(Stdio::null())
-        .output()
-        .context("cannot run ch6-mlp")?;
-    if !output.status.success() {
-        bail!(
-            "`ch6-mlp {}` failed:\n{}",
-            args.join(" "),
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    Ok(String::from_utf8(output.stdout)?)
-}
-
-/// A learner's own model: other hidden sizes than the book's, quickly trained.
-fn train_small_model(root: &Path, path: &Path) -> Result<()> {
-    let path = path
-        .to_str()
-        .context("a temporary path that is not UTF-8")?;
-    let args = "--hidden 30,20 --epochs 1 --train-size 5000 --validation 0 -q --save";
-    ch6_mlp(root, &[args.split(' ').collect(), vec![path]].concat()).map(drop)
+/// `cargo run -q --locked -p ch6-mlp -- ARGS`; its stdout.
+fn ch6_mlp(args: &[&str]) -> Result<String> {
+    let mut cmd = cargo();
+    cmd.args(["run", "-q", "--locked", "-p", "ch6-mlp", "--"])
+        .args(args);
+    stdout_of(&mut cmd).with_context(|| format!("`ch6-mlp {}`", args.join(" ")))
 }
 
 /// Compares the page's probabilities with `predict --json` on [`COMPARED`]
 /// for the model the page runs, saved at `model`; the largest difference.
-fn compare_with_predict(
-    driver: &Driver,
-    root: &Path,
-    test: &mnist::Dataset,
-    model: &Path,
-) -> Result<f64> {
+fn compare_with_predict(driver: &Driver, test: &mnist::Dataset, model: &Path) -> Result<f64> {
     let mut worst: f64 = 0.0;
+    let model = model.to_str().context("a model path that is not UTF-8")?;
     for index in COMPARED {
-        let model = model.to_str().context("a model path that is not UTF-8")?;
-        let index_text = index.to_string();
-        let args = [
-            "predict",
-            "--index",
-            &index_text,
-            "--model",
-            model,
-            "--json",
-        ];
-        let predicted: Value = serde_json::from_str(&ch6_mlp(root, &args)?)?;
-        let expected = numbers(&predicted["probabilities"])?;
-        let page = numbers(&driver.classify(test.image(index))?)?;
+        let i = index.to_string();
+        let predicted = ch6_mlp(&["predict", "--index", &i, "--model", model, "--json"])?;
+        let predicted: Value = serde_json::from_str(&predicted)?;
+        let expected: Vec<f64> = serde_json::from_value(predicted["probabilities"].clone())?;
+        let page = driver.classify(test.image(index))?;
         if page.len() != 10 || expected.len() != 10 {
-            bail!(
-                "test image {index}: {} probabilities on the page, {} from predict",
-                page.len(),
-                expected.len()
-            );
+            let (p, e) = (page.len(), expected.len());
+            bail!("test image {index}: {p} probabilities on the page, {e} from predict");
         }
         for (digit, (p, q)) in page.iter().zip(&expected).enumerate() {
             let d = (p - q).abs();
@@ -235,21 +195,13 @@ fn compare_with_predict(
     Ok(worst)
 }
 
-fn numbers(v: &Value) -> Result<Vec<f64>> {
-    v.as_array()
-        .ok_or_else(|| anyhow!("expected a list of numbers, got {v}"))?
-        .iter()
-        .map(|x| x.as_f64().ok_or_else(|| anyhow!("{x} is not a number")))
-        .collect()
-}
-
 /// Draws the first `n` test digits and reads the page's answer for each:
 /// how many are right, and how many agree with the network on the original.
 fn draw_test_digits(driver: &Driver, test: &mnist::Dataset, n: usize) -> Result<(usize, usize)> {
     let (mut right, mut agreed) = (0, 0);
     for i in 0..n {
         let guess = draw_digit(driver, test.image(i))?;
-        let original = numbers(&driver.classify(test.image(i))?)?;
+        let original = driver.classify(test.image(i))?;
         let best = (0..10)
             .max_by(|&a, &b| original[a].total_cmp(&original[b]))
             .unwrap_or(0);
@@ -270,25 +222,21 @@ fn draw_test_digits(driver: &Driver, test: &mnist::Dataset, n: usize) -> Result<
 /// in each pair of rows, along the line between the two rows, which the
 /// page's brush (20 pixels wide, two rows) covers.
 fn strokes(image: &[u8]) -> Vec<(i64, i64, i64)> {
+    let centre = |x: usize| CELL * x as i64 + CELL / 2;
     let mut found = Vec::new();
     for (pair, rows) in image.chunks(2 * 28).enumerate() {
         let inked = |x: usize| rows.chunks(28).any(|row| row[x] >= INK);
+        let y = 2 * CELL * (pair as i64 + 1) - CELL;
         let mut x = 0;
         while x < 28 {
-            if !inked(x) {
-                x += 1;
-                continue;
-            }
             let start = x;
             while x < 28 && inked(x) {
                 x += 1;
             }
-            let centre = |x: usize| CELL * x as i64 + CELL / 2;
-            found.push((
-                centre(start),
-                centre(x - 1),
-                2 * CELL * (pair as i64 + 1) - CELL,
-            ));
+            if x > start {
+                found.push((centre(start), centre(x - 1), y));
+            }
+            x += 1;
         }
     }
     found
@@ -302,59 +250,60 @@ fn draw_digit(driver: &Driver, image: &[u8]) -> Result<usize> {
     let canvas = driver.find("#draw-canvas")?;
     // Offsets from the canvas' centre (280 CSS pixels wide, as draw.css sets it).
     let at = |x: i64, y: i64| json!({"type": "pointerMove", "duration": 0, "x": x - 140, "y": y - 140, "origin": {ELEMENT: canvas}});
+    let press = |kind: &str| json!({"type": kind, "button": 0});
     let mut fingers = vec![Vec::new(); FINGERS];
     for (i, (from, to, y)) in strokes(image).into_iter().enumerate() {
-        fingers[i % FINGERS].extend([
+        let stroke = [
             at(from, y),
-            json!({"type": "pointerDown", "button": 0}),
+            press("pointerDown"),
             at(to, y),
-            json!({"type": "pointerUp", "button": 0}),
-        ]);
+            press("pointerUp"),
+        ];
+        fingers[i % FINGERS].extend(stroke);
     }
-    let sources: Vec<Value> = fingers
+    let fingers = fingers
         .into_iter()
         .enumerate()
-        .filter(|(_, actions)| !actions.is_empty())
-        .map(|(i, actions)| {
-            json!({"type": "pointer", "id": format!("finger{i}"), "parameters": {"pointerType": "touch"}, "actions": actions})
-        })
+        .filter(|(_, actions)| !actions.is_empty());
+    let sources: Vec<Value> = fingers
+        .map(|(i, actions)| json!({"type": "pointer", "id": format!("finger{i}"), "parameters": {"pointerType": "touch"}, "actions": actions}))
         .collect();
     driver.post("actions", json!({ "actions": sources }))?;
-    let digit = driver.script(
-        "return document.getElementById('draw-guess').dataset.digit;",
-        json!([]),
-    )?;
-    digit
-        .as_str()
-        .and_then(|d| d.parse().ok())
-        .ok_or_else(|| anyhow!("after drawing, the page shows no digit ({digit})"))
+    let guess = "return document.getElementById('draw-guess').dataset.digit;";
+    let digit = driver.script(guess, json!([]))?;
+    let parsed = digit.as_str().and_then(|d| d.parse().ok());
+    parsed.ok_or_else(|| anyhow!("after drawing, the page shows no digit ({digit})"))
 }
 
 /// Picks files that are not models the page can run and checks each is
 /// refused on the page, which goes on with its model.
 fn check_bad_files(driver: &Driver, dir: &Path, model: &Path) -> Result<()> {
     let good = std::fs::read(model)?;
-    let notes = dir.join("notes.txt");
-    std::fs::write(&notes, "my notes, not a model")?;
-    let truncated = dir.join("truncated.safetensors");
-    std::fs::write(&truncated, &good[..good.len() / 2])?;
-    let reshaped = dir.join("reshaped.safetensors");
-    std::fs::write(&reshaped, with_sizes(&good, "784,100,201,10")?)?;
-    let blank = vec![0u8; 784];
-    let before = driver.classify(&blank)?;
     let cases = [
-        (&notes, "notes.txt is not a model this page can run"),
-        (&truncated, "corrupted or truncated"),
         (
-            &reshaped,
+            "notes.txt",
+            b"my notes, not a model".to_vec(),
+            "notes.txt is not a model this page can run",
+        ),
+        (
+            "truncated.safetensors",
+            good[..good.len() / 2].to_vec(),
+            "corrupted or truncated",
+        ),
+        (
+            "reshaped.safetensors",
+            with_sizes(&good, "784,100,201,10")?,
             "dense1.weight has shape [100,200], expected [100,201]",
         ),
     ];
-    for (file, expected) in cases {
-        driver.upload(file)?;
+    let blank = vec![0u8; 784];
+    let before = driver.classify(&blank)?;
+    for (name, bytes, expected) in cases {
+        let file = dir.join(name);
+        std::fs::write(&file, bytes)?;
+        driver.upload(&file)?;
         let error = driver.wait_for_text("#draw-error", expected)?;
-        let after = driver.classify(&blank)?;
-        if after != before {
+        if driver.classify(&blank)? != before {
             bail!(
                 "after refusing {}, the page runs another model",
                 file.display()
@@ -373,6 +322,19 @@ fn with_sizes(bytes: &[u8], sizes: &str) -> Result<Vec<u8>> {
     let mut metadata = header.metadata().clone().unwrap_or_default();
     metadata.insert("sizes".into(), sizes.into());
     Ok(safetensors::serialize(model.tensors(), Some(metadata))?)
+}
+
+/// Calls `check` every 50 ms until it gives `Ok`, for at most `seconds`;
+/// then fails with the last thing it said was not yet right.
+fn poll<T>(seconds: u64, mut check: impl FnMut() -> Result<Result<T, String>>) -> Result<T> {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    loop {
+        match check()? {
+            Ok(found) => return Ok(found),
+            Err(why) if Instant::now() > deadline => bail!("{why} (waited {seconds} s)"),
+            Err(_) => sleep(Duration::from_millis(50)),
+        }
+    }
 }
 
 /// The W3C name of an element reference in JSON.
@@ -399,51 +361,46 @@ impl Driver {
     fn start(chromedriver: &Path, chromium: &Path, scratch: &Path, width: u32) -> Result<Driver> {
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let log = std::fs::File::create(scratch.join("chromedriver.log"))?;
-        let child = Command::new(chromedriver)
-            .arg(format!("--port={port}"))
+        let mut cmd = Command::new(chromedriver);
+        cmd.arg(format!("--port={port}"))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
-            .stderr(log)
+            .stderr(log);
+        let child = cmd
             .spawn()
             .with_context(|| format!("cannot start {}", chromedriver.display()))?;
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
+        let config = ureq::Agent::config_builder().http_status_as_error(false);
+        let agent = config
             .timeout_global(Some(Duration::from_secs(120)))
-            .build();
+            .build()
+            .into();
+        let base = format!("http://127.0.0.1:{port}");
         let mut driver = Driver {
             child,
-            agent: agent.into(),
-            base: format!("http://127.0.0.1:{port}"),
+            agent,
+            base,
             session: String::new(),
         };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while driver
-            .agent
-            .get(format!("{}/status", driver.base))
-            .call()
-            .is_err()
-        {
-            if Instant::now() > deadline {
-                bail!("chromedriver did not answer on port {port} within 20 s");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let profile = scratch.join("profile");
+        let status = format!("{}/status", driver.base);
+        poll(20, || {
+            let up = driver.agent.get(&status).call().is_ok();
+            Ok(up
+                .then_some(())
+                .ok_or(format!("chromedriver did not answer on port {port}")))
+        })?;
+        let profile = format!("--user-data-dir={}", scratch.join("profile").display());
         let capabilities = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {
                 "binary": chromium,
                 "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                          "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                         "--disable-sync", format!("--window-size={width},2000"),
-                         format!("--user-data-dir={}", profile.display())],
+                         "--disable-sync", format!("--window-size={width},2000"), profile],
             }
         }}});
         let reply = driver.send("/session", Some(capabilities))?;
-        driver.session = reply["sessionId"]
-            .as_str()
-            .ok_or_else(|| anyhow!("chromedriver gave no session: {reply}"))?
-            .to_string();
+        let session = reply["sessionId"].as_str().map(String::from);
+        driver.session = session.ok_or_else(|| anyhow!("chromedriver gave no session: {reply}"))?;
         Ok(driver)
     }
 
@@ -481,88 +438,65 @@ impl Driver {
     fn open(&self, page: &Path) -> Result<()> {
         let url = format!("file://{}", page.canonicalize()?.display());
         self.post("url", json!({"url": url}))?;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while self.script("return !!window.drawDigit;", json!([]))? != json!(true) {
-            if Instant::now() > deadline {
-                bail!("{url}: the page's script did not start within 10 s");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Ok(())
+        poll(10, || {
+            let started = self.script("return !!window.drawDigit;", json!([]))? == json!(true);
+            Ok(started
+                .then_some(())
+                .ok_or(format!("{url}: the page's script did not start")))
+        })
     }
 
     /// The page's ten probabilities for `image` (784 bytes, as in MNIST).
-    fn classify(&self, image: impl serde::Serialize) -> Result<Value> {
-        self.script(
-            "return window.drawDigit.classify(arguments[0]);",
-            json!([image]),
-        )
+    fn classify(&self, image: &[u8]) -> Result<Vec<f64>> {
+        let script = "return window.drawDigit.classify(arguments[0]);";
+        let found = self.script(script, json!([image]))?;
+        serde_json::from_value(found.clone())
+            .with_context(|| format!("expected a list of numbers, got {found}"))
     }
 
     fn script(&self, script: &str, args: Value) -> Result<Value> {
         self.post("execute/sync", json!({"script": script, "args": args}))
     }
 
-    /// The reference of the element `css` selects.
-    fn find(&self, css: &str) -> Result<Value> {
+    /// The id of the element `css` selects.
+    fn find(&self, css: &str) -> Result<String> {
         let found = self.post("element", json!({"using": "css selector", "value": css}))?;
-        found
-            .get(ELEMENT)
-            .cloned()
-            .ok_or_else(|| anyhow!("no element {css} on the page"))
+        let id = found.get(ELEMENT).and_then(Value::as_str).map(String::from);
+        id.ok_or_else(|| anyhow!("no element {css} on the page"))
     }
 
     fn text(&self, css: &str) -> Result<String> {
-        let id = self.find(css)?;
-        let text = self.get(&format!("element/{}/text", id.as_str().unwrap_or_default()))?;
+        let text = self.get(&format!("element/{}/text", self.find(css)?))?;
         Ok(text.as_str().unwrap_or_default().to_string())
     }
 
     fn click(&self, css: &str) -> Result<()> {
-        let id = self.find(css)?;
-        self.post(
-            &format!("element/{}/click", id.as_str().unwrap_or_default()),
-            json!({}),
-        )
-        .map(drop)
+        self.post(&format!("element/{}/click", self.find(css)?), json!({}))
+            .map(drop)
     }
 
     /// Picks `file` in the page's file input, as a reader would; then the
     /// model line once the page has read it.
     fn upload(&self, file: &Path) -> Result<String> {
         let before = self.text("#draw-model")?;
-        let input = self.find("#draw-file")?;
-        let id = input.as_str().unwrap_or_default();
-        self.post(
-            &format!("element/{id}/value"),
-            json!({"text": file.display().to_string()}),
-        )?;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
+        let input = format!("element/{}/value", self.find("#draw-file")?);
+        self.post(&input, json!({"text": file.display().to_string()}))?;
+        poll(10, || {
             let (model, error) = (self.text("#draw-model")?, self.text("#draw-error")?);
-            if model != before || !error.is_empty() {
-                return Ok(model);
-            }
-            if Instant::now() > deadline {
-                bail!("the page did not react to {} within 10 s", file.display());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+            let reacted = model != before || !error.is_empty();
+            Ok(reacted
+                .then_some(model)
+                .ok_or(format!("the page did not react to {}", file.display())))
+        })
     }
 
     /// Waits until the element `css` shows text containing `expected`; its text.
     fn wait_for_text(&self, css: &str, expected: &str) -> Result<String> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
+        poll(10, || {
             let text = self.text(css)?;
-            if text.contains(expected) {
-                return Ok(text);
-            }
-            if Instant::now() > deadline {
-                bail!("{css} shows `{text}`, not `{expected}`");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+            let not_yet = format!("{css} shows `{text}`, not `{expected}`");
+            Ok(Some(text).filter(|t| t.contains(expected)).ok_or(not_yet))
+        })
     }
 
     fn quit(&self) {

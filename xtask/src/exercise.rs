@@ -7,16 +7,18 @@
 //! runs it as a child process with a time limit, so that nothing the
 //! learner writes can crash or hang the command. `--reset` copies an
 //! exercise's stub back over the learner's file, keeping a copy of it.
-//! `--watch` checks the exercise again each time its file changes (a
-//! [`Watch`] polls the file's modification time twice a second), until Ctrl-C.
+//! `--watch` checks the exercise again each time its file changes
+//! ([`changed`] polls its modification time twice a second), until Ctrl-C.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result, bail};
+use wait_timeout::ChildExt;
 
-use crate::bench::{cargo, stages};
+use crate::bench::stages;
+use crate::cargo;
 
 /// `cargo xtask exercise` flags.
 #[derive(clap::Args)]
@@ -35,22 +37,18 @@ pub struct ExerciseArgs {
 }
 
 fn seconds(s: &str) -> Result<f64, String> {
-    s.parse::<f64>()
-        .ok()
-        .filter(|v| v.is_finite() && *v > 0.0)
-        .ok_or(format!("expected a positive number of seconds, got {s:?}"))
+    let seconds = s.parse::<f64>().ok().filter(|v| v.is_finite() && *v > 0.0);
+    seconds.ok_or(format!("expected a positive number of seconds, got {s:?}"))
 }
 
 pub fn run(args: &ExerciseArgs) -> Result<()> {
-    let root = crate::workspace_root();
-    let (target, _) = stages(&root)?;
+    let (root, (target, _)) = (crate::workspace_root(), stages()?);
     let exercises = root.join("crates/exercises");
     if let Some(name) = args.name.as_deref().filter(|_| args.reset || args.watch) {
-        let (_, stage) = find_stub(&exercises, name)?;
         if args.reset {
             return reset(&exercises, &target, name);
         }
-        let file = exercises.join("src").join(stage).join(format!("{name}.rs"));
+        let (_, file) = files(&exercises, name)?;
         return watch(&root, &target, name, &file, args.time_limit);
     }
     let code = check(&root, &target, args.name.as_deref(), args.time_limit)?;
@@ -64,78 +62,65 @@ pub fn run(args: &ExerciseArgs) -> Result<()> {
 /// Builds the runner and runs it on exercise `name` (every exercise when
 /// `None`); the runner's exit code (0: passed).
 fn check(root: &Path, target: &Path, name: Option<&str>, time_limit: f64) -> Result<i32> {
-    let runner = build(root, target)?;
-    let mut command = Command::new(&runner);
-    command.current_dir(root);
-    command.args(name);
+    let mut command = Command::new(build(root, target)?);
+    command.current_dir(root).args(name);
     command.args(["--time-limit", &time_limit.to_string()]);
     // The runner stops each exercise at the time limit itself; this outer
     // limit is for the case it cannot (a learner's loop inside the runner's own code).
     let exercises = if name.is_some() { 1.0 } else { 40.0 }; // 21 exercises, and room for more
-    let outer = Duration::from_secs_f64(time_limit * exercises + 30.0);
-    run_with_limit(command, outer)
+    let limit = Duration::from_secs_f64(time_limit * exercises + 30.0);
+    let mut child = command
+        .stdin(Stdio::null())
+        .spawn()
+        .context("cannot start the exercise runner")?;
+    let Some(status) = child.wait_timeout(limit)? else {
+        let _ = child.kill();
+        let _ = child.wait();
+        let limit = limit.as_secs();
+        bail!("time limit hit: the exercise runner did not finish within {limit} s");
+    };
+    status.code().with_context(|| {
+        format!(
+            "the checks crashed ({status}) rather than panicking: a stack overflow \
+             (endless recursion?) or an abort in your code; the runner's last words are above"
+        )
+    })
 }
 
 /// Checks exercise `name` now and again after every change of its `file`, until Ctrl-C.
 fn watch(root: &Path, target: &Path, name: &str, file: &Path, time_limit: f64) -> Result<()> {
-    let mut watch = Watch::new(file);
+    let mut seen = None;
+    changed(file, &mut seen);
     loop {
-        println!(
-            "\n──────── {name}, checked at {} UTC ────────",
-            clock(SystemTime::now())
-        );
+        let now = clock(SystemTime::now());
+        println!("\n──────── {name}, checked at {now} UTC ────────");
         // The runner explains a failing check itself; an error here (the code
         // does not compile, the runner was stopped) is said, and the next save tries again.
         if let Err(e) = check(root, target, Some(name), time_limit) {
             println!("{e:#}");
         }
-        println!(
-            "\nWatching {} for changes: save it to check again; Ctrl-C to stop.",
-            file.display()
-        );
-        while !watch.changed() {
+        let file_shown = file.display();
+        println!("\nWatching {file_shown} for changes: save it to check again; Ctrl-C to stop.");
+        while !changed(file, &mut seen) {
             std::thread::sleep(Duration::from_millis(500));
         }
         // An editor may write a file in several steps: let it finish.
         std::thread::sleep(Duration::from_millis(100));
-        watch.changed();
+        changed(file, &mut seen);
     }
 }
 
-/// A file's last seen modification time and length, to tell when it changes.
-pub struct Watch {
-    path: PathBuf,
-    seen: Option<(SystemTime, u64)>,
-}
-
-impl Watch {
-    /// Starts watching `path` from its present state.
-    pub fn new(path: &Path) -> Watch {
-        let mut watch = Watch {
-            path: path.to_path_buf(),
-            seen: None,
-        };
-        watch.seen = watch.stamp();
-        watch
+/// Whether `file` was changed (its modification time or length) since `seen`,
+/// which is then its present state. A file that is missing for a moment (an
+/// editor that saves by renaming) is not a change; its return is.
+fn changed(file: &Path, seen: &mut Option<(SystemTime, u64)>) -> bool {
+    let meta = std::fs::metadata(file).ok();
+    let now = meta.and_then(|m| Some((m.modified().ok()?, m.len())));
+    let changed = now.is_some() && now != *seen;
+    if changed {
+        *seen = now;
     }
-
-    fn stamp(&self) -> Option<(SystemTime, u64)> {
-        let meta = std::fs::metadata(&self.path).ok()?;
-        Some((meta.modified().ok()?, meta.len()))
-    }
-
-    /// Whether the file was changed (its modification time or length) since
-    /// the last call. A file that is missing for a moment (an editor that
-    /// saves by renaming) is not a change; its return is.
-    pub fn changed(&mut self) -> bool {
-        match self.stamp() {
-            Some(now) if Some(now) != self.seen => {
-                self.seen = Some(now);
-                true
-            }
-            _ => false,
-        }
-    }
+    changed
 }
 
 /// `HH:MM:SS` of `time` in UTC (std has no time zones).
@@ -147,28 +132,28 @@ fn clock(time: SystemTime) -> String {
 /// own message when the learner's code does not compile.
 fn build(root: &Path, target: &Path) -> Result<PathBuf> {
     eprintln!("Compiling your exercises (cargo build -p exercises)...");
-    let out = cargo()
-        .args(["build", "--package", "exercises", "--bin", "exercises"])
-        .current_dir(root)
+    let mut cmd = cargo();
+    cmd.args(["build", "--package", "exercises", "--bin", "exercises"])
+        .current_dir(root);
+    let out = cmd
         .stdin(Stdio::null())
         .output()
         .context("cannot run `cargo build`")?;
     if !out.status.success() {
         let said = String::from_utf8_lossy(&out.stderr);
-        let said: Vec<&str> = said
-            .lines()
-            .filter(|l| {
-                !l.trim_start().starts_with("Compiling ")
-                    && !l.trim_start().starts_with("Blocking ")
-            })
-            .collect();
-        println!("Your code does not compile yet. The compiler says:\n");
-        println!("{}", said.join("\n"));
+        let progress = |l: &&str| {
+            ["Compiling ", "Blocking "]
+                .iter()
+                .any(|p| l.trim_start().starts_with(p))
+        };
+        let said: Vec<&str> = said.lines().filter(|l| !progress(l)).collect();
+        println!(
+            "Your code does not compile yet. The compiler says:\n\n{}",
+            said.join("\n")
+        );
         bail!("the exercises do not compile: fix the first error above, then run this again");
     }
-    let runner = target
-        .join("debug")
-        .join(format!("exercises{}", std::env::consts::EXE_SUFFIX));
+    let runner = target.join(format!("debug/exercises{}", std::env::consts::EXE_SUFFIX));
     if !runner.is_file() {
         bail!(
             "cargo built the exercises, but {} is not there",
@@ -178,84 +163,52 @@ fn build(root: &Path, target: &Path) -> Result<PathBuf> {
     Ok(runner)
 }
 
-/// Runs `command` (stdout and stderr to ours), killing it after `limit`;
-/// its exit code.
-fn run_with_limit(mut command: Command, limit: Duration) -> Result<i32> {
-    let mut child = command
-        .stdin(Stdio::null())
-        .spawn()
-        .context("cannot start the exercise runner")?;
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait()? {
-            return match status.code() {
-                Some(code) => Ok(code),
-                None => bail!(
-                    "the checks crashed ({status}) rather than panicking: a stack overflow \
-                     (endless recursion?) or an abort in your code; the runner's last words are above"
-                ),
-            };
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            bail!(
-                "time limit hit: the exercise runner did not finish within {} s",
-                limit.as_secs()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// The stub of exercise `name` (`exercises/stubs/stageN/NAME.rs`) and its stage folder's name.
-fn find_stub(exercises: &Path, name: &str) -> Result<(PathBuf, std::ffi::OsString)> {
+/// The stub of exercise `name` (`exercises/stubs/stageN/NAME.rs`) and the
+/// learner's file it is the stub of (`exercises/src/stageN/NAME.rs`).
+fn files(exercises: &Path, name: &str) -> Result<(PathBuf, PathBuf)> {
     let stubs = exercises.join("stubs");
-    let mut stages: Vec<PathBuf> = std::fs::read_dir(&stubs)
-        .with_context(|| format!("cannot read {}", stubs.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
+    let stages =
+        std::fs::read_dir(&stubs).with_context(|| format!("cannot read {}", stubs.display()))?;
+    let mut stages: Vec<PathBuf> = stages
+        .filter_map(|e| Some(e.ok()?.file_name().into()))
         .collect();
     stages.sort();
-    let Some(stub) = stages
+    let file = stages
         .iter()
         .map(|s| s.join(format!("{name}.rs")))
-        .find(|p| p.is_file())
-    else {
+        .find(|f| stubs.join(f).is_file());
+    let Some(file) = file else {
+        let shown = stubs.display();
         bail!(
-            "no exercise is called {name:?} (no {name}.rs in {}): `cargo xtask exercise` lists them",
-            stubs.display()
+            "no exercise is called {name:?} (no {name}.rs in {shown}): `cargo xtask exercise` lists them"
         );
     };
-    let stage = stub
-        .parent()
-        .and_then(Path::file_name)
-        .expect("a stub sits in a stage folder")
-        .to_os_string();
-    Ok((stub, stage))
+    Ok((stubs.join(&file), exercises.join("src").join(file)))
 }
 
-/// Copies the stub of exercise `name` (from `exercises/stubs/stageN/NAME.rs`)
-/// over the learner's `exercises/src/stageN/NAME.rs`, atomically, after
-/// keeping the learner's version in `target/exercises-backup/`.
+/// Copies the stub of exercise `name` over the learner's file, atomically,
+/// after keeping the learner's version in `target/exercises-backup/`.
 fn reset(exercises: &Path, target: &Path, name: &str) -> Result<()> {
-    let (stub, stage) = find_stub(exercises, name)?;
-    let stage = stage.as_os_str();
+    let (stub, mine) = files(exercises, name)?;
     let pristine =
         std::fs::read(&stub).with_context(|| format!("cannot read {}", stub.display()))?;
-    let mine = exercises.join("src").join(stage).join(format!("{name}.rs"));
     match std::fs::read(&mine) {
         Ok(text) if text == pristine => {
             println!("{} is already the stub: nothing to reset.", mine.display());
             return Ok(());
         }
         Ok(text) => {
-            let seconds = SystemTime::now()
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs());
+            let since_1970 = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH);
+            let seconds = since_1970.map_or(0, |d| d.as_secs());
+            let stage = mine
+                .parent()
+                .and_then(Path::file_name)
+                .unwrap_or_default()
+                .to_string_lossy();
             let backups = target.join("exercises-backup");
             std::fs::create_dir_all(&backups)
                 .with_context(|| format!("cannot create {}", backups.display()))?;
-            let backup = backups.join(format!("{}-{name}-{seconds}.rs", stage.to_string_lossy()));
+            let backup = backups.join(format!("{stage}-{name}-{seconds}.rs"));
             train_cli::write_bytes(&backup, &text)?;
             println!("Your version is kept in {}", backup.display());
         }
@@ -311,8 +264,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let path = dir.path().join("f.rs");
         std::fs::write(&path, "todo!()").expect("a file");
-        let mut watch = Watch::new(&path);
-        assert!(!watch.changed(), "nothing happened yet");
+        let mut seen = None;
+        assert!(changed(&path, &mut seen), "the first look sees the file");
+        assert!(!changed(&path, &mut seen), "nothing happened yet");
         // Saved with new contents (and a modification time set apart, since
         // two writes within the file system's clock tick may share one).
         std::fs::write(&path, "2 + 2").expect("a save");
@@ -322,20 +276,20 @@ mod tests {
             .open(&path)
             .and_then(|f| f.set_modified(later))
             .expect("a modification time");
-        assert!(watch.changed(), "a save is a change");
-        assert!(!watch.changed(), "once");
+        assert!(changed(&path, &mut seen), "a save is a change");
+        assert!(!changed(&path, &mut seen), "once");
         // Saved again, the same length, only the time moved on.
         std::fs::File::options()
             .write(true)
             .open(&path)
             .and_then(|f| f.set_modified(later + Duration::from_secs(1)))
             .expect("a modification time");
-        assert!(watch.changed(), "touched");
+        assert!(changed(&path, &mut seen), "touched");
         // Gone for a moment (an editor saving by rename), then back.
         std::fs::remove_file(&path).expect("removed");
-        assert!(!watch.changed(), "missing is not a change");
+        assert!(!changed(&path, &mut seen), "missing is not a change");
         std::fs::write(&path, "4").expect("written again");
-        assert!(watch.changed(), "back, new");
+        assert!(changed(&path, &mut seen), "back, new");
     }
 
     #[test]

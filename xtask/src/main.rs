@@ -17,7 +17,9 @@ mod exercise;
 mod outputs;
 
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
+use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
 /// The workspace root (xtask lives one folder below it). `cargo run` sets
@@ -26,12 +28,33 @@ use clap::{Parser, Subcommand};
 /// two checkouts share a target directory).
 pub fn workspace_root() -> PathBuf {
     let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
     manifest_dir
         .parent()
         .map(Path::to_path_buf)
         .expect("xtask sits inside the workspace")
+}
+
+/// `cargo`: the one that runs xtask (`$CARGO`), else the one on the PATH.
+pub fn cargo() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+/// Runs `cmd` in the workspace root, stdin closed and stderr shown with the
+/// rest of the progress; its stdout, or an error when it fails.
+pub fn stdout_of(cmd: &mut Command) -> Result<String> {
+    let program = cmd.get_program().to_string_lossy().into_owned();
+    let out = cmd
+        .current_dir(workspace_root())
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit());
+    let out = out
+        .output()
+        .with_context(|| format!("cannot run {program}"))?;
+    if !out.status.success() {
+        bail!("failed ({}), see above", out.status);
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 #[derive(Parser)]
@@ -41,11 +64,11 @@ pub fn workspace_root() -> PathBuf {
 )]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Task,
 }
 
 #[derive(Subcommand)]
-enum Command {
+enum Task {
     /// Benchmark every stage against the one before (criterion), print a table, draw charts.
     Bench(bench::BenchArgs),
     /// Build the book (mdBook + KaTeX, fully offline) into a folder and print where it is.
@@ -71,14 +94,11 @@ struct BookArgs {
 }
 
 fn main() -> std::process::ExitCode {
-    train_cli::exit_code(run(Cli::parse()))
-}
-
-fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {
-        Command::Bench(args) => bench::run(&args),
-        Command::Exercise(args) => exercise::run(&args),
-        Command::Book(args) => {
+    train_cli::exit_code(match Cli::parse().command {
+        Task::Bench(args) => bench::run(&args),
+        Task::Exercise(args) => exercise::run(&args),
+        Task::BrowserTest(args) => browser::run(&args),
+        Task::Book(args) => (|| {
             if args.refresh {
                 outputs::refresh(&args.only)?;
             }
@@ -86,7 +106,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 outputs::check()?;
             }
             book::run()
-        }
-        Command::BrowserTest(args) => browser::run(&args),
-    }
+        })(),
+    })
 }

@@ -11,18 +11,17 @@
 //! everything else is decided by the seed, so a fresh run must give the same
 //! text. `--check-outputs` re-runs the runs marked `checked` (those quick
 //! enough for CI) and fails, with a diff, when a file differs from a fresh
-//! run; `--refresh` rewrites every file. A run may also write a file the book
-//! ships as it is ([`SHIPPED`]: the default stage 4 network, for the
-//! draw-a-digit page): `--refresh` copies it into the book and
+//! run; `--refresh` rewrites every file. The [`MODEL_RUN`] also writes the
+//! file the book ships as it is ([`DEFAULT_MODEL`], the default stage 4 network,
+//! for the draw-a-digit page): `--refresh` copies it into the book and
 //! `--check-outputs` compares it byte for byte.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::LazyLock;
 
 use anyhow::{Context, Result, bail};
 use regex::Regex;
-use similar::ChangeTag;
 
 use crate::workspace_root;
 
@@ -115,11 +114,11 @@ fn transcript(run: &Run, root: &Path) -> Result<String> {
     let log_path = root.join(format!("target/xtask/run-{}.log", run.name));
     let log = std::fs::File::create(&log_path)?;
     eprintln!("  {}", typed(run));
-    if run.words().windows(2).any(|w| w == ["--save", MODEL]) {
+    if run.name == MODEL_RUN {
         // As in CI's clean checkout: a new file, not a replaced one.
         let _ = std::fs::remove_file(root.join(MODEL));
     }
-    let status = crate::bench::cargo()
+    let status = crate::cargo()
         .args(["run", "-q", "--locked"])
         .args(run.words())
         .current_dir(root)
@@ -137,40 +136,22 @@ fn transcript(run: &Run, root: &Path) -> Result<String> {
     Ok(format!("$ {}\n{}", typed(run), without_times(&printed)))
 }
 
-fn generated(root: &Path, run: &Run) -> std::path::PathBuf {
+/// `book/src/generated/run-<name>.txt` under `root`: the transcript a chapter includes.
+pub fn generated(root: &Path, run: &Run) -> PathBuf {
     root.join(format!("book/src/generated/run-{}.txt", run.name))
 }
 
-/// The model the `ch6-mlp` run saves and the next runs read.
+/// The model the [`MODEL_RUN`] saves (`--save`) and the next runs read.
 const MODEL: &str = "target/xtask/model.safetensors";
 
-/// A file a run writes that the book ships beside its pages, as it is.
-pub struct Shipped {
-    /// The run that writes it ([`Run::name`]).
-    pub run: &'static str,
-    /// Where the run writes it, from the workspace root.
-    pub written: &'static str,
-    /// The book's copy, from the workspace root.
-    pub copy: &'static str,
-}
-
-/// The files the book ships: the default stage 4 network, which the
-/// draw-a-digit page runs (`cargo xtask book` turns it into the page's
-/// script, see `draw.rs`). The run writes the same bytes every time, so
-/// `--check-outputs` compares them byte for byte.
-pub const SHIPPED: &[Shipped] = &[Shipped {
-    run: "ch6-mlp",
-    written: MODEL,
-    copy: DEFAULT_MODEL,
-}];
+/// The run that saves [`MODEL`], whose bytes the book ships as
+/// [`DEFAULT_MODEL`]: the network the draw-a-digit page runs (`cargo xtask
+/// book` turns it into the page's script, see `draw.rs`). The run writes the
+/// same bytes every time, so `--check-outputs` compares them byte for byte.
+pub const MODEL_RUN: &str = "ch6-mlp";
 
 /// The book's copy of the default stage 4 network.
 pub const DEFAULT_MODEL: &str = "book/src/generated/ch6-mlp.safetensors";
-
-/// The files `run` writes that the book ships.
-fn shipped(run: &Run) -> impl Iterator<Item = &'static Shipped> + '_ {
-    SHIPPED.iter().filter(move |s| s.run == run.name)
-}
 
 /// `--refresh`: writes every run's transcript into `book/src/generated/`,
 /// or only those of the runs named in `only`.
@@ -183,40 +164,31 @@ pub fn refresh(only: &[String]) -> Result<()> {
             names.join(", ")
         );
     }
-    let chosen: Vec<&Run> = RUNS
+    let chosen = RUNS
         .iter()
-        .filter(|r| only.is_empty() || only.iter().any(|n| n == r.name))
-        .collect();
+        .filter(|r| only.is_empty() || only.iter().any(|n| n == r.name));
+    let chosen: Vec<&Run> = chosen.collect();
     eprintln!("Running the {} programs the book shows ...", chosen.len());
     for run in chosen {
-        let text = transcript(run, &root)?;
-        std::fs::write(generated(&root, run), text)?;
-        for file in shipped(run) {
-            std::fs::copy(root.join(file.written), root.join(file.copy))
-                .with_context(|| format!("cannot copy {} to {}", file.written, file.copy))?;
+        std::fs::write(generated(&root, run), transcript(run, &root)?)?;
+        if run.name == MODEL_RUN {
+            std::fs::copy(root.join(MODEL), root.join(DEFAULT_MODEL))
+                .with_context(|| format!("cannot copy {MODEL} to {DEFAULT_MODEL}"))?;
         }
     }
     Ok(())
 }
 
-/// The files a run writes into the book (its pictures, for example), as
-/// the command names them: every argument under `book/`.
-fn book_files(run: &Run) -> impl Iterator<Item = &'static str> {
-    run.words().into_iter().filter(|a| a.starts_with("book/"))
-}
-
 /// `--check-outputs`: re-runs the checked runs and compares their
-/// transcripts, and the files they write into the book byte for byte.
+/// transcripts, and the files they write into the book (every argument under
+/// `book/`, such as their pictures) byte for byte.
 pub fn check() -> Result<()> {
     let root = workspace_root();
     let mut stale = Vec::new();
     eprintln!("Checking the book's program outputs against fresh runs ...");
-    for run in RUNS {
-        if !run.checked {
-            continue;
-        }
-        let path = generated(&root, run);
-        let before: Vec<(&str, Option<Vec<u8>>)> = book_files(run)
+    for run in RUNS.iter().filter(|r| r.checked) {
+        let files = run.words().into_iter().filter(|a| a.starts_with("book/"));
+        let before: Vec<_> = files
             .map(|f| (f, std::fs::read(root.join(f)).ok()))
             .collect();
         let fresh = transcript(run, &root)?;
@@ -225,23 +197,22 @@ pub fn check() -> Result<()> {
                 stale.push(format!("{file} differs from the file a fresh run wrote"));
             }
         }
+        let path = generated(&root, run);
         let book = std::fs::read_to_string(&path).unwrap_or_default();
         if book != fresh {
+            let shown = path.strip_prefix(&root).unwrap_or(&path).display();
             stale.push(format!(
-                "{} differs from a fresh run:\n{}",
-                path.strip_prefix(&root).unwrap_or(&path).display(),
+                "{shown} differs from a fresh run:\n{}",
                 diff(&book, &fresh)
             ));
         }
-        for file in shipped(run) {
-            let fresh = std::fs::read(root.join(file.written))?;
-            let book = std::fs::read(root.join(file.copy)).unwrap_or_default();
+        if run.name == MODEL_RUN {
+            let fresh = std::fs::read(root.join(MODEL))?;
+            let book = std::fs::read(root.join(DEFAULT_MODEL)).unwrap_or_default();
             if book != fresh {
+                let (b, f) = (book.len(), fresh.len());
                 stale.push(format!(
-                    "{} differs from the file a fresh run writes ({} bytes in the book, {} fresh)",
-                    file.copy,
-                    book.len(),
-                    fresh.len()
+                    "{DEFAULT_MODEL} differs from the file a fresh run writes ({b} bytes in the book, {f} fresh)"
                 ));
             }
         }
@@ -259,18 +230,12 @@ pub fn check() -> Result<()> {
 /// The lines that differ, `-` in the book and `+` in the fresh run.
 fn diff(book: &str, fresh: &str) -> String {
     let diff = similar::TextDiff::from_lines(book, fresh);
-    let changed = diff.iter_all_changes().filter_map(|change| {
-        let sign = match change.tag() {
-            ChangeTag::Delete => "-",
-            ChangeTag::Insert => "+",
-            ChangeTag::Equal => return None,
-        };
-        Some(format!(
-            "  {sign} {}",
-            change.value().trim_end_matches('\n')
-        ))
-    });
-    changed.collect::<Vec<_>>().join("\n")
+    let changed = diff
+        .iter_all_changes()
+        .filter(|c| c.tag() != similar::ChangeTag::Equal);
+    let line =
+        |c: similar::Change<&str>| format!("  {} {}", c.tag(), c.value().trim_end_matches('\n'));
+    changed.map(line).collect::<Vec<_>>().join("\n")
 }
 
 #[cfg(test)]
@@ -303,21 +268,14 @@ mod tests {
     }
 
     #[test]
-    fn every_shipped_file_comes_from_a_run_that_writes_it_and_is_in_the_book() {
-        let root = workspace_root();
-        for file in SHIPPED {
-            let run = RUNS.iter().find(|r| r.name == file.run).unwrap();
-            assert!(
-                run.words()
-                    .windows(2)
-                    .any(|w| w == ["--save", file.written]),
-                "{} does not write {}",
-                run.name,
-                file.written
-            );
-            assert!(root.join(file.copy).is_file(), "{} is missing", file.copy);
-            assert_eq!(shipped(run).count(), 1);
-        }
+    fn the_shipped_model_comes_from_a_run_that_writes_it_and_is_in_the_book() {
+        let run = RUNS.iter().find(|r| r.name == MODEL_RUN).unwrap();
+        let saves = run.words().windows(2).any(|w| w == ["--save", MODEL]);
+        assert!(saves, "{} does not write {MODEL}", run.name);
+        assert!(
+            workspace_root().join(DEFAULT_MODEL).is_file(),
+            "{DEFAULT_MODEL} is missing"
+        );
     }
 
     #[test]

@@ -39,8 +39,28 @@ static END: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"ANCHOR_END:\s*([\w_-
 /// An included anchor: the file (canonical path) and the anchor's name.
 type Anchor = (PathBuf, String);
 
-/// `cargo xtask book`.
-pub fn run() -> Result<()> {
+/// `cargo xtask book` flags.
+#[derive(clap::Args)]
+pub struct BookArgs {
+    /// First re-run every program whose output the book shows, and rewrite book/src/generated/run-*.txt
+    #[arg(long)]
+    refresh: bool,
+    /// First re-run the quick ones and fail if the book's copy of their output differs (what CI runs)
+    #[arg(long, conflicts_with = "refresh")]
+    check_outputs: bool,
+    /// With --refresh: only this run (such as ch6-mlp-keras); repeat for several
+    #[arg(long, value_name = "RUN", requires = "refresh")]
+    only: Vec<String>,
+}
+
+/// `cargo xtask book`: the program outputs first when asked (see [`crate::outputs`]).
+pub fn run(args: &BookArgs) -> Result<()> {
+    if args.refresh {
+        crate::outputs::refresh(&args.only)?;
+    }
+    if args.check_outputs {
+        crate::outputs::check()?;
+    }
     let root = workspace_root();
     let index = build(&root.join("book"), &root)?.join("index.html");
     println!("Book built: open {} to read it (offline).", index.display());
@@ -420,10 +440,8 @@ mod tests {
         std::fs::create_dir(dir.path().join("fonts")).unwrap();
         std::fs::copy(src.join(CJK_FONT), dir.path().join(CJK_FONT)).unwrap();
         std::fs::write(dir.path().join("ch.md"), "梯度 (gradient), 龘\n").unwrap();
-        assert_eq!(
-            missing_cjk_glyphs(dir.path()).unwrap(),
-            BTreeSet::from(['龘'])
-        );
+        let missing = missing_cjk_glyphs(dir.path()).unwrap();
+        assert_eq!(missing, BTreeSet::from(['龘']));
     }
 
     /// The real book: every include of every chapter resolves.
@@ -446,19 +464,14 @@ mod tests {
                      play.rust-lang.org fonts.example.com x.org/bg";
         assert_eq!(found.len(), hosts.split(' ').count(), "{found:#?}");
         for (finding, host) in found.iter().zip(hosts.split(' ')) {
-            assert!(
-                finding.starts_with("ch/page.html: ") && finding.contains(host),
-                "{finding}"
-            );
+            let said = finding.starts_with("ch/page.html: ") && finding.contains(host);
+            assert!(said, "{finding}");
         }
         let css = "@font-face{src:url(fonts/K.woff2)} @font-face{src:url('https://x.org/L.woff2')}";
         let js = r#"var a = "url(https://cdn.example.com/x.png)"; var b = "img/" + name;"#;
         for (file, text) in [("katex.min.css", css), ("book.js", js)] {
-            assert_eq!(
-                check_file(Path::new(file), text, &|_| false).len(),
-                1,
-                "{file}"
-            );
+            let found = check_file(Path::new(file), text, &|_| false);
+            assert_eq!(found.len(), 1, "{file}");
         }
     }
 
@@ -472,10 +485,8 @@ mod tests {
             !p.ends_with("gone.png")
         });
         let missing = ["../img/gone.png#x", "/img/gone.png"];
-        assert_eq!(
-            found,
-            missing.map(|m| format!("ch/page.html: {m}, not in the built book"))
-        );
+        let missing = missing.map(|m| format!("ch/page.html: {m}, not in the built book"));
+        assert_eq!(found, missing);
     }
 
     /// The whole build on a small book: it passes, and fails on bad LaTeX (a
@@ -504,13 +515,11 @@ mod tests {
         let page = std::fs::read_to_string(out.join("one.html")).unwrap();
         assert!(page.contains("katex"));
         // The whole output is scanned: a page that loads a CDN script is found.
-        let page = page.replace(
-            "</head>",
-            r#"<script src="https://cdn.example.com/x.js"></script></head>"#,
-        );
-        std::fs::write(out.join("one.html"), page).unwrap();
+        let cdn = r#"<script src="https://cdn.example.com/x.js"></script></head>"#;
+        std::fs::write(out.join("one.html"), page.replace("</head>", cdn)).unwrap();
+        let found = check_output(&out).unwrap();
         assert_eq!(
-            check_output(&out).unwrap(),
+            found,
             ["one.html: https://cdn.example.com/x.js from another host"]
         );
         assert!(fails("$\\frac{1}{$", toml).contains("mdBook or KaTeX logged"));

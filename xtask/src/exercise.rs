@@ -240,20 +240,13 @@ mod tests {
         reset(&exercises, &target, "f").expect("reset");
         let now = std::fs::read_to_string(exercises.join("src/stage3/f.rs")).expect("reset file");
         assert_eq!(now, stub);
-        let backups: Vec<_> = std::fs::read_dir(target.join("exercises-backup"))
-            .expect("a backup folder")
-            .map(|e| std::fs::read_to_string(e.expect("an entry").path()).expect("a backup"))
-            .collect();
-        assert_eq!(backups, [mine]);
+        let backups = || std::fs::read_dir(target.join("exercises-backup")).unwrap();
+        let kept = backups().map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap());
+        assert_eq!(kept.collect::<Vec<_>>(), [mine]);
 
         // Already pristine: nothing written, no second backup.
         reset(&exercises, &target, "f").expect("a second reset");
-        assert_eq!(
-            std::fs::read_dir(target.join("exercises-backup"))
-                .expect("folder")
-                .count(),
-            1
-        );
+        assert_eq!(backups().count(), 1);
 
         let unknown = reset(&exercises, &target, "g").unwrap_err().to_string();
         assert!(unknown.contains("no exercise is called \"g\""), "{unknown}");
@@ -271,19 +264,17 @@ mod tests {
         // two writes within the file system's clock tick may share one).
         std::fs::write(&path, "2 + 2").expect("a save");
         let later = SystemTime::now() + Duration::from_secs(5);
-        std::fs::File::options()
-            .write(true)
-            .open(&path)
-            .and_then(|f| f.set_modified(later))
-            .expect("a modification time");
+        let touch = |t| {
+            std::fs::File::options()
+                .write(true)
+                .open(&path)?
+                .set_modified(t)
+        };
+        touch(later).expect("a modification time");
         assert!(changed(&path, &mut seen), "a save is a change");
         assert!(!changed(&path, &mut seen), "once");
         // Saved again, the same length, only the time moved on.
-        std::fs::File::options()
-            .write(true)
-            .open(&path)
-            .and_then(|f| f.set_modified(later + Duration::from_secs(1)))
-            .expect("a modification time");
+        touch(later + Duration::from_secs(1)).expect("a modification time");
         assert!(changed(&path, &mut seen), "touched");
         // Gone for a moment (an editor saving by rename), then back.
         std::fs::remove_file(&path).expect("removed");

@@ -40,17 +40,14 @@ pub fn cargo() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
 }
 
-/// Runs `cmd` in the workspace root, stdin closed and stderr shown with the
+/// Runs `cmd` (a [`cargo`]) in the workspace root, stdin closed and stderr shown with the
 /// rest of the progress; its stdout, or an error when it fails.
 pub fn stdout_of(cmd: &mut Command) -> Result<String> {
-    let program = cmd.get_program().to_string_lossy().into_owned();
+    let cmd = cmd.current_dir(workspace_root()).stdin(Stdio::null());
     let out = cmd
-        .current_dir(workspace_root())
-        .stdin(Stdio::null())
-        .stderr(Stdio::inherit());
-    let out = out
+        .stderr(Stdio::inherit())
         .output()
-        .with_context(|| format!("cannot run {program}"))?;
+        .context("cannot run cargo")?;
     if !out.status.success() {
         bail!("failed ({}), see above", out.status);
     }
@@ -72,25 +69,11 @@ enum Task {
     /// Benchmark every stage against the one before (criterion), print a table, draw charts.
     Bench(bench::BenchArgs),
     /// Build the book (mdBook + KaTeX, fully offline) into a folder and print where it is.
-    Book(BookArgs),
+    Book(book::BookArgs),
     /// Build the book and test its draw-a-digit page in headless Chromium (needs chromium and chromedriver)
     BrowserTest(browser::BrowserArgs),
     /// List the exercises with their state, or check one (NAME), again on every save (NAME --watch), or put one back to its stub (NAME --reset).
     Exercise(exercise::ExerciseArgs),
-}
-
-/// `cargo xtask book` flags.
-#[derive(clap::Args)]
-struct BookArgs {
-    /// First re-run every program whose output the book shows, and rewrite book/src/generated/run-*.txt
-    #[arg(long)]
-    refresh: bool,
-    /// First re-run the quick ones and fail if the book's copy of their output differs (what CI runs)
-    #[arg(long, conflicts_with = "refresh")]
-    check_outputs: bool,
-    /// With --refresh: only this run (such as ch6-mlp-keras); repeat for several
-    #[arg(long, value_name = "RUN", requires = "refresh")]
-    only: Vec<String>,
 }
 
 fn main() -> std::process::ExitCode {
@@ -98,14 +81,6 @@ fn main() -> std::process::ExitCode {
         Task::Bench(args) => bench::run(&args),
         Task::Exercise(args) => exercise::run(&args),
         Task::BrowserTest(args) => browser::run(&args),
-        Task::Book(args) => (|| {
-            if args.refresh {
-                outputs::refresh(&args.only)?;
-            }
-            if args.check_outputs {
-                outputs::check()?;
-            }
-            book::run()
-        })(),
+        Task::Book(args) => book::run(&args),
     })
 }

@@ -221,3 +221,14 @@ fn gradient_field_draws_the_figure_and_checks_its_path_first() {
     assert!(stderr(&out).contains("--force"), "{}", stderr(&out));
     assert_eq!(std::fs::read_to_string(&png).unwrap(), "mine");
 }
+
+/// Every flag that takes a number, at and past its type's limits: refused
+/// with a message or run, never a panic, an abort or a hang.
+#[test]
+fn extreme_numbers_are_refused_or_run_never_panic() {
+    train_cli::checks::extreme_numbers(
+        env!("CARGO_BIN_EXE_ch4-numerical"),
+        &[("--steps", "2")],
+        20,
+    );
+}

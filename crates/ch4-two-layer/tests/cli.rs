@@ -108,3 +108,14 @@ fn a_short_run_learns_reports_json_and_the_same_seed_repeats_it() {
     let other = json(&[&short[..], &["--seed", "7"]].concat());
     assert_ne!(a["final_loss"], other["final_loss"]);
 }
+
+/// Every flag that takes a number, at and past its type's limits: refused
+/// with a message or run, never a panic, an abort or a hang.
+#[test]
+fn extreme_numbers_are_refused_or_run_never_panic() {
+    train_cli::checks::extreme_numbers(
+        env!("CARGO_BIN_EXE_ch4-two-layer"),
+        &[("--steps", "2")],
+        20,
+    );
+}

@@ -63,8 +63,8 @@ enum Precision {
 
 #[derive(Args, Debug)]
 struct TrainArgs {
-    /// Number of SGD steps (mini-batches)
-    #[arg(long, default_value_t = 10_000, value_parser = positive_usize, allow_negative_numbers = true)]
+    /// Number of SGD steps (mini-batches), at most 10,000,000
+    #[arg(long, default_value_t = 10_000, value_parser = count_up_to(10_000_000), allow_negative_numbers = true)]
     steps: usize,
     /// Images per mini-batch, drawn at random with replacement
     #[arg(long, default_value_t = 100, value_parser = positive_usize, allow_negative_numbers = true)]

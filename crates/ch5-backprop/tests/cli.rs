@@ -142,3 +142,10 @@ fn bad_input_gets_a_clear_error_and_nothing_is_lost() {
         diverge: &["--learning-rate", "50"],
     });
 }
+
+/// Every flag that takes a number, at and past its type's limits: refused
+/// with a message or run, never a panic, an abort or a hang.
+#[test]
+fn extreme_numbers_are_refused_or_run_never_panic() {
+    train_cli::checks::extreme_numbers(env!("CARGO_BIN_EXE_ch5-backprop"), &[("--steps", "2")], 20);
+}

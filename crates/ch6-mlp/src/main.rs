@@ -86,8 +86,8 @@ struct TrainArgs {
     /// Hold out the last N training images for validation, 0 for none [default: the preset's]
     #[arg(long, value_name = "N", value_parser = whole_number::<usize>, allow_negative_numbers = true)]
     validation: Option<usize>,
-    /// Threads a large matrix product may use [default: the preset's]
-    #[arg(long, value_name = "N", value_parser = positive_usize, allow_negative_numbers = true)]
+    /// Threads a large matrix product may use, at most 256 [default: the preset's]
+    #[arg(long, value_name = "N", value_parser = count_up_to(256), allow_negative_numbers = true)]
     threads: Option<usize>,
     /// Save the trained network to FILE (safetensors)
     #[arg(long, value_name = "FILE")]

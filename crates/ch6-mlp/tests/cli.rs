@@ -279,3 +279,14 @@ fn activations_and_optimizer_paths_draw_the_book_figures() {
     }
     assert_eq!(std::fs::read_to_string(&mine).unwrap(), "not a picture");
 }
+
+/// Every flag that takes a number, at and past its type's limits: refused
+/// with a message or run, never a panic, an abort or a hang.
+#[test]
+fn extreme_numbers_are_refused_or_run_never_panic() {
+    train_cli::checks::extreme_numbers(
+        env!("CARGO_BIN_EXE_ch6-mlp"),
+        &[("--epochs", "1"), ("--iterations", "2")],
+        20,
+    );
+}

@@ -103,8 +103,8 @@ struct OverfitArgs {
 
 #[derive(Args, Debug, Clone)]
 struct BatchNormArgs {
-    /// How many initial weight scales, from 1 down to 1e-4 evenly on a log scale
-    #[arg(long, value_name = "N", default_value_t = 16, value_parser = positive_usize, allow_negative_numbers = true)]
+    /// How many initial weight scales, from 1 down to 1e-4 evenly on a log scale (at most 100)
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = train_cli::count_up_to(100), allow_negative_numbers = true)]
     scales: usize,
     /// Passes over the training images, per run
     #[arg(long, value_name = "N", default_value_t = 20, value_parser = positive_usize, allow_negative_numbers = true)]
@@ -115,8 +115,8 @@ struct BatchNormArgs {
 
 #[derive(Args, Debug, Clone)]
 struct SearchArgs {
-    /// How many random trials
-    #[arg(long, value_name = "N", default_value_t = 100, value_parser = positive_usize, allow_negative_numbers = true)]
+    /// How many random trials (at most 10,000)
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = train_cli::count_up_to(10_000), allow_negative_numbers = true)]
     trials: usize,
     /// Passes over the search's training images, per trial and for the retrained winner
     #[arg(long, value_name = "N", default_value_t = 50, value_parser = positive_usize, allow_negative_numbers = true)]

@@ -231,3 +231,19 @@ fn a_saved_network_predicts_and_evaluates_and_a_bad_file_is_refused() {
     );
     assert_eq!(std::fs::read_to_string(&notes).unwrap(), "not a model");
 }
+
+/// Every flag that takes a number, at and past its type's limits: refused
+/// with a message or run, never a panic, an abort or a hang.
+#[test]
+fn extreme_numbers_are_refused_or_run_never_panic() {
+    train_cli::checks::extreme_numbers(
+        env!("CARGO_BIN_EXE_ch6-regularization"),
+        &[
+            ("--epochs", "1"),
+            ("--scales", "1"),
+            ("--trials", "1"),
+            ("--count", "1"),
+        ],
+        20,
+    );
+}

@@ -84,8 +84,8 @@ struct TrainArgs {
     /// Train the last N epochs at a tenth of the learning rate (learning rate decay, the book's chapter 6); 0 for none (at least --epochs: all of them)
     #[arg(long, value_name = "N", default_value_t = 0, value_parser = train_cli::whole_up_to(100_000), allow_negative_numbers = true)]
     decay_epochs: usize,
-    /// Threads a large matrix product may use
-    #[arg(long, value_name = "N", default_value_t = 2, value_parser = positive_usize, allow_negative_numbers = true)]
+    /// Threads a large matrix product may use, at most 256
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = train_cli::count_up_to(256), allow_negative_numbers = true)]
     threads: usize,
     /// Save the trained network to FILE (safetensors)
     #[arg(long, value_name = "FILE")]

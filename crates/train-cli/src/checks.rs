@@ -5,6 +5,8 @@
 //! them all by calling [`bad_input`]. The stages whose networks are saved
 //! (4 to 7) also call [`saved_model`]: what `predict` and `evaluate`, the
 //! subcommands they share, must do with a saved model and with bad ones.
+//! Every stage calls [`extreme_numbers`]: every flag of every subcommand
+//! that takes a value, given numbers at and past the limits of its type.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -311,4 +313,146 @@ pub fn png_size(path: &Path) -> (u32, u32) {
     let be =
         |at: usize| u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
     (be(16), be(20))
+}
+
+/// The numbers [`extreme_numbers`] gives every flag: the edges of the
+/// integer types, past them, negative, huge and tiny floats, NaN and infinity.
+pub const EXTREMES: [&str; 12] = [
+    "0",
+    "1",
+    "-1",
+    "0.5",
+    "18446744073709551615",
+    "18446744073709551616",
+    "-9223372036854775808",
+    "1e308",
+    "-1e308",
+    "1e-320",
+    "NaN",
+    "inf",
+];
+
+/// The subcommands listed under `Commands:` in a `--help` text (not `help`).
+fn subcommands(help: &str) -> Vec<String> {
+    let listed = help
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1);
+    let listed = listed.take_while(|l| l.starts_with("  "));
+    let names = listed.filter_map(|l| l.split_whitespace().next());
+    names.filter(|n| *n != "help").map(String::from).collect()
+}
+
+/// The flags of a `--help` text that take a value, but not files
+/// (`<FILE>`, `<PATH>`, `<DIR>`): `--epochs <N>` gives `epochs`.
+fn flags_with_values(help: &str) -> Vec<String> {
+    let mut flags = Vec::new();
+    for line in help.lines() {
+        let Some(start) = line.find("--") else {
+            continue;
+        };
+        if !line[..start].trim().trim_end_matches(',').starts_with('-')
+            && !line[..start].trim().is_empty()
+        {
+            continue;
+        }
+        let mut words = line[start + 2..].split_whitespace();
+        let (Some(flag), Some(value)) = (words.next(), words.next()) else {
+            continue;
+        };
+        let is_file = ["<FILE>", "<PATH>", "<DIR>"].contains(&value);
+        if value.starts_with('<') && !is_file && !flags.iter().any(|f| f == flag) {
+            flags.push(flag.to_string());
+        }
+    }
+    flags
+}
+
+/// Gives every flag that takes a value, of `binary` and of each of its
+/// subcommands, each of [`EXTREMES`], on a data set of 30 made-up images,
+/// with the `short` flags (`[("--steps", "2")]`: a short run) where the
+/// subcommand has them and they are not the flag tried, and panics (failing
+/// the test) listing every case that panicked, died of a signal or ran past
+/// `limit` seconds. A number must be refused by its flag's range with a
+/// message, or run: never overflow, abort or hang. Files are never written
+/// (file flags are left out) and nothing of the repository is read.
+pub fn extreme_numbers(binary: &str, short: &[(&str, &str)], limit: u64) {
+    use wait_timeout::ChildExt;
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let data = mnist::Dataset::from_parts(
+        (0..30 * mnist::IMAGE_SIZE)
+            .map(|i| (i * 7 % 256) as u8)
+            .collect(),
+        (0..30).map(|i| (i % 10) as u8).collect(),
+    );
+    mnist::write_dir(dir.path(), &data, &data.first(10)).expect("a small data set");
+    let data_dir = dir.path().to_str().expect("a UTF-8 temporary path");
+    let help = |args: &[&str]| {
+        let out = Command::new(binary).args(args).arg("--help").output();
+        String::from_utf8_lossy(&out.expect("the binary runs").stdout).into_owned()
+    };
+    let mut commands = vec![None];
+    commands.extend(subcommands(&help(&[])).into_iter().map(Some));
+    let (mut cases, mut wrong) = (0, Vec::new());
+    for command in &commands {
+        let text = help(
+            command
+                .as_slice()
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .as_slice(),
+        );
+        let takes_data = text.contains("--data-dir");
+        for flag in flags_with_values(&text).iter().filter(|f| *f != "data-dir") {
+            for value in EXTREMES {
+                let mut args: Vec<String> = command.iter().cloned().collect();
+                args.push(format!("--{flag}={value}"));
+                if takes_data {
+                    args.extend(["--data-dir".into(), data_dir.into(), "--quiet".into()]);
+                }
+                for (other, n) in short {
+                    let listed = text.contains(&format!("{other} <"));
+                    if listed && other[2..] != *flag {
+                        args.extend([other.to_string(), n.to_string()]);
+                    }
+                }
+                cases += 1;
+                let mut child = Command::new(binary)
+                    .args(&args)
+                    .current_dir(dir.path())
+                    .env_remove("MNIST_DIR")
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .expect("the binary runs");
+                let status = child
+                    .wait_timeout(std::time::Duration::from_secs(limit))
+                    .expect("waiting for the binary");
+                let Some(status) = status else {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    wrong.push(format!("{args:?}: still running after {limit} s"));
+                    continue;
+                };
+                let mut stderr = String::new();
+                use std::io::Read;
+                let _ = child
+                    .stderr
+                    .take()
+                    .map(|mut e| e.read_to_string(&mut stderr));
+                let first = stderr.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+                if stderr.contains("panicked") || !matches!(status.code(), Some(0..=2)) {
+                    wrong.push(format!("{args:?}: {status}: {first}"));
+                }
+            }
+        }
+    }
+    assert!(cases > 0, "{binary}: no flag takes a value?");
+    assert!(
+        wrong.is_empty(),
+        "{} of {cases} extreme numbers were not handled:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
 }

@@ -74,8 +74,8 @@ pub struct Recipe {
 /// from the stage's defaults.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct RecipeArgs {
-    /// Number of gradient-descent steps (mini-batches)
-    #[arg(long, value_parser = positive_usize, allow_negative_numbers = true)]
+    /// Number of gradient-descent steps (mini-batches), at most 10,000,000
+    #[arg(long, value_parser = crate::count_up_to(10_000_000), allow_negative_numbers = true)]
     steps: Option<usize>,
 
     /// Images per mini-batch, drawn at random (with replacement) from the training set

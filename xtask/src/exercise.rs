@@ -31,14 +31,17 @@ pub struct ExerciseArgs {
     /// Check the exercise again each time you save its file, until Ctrl-C
     #[arg(long, requires = "name", conflicts_with = "reset")]
     watch: bool,
-    /// Stop an exercise's checks after this many seconds (a right answer takes milliseconds)
+    /// Stop an exercise's checks after this many seconds, at most 3600 (a right answer takes milliseconds)
     #[arg(long, value_name = "SECONDS", default_value_t = 5.0, value_parser = seconds)]
     time_limit: f64,
 }
 
+/// A time limit: more than 0 and at most an hour of seconds.
 fn seconds(s: &str) -> Result<f64, String> {
-    let seconds = s.parse::<f64>().ok().filter(|v| v.is_finite() && *v > 0.0);
-    seconds.ok_or(format!("expected a positive number of seconds, got {s:?}"))
+    let seconds = s.parse::<f64>().ok().filter(|v| *v > 0.0 && *v <= 3600.0);
+    seconds.ok_or(format!(
+        "expected a number of seconds above 0 and at most 3600, got {s:?}"
+    ))
 }
 
 pub fn run(args: &ExerciseArgs) -> Result<()> {
@@ -223,6 +226,16 @@ fn reset(exercises: &Path, target: &Path, name: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_time_limit_is_above_0_and_at_most_an_hour() {
+        assert_eq!(seconds("0.5"), Ok(0.5));
+        assert_eq!(seconds("3600"), Ok(3600.0));
+        for bad in ["0", "-1", "3601", "1e300", "inf", "NaN", "five"] {
+            let said = seconds(bad).unwrap_err();
+            assert!(said.contains("at most 3600"), "{bad}: {said}");
+        }
+    }
 
     #[test]
     fn reset_restores_the_stub_and_keeps_the_learners_version() {

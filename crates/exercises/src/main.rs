@@ -45,10 +45,10 @@ fn parse(args: Vec<String>) -> Result<(Option<&'static Exercise>, Duration), Str
             limit = value
                 .parse::<f64>()
                 .ok()
-                .filter(|s| s.is_finite() && *s > 0.0)
+                .filter(|s| *s > 0.0 && *s <= 3600.0)
                 .map(Duration::from_secs_f64)
                 .ok_or(format!(
-                    "--time-limit: expected a positive number of seconds, got {value:?}"
+                    "--time-limit: expected a number of seconds above 0 and at most 3600, got {value:?}"
                 ))?;
         } else if arg.starts_with('-') {
             return Err(format!(

@@ -66,12 +66,14 @@ fn bad_names_and_flags_are_clear_errors() {
             && err.contains("affine_backward,"),
         "{err}"
     );
-    let (code, _, err) = runner(&["softmax", "--time-limit", "-1"]);
-    assert_eq!(code, 2);
-    assert!(
-        err.contains("--time-limit: expected a positive number of seconds"),
-        "{err}"
-    );
+    for limit in ["-1", "0", "1e300", "inf", "NaN"] {
+        let (code, _, err) = runner(&["softmax", "--time-limit", limit]);
+        assert_eq!(code, 2, "--time-limit {limit}: {err}");
+        assert!(
+            err.contains("--time-limit: expected a number of seconds above 0 and at most 3600"),
+            "{err}"
+        );
+    }
     let (code, _, err) = runner(&["--colour"]);
     assert_eq!(code, 2);
     assert!(err.contains("unknown flag"), "{err}");

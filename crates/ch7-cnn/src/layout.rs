@@ -111,6 +111,10 @@ pub enum ShapeError {
         window: usize,
         stride: usize,
     },
+    #[error(
+        "a side, window, stride or padding of {found} is past any image this course handles (at most {MAX_SIDE})"
+    )]
+    TooLarge { found: usize },
     #[error("the input has {found} numbers per image, the layer expects {expected} ({shape})")]
     WrongInput {
         found: usize,
@@ -118,6 +122,11 @@ pub enum ShapeError {
         shape: Shape,
     },
 }
+
+/// The largest side, window, stride or padding [`Window::output`] takes:
+/// far past any image, and small enough that `size + 2·pad` and the products
+/// of sizes that follow cannot overflow.
+pub const MAX_SIDE: usize = 1 << 16;
 
 // ANCHOR: output_size
 /// How many positions the window takes along a side of `size` pixels:
@@ -146,6 +155,12 @@ impl Window {
     /// The `OH × OW` output positions over an image of `input`'s height and
     /// width, or why the window does not fit.
     pub fn output(&self, input: Shape) -> Result<(usize, usize), ShapeError> {
+        let sides = [input.height, input.width, self.height, self.width];
+        if let Some(&found) =
+            (sides.iter().chain([&self.stride, &self.pad])).find(|&&n| n > MAX_SIDE)
+        {
+            return Err(ShapeError::TooLarge { found });
+        }
         if self.stride == 0 {
             return Err(ShapeError::ZeroStride);
         }

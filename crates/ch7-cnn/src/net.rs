@@ -726,4 +726,31 @@ mod tests {
         });
         assert!(load_error(&path).contains("NaN"));
     }
+
+    #[test]
+    fn metadata_at_the_limits_of_its_numbers_is_refused_before_it_is_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let huge = u64::MAX.to_string();
+        let cases = [
+            ("pad", huge.clone()),
+            ("stride", huge.clone()),
+            ("pool", huge.clone()),
+            ("hidden", huge.clone()),
+            ("classes", huge.clone()),
+            ("conv", format!("30,1,{huge},{huge}")),
+            ("conv", format!("{huge},1,5,5")),
+            ("input", format!("1,{huge},{huge}")),
+            ("pad", "4294967296".into()),
+            ("conv", "30,1,4294967296,4294967296".into()),
+        ];
+        for (key, value) in cases {
+            let (path, _) = saved(dir.path());
+            rewrite(&path, |_, meta| {
+                meta.insert(key.into(), value.clone());
+            });
+            let msg = load_error(&path);
+            assert!(msg.contains("cnn.safetensors"), "{key} = {value}: {msg}");
+            assert!(msg.len() < 400, "a short message: {msg}");
+        }
+    }
 }

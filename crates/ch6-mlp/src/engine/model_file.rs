@@ -310,18 +310,24 @@ impl ModelFile {
     /// `count` of them when given.
     pub fn numbers(&self, key: &str, count: Option<usize>) -> Result<Vec<usize>, ModelError> {
         let text = self.text(key)?;
+        let shown = quoted(&text);
         let values: Vec<usize> = text
             .split(',')
             .map(|s| s.trim().parse::<usize>())
             .collect::<Result<_, _>>()
             .map_err(|_| {
                 self.invalid(format!(
-                    "metadata {key} `{text}` is not a list of whole numbers such as 784,100,10"
+                    "metadata {key} `{shown}` is not a list of whole numbers such as 784,100,10"
                 ))
             })?;
+        if let Some(n) = values.iter().find(|&&n| n > MAX_NUMBER) {
+            return Err(self.invalid(format!(
+                "metadata {key} `{shown}`: {n} is past any size of this course's networks (at most {MAX_NUMBER})"
+            )));
+        }
         match count {
             Some(n) if values.len() != n => {
-                Err(self.invalid(format!("metadata {key} `{text}` should have {n} numbers")))
+                Err(self.invalid(format!("metadata {key} `{shown}` should have {n} numbers")))
             }
             _ => Ok(values),
         }
@@ -398,6 +404,19 @@ impl ModelFile {
     ) -> Result<DMatrix<f32>, ModelError> {
         let values = self.tensor(name, &[n], architecture)?;
         Ok(DMatrix::from_row_slice(1, n, &values))
+    }
+}
+
+/// The largest number a model file's metadata may hold (a layer's size, a
+/// stride, a padding): far past any network of the course, and small enough
+/// that the sizes computed from a few of them cannot overflow.
+pub const MAX_NUMBER: usize = 1 << 24;
+
+/// `text` as an error quotes it: at most 60 characters, then `…`.
+fn quoted(text: &str) -> String {
+    match text.char_indices().nth(60) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_string(),
     }
 }
 
@@ -563,6 +582,21 @@ mod tests {
             w.3[0..4].copy_from_slice(&f32::NAN.to_le_bytes());
         });
         assert!(load_error(&path).contains("NaN"));
+    }
+
+    #[test]
+    fn metadata_past_any_network_is_refused_in_a_short_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let many = vec!["100"; 100_001].join(",");
+        let huge = format!("784,{},10", u64::MAX);
+        for sizes in [many.as_str(), huge.as_str(), "784,16777217,10"] {
+            let (path, _) = saved(dir.path(), &[784, 4, 10]);
+            rewrite_file(&path, |_, meta| {
+                meta.insert("sizes".into(), sizes.into());
+            });
+            let msg = load_error(&path);
+            assert!(msg.contains("model.safetensors") && msg.len() < 400, "{msg}");
+        }
     }
 
     #[test]

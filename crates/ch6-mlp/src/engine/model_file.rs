@@ -310,7 +310,7 @@ impl ModelFile {
     /// `count` of them when given.
     pub fn numbers(&self, key: &str, count: Option<usize>) -> Result<Vec<usize>, ModelError> {
         let text = self.text(key)?;
-        let shown = quoted(&text);
+        let shown = quoted(text);
         let values: Vec<usize> = text
             .split(',')
             .map(|s| s.trim().parse::<usize>())

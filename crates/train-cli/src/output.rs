@@ -55,7 +55,12 @@ pub fn check_outputs(outputs: &[Output], inputs: &[PathBuf], force: bool) -> any
     let mut seen: Vec<(&str, PathBuf)> = Vec::new();
     for out in outputs {
         let shown = format!("{} {}", out.flag, out.path.display());
-        let Some(name) = out.path.file_name() else {
+        let ends_in_separator = out
+            .path
+            .as_os_str()
+            .to_string_lossy()
+            .ends_with(['/', std::path::MAIN_SEPARATOR]);
+        let (Some(name), false) = (out.path.file_name(), ends_in_separator) else {
             bail!("{shown}: expected a file name, such as {}", example(out));
         };
         let dir = parent(out.path);
@@ -93,8 +98,16 @@ pub fn check_outputs(outputs: &[Output], inputs: &[PathBuf], force: bool) -> any
         if let Some((flag, _)) = seen.iter().find(|(_, p)| *p == full) {
             bail!("{shown}: {flag} names the same file; give each output its own name");
         }
-        can_write_in(&dir)
-            .with_context(|| format!("{shown}: cannot write in the directory {}", dir.display()))?;
+        can_write(&full).with_context(|| {
+            format!(
+                "{shown}: cannot write {} in the directory {}",
+                temporary_name(&full)
+                    .file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy(),
+                dir.display()
+            )
+        })?;
         seen.push((out.flag, full));
     }
     Ok(())
@@ -121,11 +134,40 @@ fn same_file(a: &Path, b: &Path) -> bool {
     matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b)
 }
 
-/// Creates and removes a file in `dir`: the one sure test that it can be written.
-fn can_write_in(dir: &Path) -> std::io::Result<()> {
-    let probe = temporary_name(&dir.join(".write-check"));
-    File::create_new(&probe)?;
-    std::fs::remove_file(&probe)
+/// Tries now what writing `full` will do at the end: creates and removes
+/// the very temporary file [`write_atomically`] will write (so a name too
+/// long for the file system, or a directory that cannot be written, fails
+/// before training), and, when a file is already there, checks that the
+/// rename may replace it (a directory with the sticky bit, such as `/tmp`,
+/// lets only a file's owner replace it).
+fn can_write(full: &Path) -> std::io::Result<()> {
+    let probe = temporary_name(full);
+    let created = File::create_new(&probe)?.metadata();
+    std::fs::remove_file(&probe)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let (me, dir) = (created?.uid(), std::fs::metadata(parent(full))?);
+        if let Ok(there) = std::fs::metadata(full)
+            && !may_replace(me, dir.mode(), dir.uid(), there.uid())
+        {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                "the directory is sticky and the file there belongs to another user",
+            ));
+        }
+    }
+    #[cfg(not(unix))]
+    created.map(|_| ())?;
+    Ok(())
+}
+
+/// Whether user `me` may rename a file over one owned by `owner` in a
+/// directory of `mode` owned by `dir_owner`: always, unless the directory
+/// has the sticky bit (`0o1000`), which keeps others' files to their owners
+/// (root, uid 0, excepted).
+fn may_replace(me: u32, mode: u32, dir_owner: u32, owner: u32) -> bool {
+    mode & 0o1000 == 0 || me == 0 || me == owner || me == dir_owner
 }
 
 /// `dir/.name.tmp-<pid>.ext`: hidden, unique to this process, in the target's
@@ -250,6 +292,34 @@ mod tests {
         assert_eq!(check(&[plot(&at("in.png"))], &[], false), "");
     }
 
+    #[test]
+    fn what_the_final_write_would_refuse_is_refused_first() {
+        let dir = tempfile::tempdir().unwrap();
+        // A legal name whose temporary name (`.NAME.tmp-PID.png`) is too long.
+        let long = dir.path().join(format!("{}.png", "a".repeat(240)));
+        let msg = check(&[plot(&long)], &[], false);
+        assert!(
+            msg.contains("cannot write .aaaa") && msg.contains(".tmp-"),
+            "{msg}"
+        );
+        // A new name with a trailing slash: a directory path, not a file.
+        let slash = PathBuf::from(format!("{}/", dir.path().join("new.png").display()));
+        let msg = check(&[plot(&slash)], &[], false);
+        assert!(msg.contains("expected a file name"), "{msg}");
+        // Nothing is left behind by the checks.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn in_a_sticky_directory_only_the_owner_replaces_a_file() {
+        let (sticky, plain) = (0o41777, 0o40777);
+        assert!(may_replace(1000, plain, 0, 1001));
+        assert!(!may_replace(1000, sticky, 0, 1001));
+        assert!(may_replace(1000, sticky, 0, 1000));
+        assert!(may_replace(1000, sticky, 1000, 1001));
+        assert!(may_replace(0, sticky, 0, 1001));
+    }
+
     #[cfg(unix)]
     #[test]
     fn a_directory_that_cannot_be_written_is_said_before_training() {
@@ -265,7 +335,10 @@ mod tests {
         if File::create_new(locked.join("probe")).is_err() || result.is_empty() {
             return;
         }
-        assert!(result.contains("cannot write in the directory"), "{result}");
+        assert!(
+            result.contains("cannot write .a.png.tmp-") && result.contains("in the directory"),
+            "{result}"
+        );
     }
 
     #[test]

@@ -595,7 +595,10 @@ mod tests {
                 meta.insert("sizes".into(), sizes.into());
             });
             let msg = load_error(&path);
-            assert!(msg.contains("model.safetensors") && msg.len() < 400, "{msg}");
+            assert!(
+                msg.contains("model.safetensors") && msg.len() < 400,
+                "{msg}"
+            );
         }
     }
 

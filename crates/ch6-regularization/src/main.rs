@@ -146,6 +146,10 @@ struct SearchArgs {
 fn range(s: &str) -> Result<(f64, f64), String> {
     let bad = || format!("expected LOW..HIGH such as 1e-6..1e-2, got `{s}`");
     let (low, high) = s.split_once("..").ok_or_else(bad)?;
+    // Exactly two dots: `1e-3...1e-2` is not the range 1e-3 to .1e-2.
+    if high.starts_with('.') {
+        return Err(bad());
+    }
     let number = |t: &str| t.trim().parse::<f64>().map_err(|_| bad());
     Ok((number(low)?, number(high)?))
 }

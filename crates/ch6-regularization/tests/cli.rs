@@ -85,6 +85,11 @@ fn empty_search_ranges_are_refused() {
         &["weight decay range", "above 0"],
     );
     fails_with(&["search", "--learning-rate-range", "0.1"], &["LOW..HIGH"]);
+    // Three dots is not a range from 1e-3 to .1e-2.
+    fails_with(
+        &["search", "--learning-rate-range", "1e-3...1e-2"],
+        &["LOW..HIGH", "1e-3...1e-2"],
+    );
     fails_with(
         &["search", "--validation-fraction", "1"],
         &["validation fraction 1"],

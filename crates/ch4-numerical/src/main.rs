@@ -94,7 +94,7 @@ fn run() -> Result<()> {
     let mut net = SoftmaxNet::new(IMAGE_SIZE, CLASSES, args.common.seed);
     let mut sampler = BatchSampler::new(train.len(), args.common.seed);
     let train_eval = train.first(TRAIN_EVAL_IMAGES);
-    let mut report = start_report(&args, recipe, &net, &train, &train_eval);
+    let mut report = start_report(&args, recipe, &net, &train, &train_eval, test.len());
     let mut gradient_time = Duration::ZERO;
 
     // ANCHOR: training_loop
@@ -131,6 +131,7 @@ fn start_report(
     net: &SoftmaxNet,
     train: &Dataset,
     train_eval: &Dataset,
+    test_size: usize,
 ) -> Reporter {
     let info = RunInfo {
         stage: "ch4-numerical".into(),
@@ -140,6 +141,7 @@ fn start_report(
         batch_size: recipe.batch_size,
         learning_rate: recipe.learning_rate,
         train_size: train.len(),
+        test_size,
         seed: args.common.seed,
     };
     let report = Reporter::start(info, &args.common);

@@ -68,7 +68,7 @@ fn run() -> Result<()> {
     let mut net = TwoLayerNet::new(IMAGE_SIZE, args.hidden, CLASSES, args.common.seed);
     let mut sampler = BatchSampler::new(train.len(), args.common.seed);
     let train_eval = train.first(TRAIN_EVAL_IMAGES);
-    let mut report = start_report(&args, recipe, &net, &train, &train_eval);
+    let mut report = start_report(&args, recipe, &net, &train, &train_eval, test.len());
     let mut gradient_time = Duration::ZERO;
 
     // ANCHOR: training_loop
@@ -103,6 +103,7 @@ fn start_report(
     net: &TwoLayerNet,
     train: &Dataset,
     train_eval: &Dataset,
+    test_size: usize,
 ) -> Reporter {
     let info = RunInfo {
         stage: "ch4-two-layer".into(),
@@ -112,6 +113,7 @@ fn start_report(
         batch_size: recipe.batch_size,
         learning_rate: recipe.learning_rate,
         train_size: train.len(),
+        test_size,
         seed: args.common.seed,
     };
     let report = Reporter::start(info, &args.common);

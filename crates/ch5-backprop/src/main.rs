@@ -181,6 +181,7 @@ fn train_in<T: RealField + Copy + From<u8>>(args: &TrainArgs) -> Result<()> {
         batch_size: args.batch_size,
         learning_rate: args.learning_rate,
         train_size: train_set.len(),
+        test_size: test_set.len(),
         seed,
     };
     let mut reporter = Reporter::start(info, &args.common).with_init_flag("--init-std");
@@ -292,6 +293,7 @@ fn per_sample_in<T: RealField + Copy + From<u8>>(args: &PerSampleArgs) -> Result
         batch_size: 1,
         learning_rate: args.learning_rate,
         train_size: train_set.len(),
+        test_size: test_set.len(),
         seed: args.common.seed,
     };
     let mut reporter = Reporter::start(info, &args.common);

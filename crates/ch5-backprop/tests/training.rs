@@ -38,6 +38,7 @@ fn reporter(steps: usize, learning_rate: f64) -> Reporter {
         batch_size: 100,
         learning_rate,
         train_size: 0,
+        test_size: 10_000,
         seed: 42,
     };
     Reporter::start(info, &quiet_args(42))

@@ -159,7 +159,7 @@ fn load_split(
 }
 
 /// What the reporter shows of a run of `config` on `train` images from `seed`.
-fn run_info(config: &Config, train: &Dataset, seed: u64) -> RunInfo {
+fn run_info(config: &Config, train: &Dataset, test: &Dataset, seed: u64) -> RunInfo {
     RunInfo {
         stage: "ch6-mlp".into(),
         network: format!(
@@ -173,6 +173,7 @@ fn run_info(config: &Config, train: &Dataset, seed: u64) -> RunInfo {
         batch_size: config.batch_size,
         learning_rate: config.learning_rate,
         train_size: train.len(),
+        test_size: test.len(),
         seed,
     }
 }
@@ -203,8 +204,8 @@ fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
     let outputs: Vec<Output> = save.into_iter().chain(weights).collect();
     let (train_set, validation, test) = load_split(&config, &args.common, &outputs)?;
     let seed = args.common.seed;
-    let mut reporter =
-        Reporter::start(run_info(&config, &train_set, seed), &args.common).with_init_flag("--init");
+    let mut reporter = Reporter::start(run_info(&config, &train_set, &test, seed), &args.common)
+        .with_init_flag("--init");
     reporter.note(&config.plan(train_set.len(), validation.as_ref().map(Dataset::len)));
     let (mlp, trained) =
         train::train(&config, seed, &train_set, validation.as_ref(), &test, |e| {
@@ -258,13 +259,13 @@ fn run_seeds(count: usize, args: &TrainArgs) -> anyhow::Result<()> {
     }
     let config = config(args);
     let (train_set, validation, test) = load_split(&config, &args.common, &[])?;
-    let info = run_info(&config, &train_set, args.common.seed);
+    let info = run_info(&config, &train_set, &test, args.common.seed);
     let heading = format!("{}: {count} runs of {} steps", info.network, info.steps);
     let about = json!({"stage": "ch6-mlp", "network": info.network, "preset": args.preset.map(Preset::name)});
     train_cli::models::seeds(&args.common, count, &heading, about, |seed, silent| {
         // A silent reporter still stops a run that diverges.
-        let mut reporter =
-            Reporter::start(run_info(&config, &train_set, seed), silent).with_init_flag("--init");
+        let mut reporter = Reporter::start(run_info(&config, &train_set, &test, seed), silent)
+            .with_init_flag("--init");
         let (_, trained) =
             train::train(&config, seed, &train_set, validation.as_ref(), &test, |e| {
                 record(&mut reporter, e)

@@ -460,7 +460,7 @@ fn train_reported(
 }
 // ANCHOR_END: train_recipe
 
-fn run_info(config: &Config, train: &Dataset, seed: u64) -> RunInfo {
+fn run_info(config: &Config, train: &Dataset, test: &Dataset, seed: u64) -> RunInfo {
     let (network, steps) = (
         config.describe(),
         config.epochs * config.steps_per_epoch(train.len()),
@@ -476,6 +476,7 @@ fn run_info(config: &Config, train: &Dataset, seed: u64) -> RunInfo {
         batch_size,
         learning_rate,
         train_size,
+        test_size: test.len(),
         seed,
     }
 }
@@ -483,7 +484,7 @@ fn run_info(config: &Config, train: &Dataset, seed: u64) -> RunInfo {
 fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
     let (train, test) = data(args)?;
     let (config, seed) = (recipe(args, train.len())?, args.common.seed);
-    let mut reporter = Reporter::start(run_info(&config, &train, seed), &args.common);
+    let mut reporter = Reporter::start(run_info(&config, &train, &test, seed), &args.common);
     let steps = config.steps_per_epoch(train.len());
     reporter.note(&format!(
         "Training {} on {} images, {} epochs of {steps} mini-batches",
@@ -519,7 +520,7 @@ fn run_seeds(seeds: &SeedsArgs, args: &TrainArgs) -> anyhow::Result<()> {
     let about = json!({"stage": "ch6-regularization", "network": config.describe(), "train_size": train.len()});
     models::seeds(&args.common, count, &heading, about, |seed, silent| {
         // A silent reporter still stops a run that diverges.
-        let mut reporter = Reporter::start(run_info(&config, &train, seed), silent);
+        let mut reporter = Reporter::start(run_info(&config, &train, &test, seed), silent);
         let (_, trained) = train_reported(&config, seed, &train, &test, &mut reporter)?;
         Ok(SeedRun {
             validation: None,

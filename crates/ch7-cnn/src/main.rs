@@ -119,7 +119,7 @@ fn config(args: &TrainArgs) -> Config {
     }
 }
 
-fn run_info(config: &Config, train_size: usize, seed: u64) -> RunInfo {
+fn run_info(config: &Config, (train_size, test_size): (usize, usize), seed: u64) -> RunInfo {
     RunInfo {
         stage: "ch7-cnn".into(),
         network: format!(
@@ -141,6 +141,7 @@ fn run_info(config: &Config, train_size: usize, seed: u64) -> RunInfo {
         batch_size: config.batch_size,
         learning_rate: config.learning_rate,
         train_size,
+        test_size,
         seed,
     }
 }
@@ -197,7 +198,7 @@ fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
     }));
     let (train_set, test) = train_cli::load_data(&args.common, &outputs)?;
     let mut reporter = Reporter::start(
-        run_info(&config, train_set.len(), args.common.seed),
+        run_info(&config, (train_set.len(), test.len()), args.common.seed),
         &args.common,
     )
     .with_init_flag("--init");
@@ -343,12 +344,15 @@ fn run_seeds(count: usize, args: &TrainArgs) -> anyhow::Result<()> {
     let config = config(args);
     check_memory(&config)?;
     let (train_set, test) = train_cli::load_data(&args.common, &[])?;
-    let info = run_info(&config, train_set.len(), args.common.seed);
+    let info = run_info(&config, (train_set.len(), test.len()), args.common.seed);
     let heading = format!("{}: {count} runs", plan(&config, train_set.len()));
     let about = json!({"stage": "ch7-cnn", "network": info.network, "epochs": config.epochs, "steps": info.steps});
     models::seeds(&args.common, count, &heading, about, |seed, silent| {
         // A silent reporter still stops a run that diverges.
-        let mut reporter = Reporter::start(run_info(&config, train_set.len(), seed), silent);
+        let mut reporter = Reporter::start(
+            run_info(&config, (train_set.len(), test.len()), seed),
+            silent,
+        );
         let (_, trained) = train::train(&config, seed, &train_set, &test, |e| {
             record(&mut reporter, e)
         })?;

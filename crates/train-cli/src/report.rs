@@ -24,6 +24,8 @@ pub struct RunInfo {
     pub learning_rate: f64,
     /// Training images the run draws from.
     pub train_size: usize,
+    /// Test images its accuracy is measured on.
+    pub test_size: usize,
     pub seed: u64,
 }
 
@@ -325,10 +327,7 @@ impl Reporter {
                 summary.info.network,
                 thousands(summary.info.parameters)
             ),
-            format!(
-                "Test accuracy: {:.2}% on the 10,000 test images",
-                100.0 * test_accuracy
-            ),
+            test_line(test_accuracy, summary.info.test_size),
             format!(
                 "Training: {} of batch {} in {:.1} s ({:.1} steps/s), {loss_said} {:.4}",
                 count(summary.steps_done, "step"),
@@ -425,6 +424,12 @@ pub fn thousands(n: usize) -> String {
     out
 }
 
+/// The summary's line for the test set: its accuracy, on as many images as it has.
+fn test_line(accuracy: f64, images: usize) -> String {
+    let images = count(images, "test image");
+    format!("Test accuracy: {:.2}% on the {images}", 100.0 * accuracy)
+}
+
 /// `n` of `noun`, in words: `1 step`, `200 steps`, `10,000 steps`.
 pub fn count(n: usize, noun: &str) -> String {
     match n {
@@ -458,8 +463,17 @@ mod tests {
             batch_size: 10,
             learning_rate: 0.5,
             train_size: 100,
+            test_size: 10_000,
             seed: 1,
         }
+    }
+
+    #[test]
+    fn the_summary_counts_the_test_images_it_measured() {
+        let line = test_line(0.975, 10_000);
+        assert_eq!(line, "Test accuracy: 97.50% on the 10,000 test images");
+        assert_eq!(test_line(1.0, 1), "Test accuracy: 100.00% on the 1 test image");
+        assert!(test_line(0.5, 2_000).ends_with("on the 2,000 test images"));
     }
 
     #[test]

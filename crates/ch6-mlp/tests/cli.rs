@@ -290,3 +290,13 @@ fn extreme_numbers_are_refused_or_run_never_panic() {
         20,
     );
 }
+
+/// Ctrl-C or SIGTERM in the middle of a run: it says so, exits with 130,
+/// and leaves nothing behind.
+#[test]
+fn an_interrupted_run_leaves_nothing_behind() {
+    let binary = env!("CARGO_BIN_EXE_ch6-mlp");
+    for signal in ["INT", "TERM"] {
+        train_cli::checks::interrupted(binary, &["--epochs", "1000"], signal);
+    }
+}

@@ -456,3 +456,42 @@ pub fn extreme_numbers(binary: &str, short: &[(&str, &str)], limit: u64) {
         wrong.join("\n")
     );
 }
+
+/// Starts `binary` with `args` (a run of several seconds at least) and
+/// `--save` into a temporary directory, stops it after two seconds with
+/// `signal` (`"INT"`, as Ctrl-C sends, or `"TERM"`), and panics (failing the
+/// test) unless it exits with status 130, saying it was interrupted, and
+/// leaves no file behind: no model, no temporary file.
+pub fn interrupted(binary: &str, args: &[&str], signal: &str) {
+    use wait_timeout::ChildExt;
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let model = dir.path().join("m.safetensors");
+    let mut child = Command::new(binary)
+        .args(args)
+        .arg("--save")
+        .arg(&model)
+        .arg("--quiet")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let sent = Command::new("kill")
+        .args([format!("-{signal}"), child.id().to_string()])
+        .status();
+    assert!(sent.is_ok_and(|s| s.success()), "kill -{signal}");
+    let status = child
+        .wait_timeout(std::time::Duration::from_secs(30))
+        .expect("waiting")
+        .expect("the run stops within 30 s of the signal");
+    let mut stderr = String::new();
+    use std::io::Read;
+    let _ = child
+        .stderr
+        .take()
+        .map(|mut e| e.read_to_string(&mut stderr));
+    assert_eq!(status.code(), Some(130), "SIG{signal}: {status}; {stderr}");
+    assert!(stderr.contains("interrupted"), "SIG{signal}: {stderr}");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().collect();
+    assert!(left.is_empty(), "SIG{signal} left {left:?}");
+}

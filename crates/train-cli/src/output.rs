@@ -11,11 +11,14 @@
 //! - **Written atomically.** The file is written under a temporary name in
 //!   the same directory, flushed to disk and then renamed over the target, so
 //!   a failure halfway (a full disk, a crash) leaves the previous file as it
-//!   was.
+//!   was. A run stopped by Ctrl-C or SIGTERM removes the temporary file of
+//!   a save in progress, and a save removes the temporary files that runs
+//!   which no longer exist left beside its target (killed with SIGKILL, say).
 
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, Once};
 
 use anyhow::{Context, bail};
 
@@ -52,6 +55,7 @@ impl Written {
 /// the rules. `inputs` are the files the run reads (they must not be
 /// overwritten); `force` allows replacing a file that is not ours.
 pub fn check_outputs(outputs: &[Output], inputs: &[PathBuf], force: bool) -> anyhow::Result<()> {
+    on_interrupt_remove_temporaries();
     let mut seen: Vec<(&str, PathBuf)> = Vec::new();
     for out in outputs {
         let shown = format!("{} {}", out.flag, out.path.display());
@@ -190,7 +194,10 @@ pub fn write_atomically(
     path: &Path,
     write: impl FnOnce(&Path) -> anyhow::Result<()>,
 ) -> anyhow::Result<Written> {
+    on_interrupt_remove_temporaries();
+    remove_stale_temporaries(path);
     let temp = temporary_name(path);
+    in_progress(|files| files.push(temp.clone()));
     let result = write(&temp)
         .and_then(|()| {
             File::open(&temp)
@@ -210,7 +217,72 @@ pub fn write_atomically(
     if result.is_err() {
         let _ = std::fs::remove_file(&temp);
     }
+    in_progress(|files| files.retain(|f| *f != temp));
     result
+}
+
+/// The temporary files of the saves in progress.
+static IN_PROGRESS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+fn in_progress<R>(f: impl FnOnce(&mut Vec<PathBuf>) -> R) -> R {
+    f(&mut IN_PROGRESS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner()))
+}
+
+/// Removes the temporary files of the saves in progress.
+fn remove_in_progress() {
+    in_progress(remove_files);
+}
+
+/// Removes `files` from the disk and from the list.
+fn remove_files(files: &mut Vec<PathBuf>) {
+    for file in files.drain(..) {
+        let _ = std::fs::remove_file(file);
+    }
+}
+
+/// Once per process: on Ctrl-C or SIGTERM, remove the temporary files of
+/// the saves in progress and exit with status 130, as a program stopped by
+/// Ctrl-C does. (The files already written are whole: each was renamed
+/// into place, or is still the old one.)
+fn on_interrupt_remove_temporaries() {
+    static INSTALLED: Once = Once::new();
+    INSTALLED.call_once(|| {
+        // Another handler already installed (a test harness, say) keeps its own.
+        let _ = ctrlc::set_handler(|| {
+            remove_in_progress();
+            eprintln!("interrupted: stopped before the end; every file written so far is whole");
+            std::process::exit(130);
+        });
+    });
+}
+
+/// Removes `.NAME.tmp-PID.ext` files beside `path` left by processes that
+/// no longer run (a run killed with SIGKILL cannot clean up after itself).
+/// Only where `/proc` tells which processes run (Linux); elsewhere nothing.
+fn remove_stale_temporaries(path: &Path) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Some(name) = path.file_name() else {
+        return;
+    };
+    let prefix = format!(".{}.tmp-", name.to_string_lossy());
+    let Ok(entries) = std::fs::read_dir(parent(path)) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = file.strip_prefix(&prefix) else {
+            continue;
+        };
+        let pid: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        let gone = !pid.is_empty() && !Path::new("/proc").join(&pid).exists();
+        if gone && entry.file_type().is_ok_and(|t| t.is_file()) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Writes `bytes` to `path` atomically (see [`write_atomically`]).
@@ -308,6 +380,46 @@ mod tests {
         assert!(msg.contains("expected a file name"), "{msg}");
         // Nothing is left behind by the checks.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_save_removes_what_dead_runs_left_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = |name: &str| dir.path().join(name);
+        // PID 4,000,000,000 runs nowhere (Linux's largest is 4,194,304).
+        let stale = at(".m.bin.tmp-4000000000.bin");
+        let other = at(".other.bin.tmp-4000000000.bin");
+        let alive = at(&format!(".m.bin.tmp-1{}.bin", ""));
+        for f in [&stale, &other, &alive] {
+            std::fs::write(f, "partial").unwrap();
+        }
+        write_bytes(&at("m.bin"), b"model").unwrap();
+        assert_eq!(std::fs::read(at("m.bin")).unwrap(), b"model");
+        if Path::new("/proc/self").exists() {
+            assert!(!stale.exists(), "a dead run's temporary file is removed");
+        }
+        assert!(other.exists(), "another target's file is left alone");
+        assert!(alive.exists(), "a running process's (PID 1) is left alone");
+    }
+
+    #[test]
+    fn an_interrupted_save_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.bin");
+        let temp = temporary_name(&path);
+        // While a save writes, its temporary file is listed as in progress...
+        write_atomically(&path, |t| {
+            assert!(in_progress(|files| files.contains(&t.to_path_buf())));
+            Ok(std::fs::write(t, "a model")?)
+        })
+        .unwrap();
+        // ...and no longer once it is renamed into place.
+        assert!(!in_progress(|files| files.contains(&temp)));
+        // What the Ctrl-C handler does with the list before it exits.
+        std::fs::write(&temp, "half a model").unwrap();
+        let mut files = vec![temp.clone()];
+        remove_files(&mut files);
+        assert!(!temp.exists() && files.is_empty());
     }
 
     #[test]

@@ -472,7 +472,10 @@ mod tests {
     fn the_summary_counts_the_test_images_it_measured() {
         let line = test_line(0.975, 10_000);
         assert_eq!(line, "Test accuracy: 97.50% on the 10,000 test images");
-        assert_eq!(test_line(1.0, 1), "Test accuracy: 100.00% on the 1 test image");
+        assert_eq!(
+            test_line(1.0, 1),
+            "Test accuracy: 100.00% on the 1 test image"
+        );
         assert!(test_line(0.5, 2_000).ends_with("on the 2,000 test images"));
     }
 

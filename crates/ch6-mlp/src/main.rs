@@ -281,7 +281,8 @@ fn run_seeds(count: usize, args: &TrainArgs) -> anyhow::Result<()> {
 fn predict(args: &PredictArgs) -> anyhow::Result<()> {
     let mut mlp: Mlp<f32> = model_file::load(&args.model.model, 1)?;
     let test = args.test_set()?;
-    args.print(&test, &probabilities(&mut mlp, &test, args.index));
+    let p = probabilities(&mut mlp, &test, args.index).map_err(|e| args.model.error(e))?;
+    args.print(&test, &p);
     Ok(())
 }
 
@@ -289,10 +290,11 @@ fn evaluate(args: &EvaluateArgs) -> anyhow::Result<()> {
     args.check_outputs()?;
     let mut mlp: Mlp<f32> = model_file::load(&args.model.model, 2)?;
     let test = args.model.test_set()?;
-    let predicted = predictions(&mut mlp, &test);
+    let predicted = predictions(&mut mlp, &test).map_err(|e| args.model.error(e))?;
     args.print(&mlp.describe(), mlp.parameter_count(), &test, &predicted);
     if args.gallery.is_some() {
-        let wrong = mistakes(&mut mlp, &test, &predicted, train_cli::models::GALLERY);
+        let wrong = mistakes(&mut mlp, &test, &predicted, train_cli::models::GALLERY)
+            .map_err(|e| args.model.error(e))?;
         let wrong: Vec<_> = (wrong.iter())
             .map(|m| (m.index, m.predicted, m.confidence))
             .collect();

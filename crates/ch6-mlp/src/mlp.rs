@@ -330,7 +330,7 @@ fn f32_of<T: RealField + Copy>(x: T) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::evaluate::{accuracy, mistakes, predictions, probabilities};
+    use crate::engine::evaluate::{Overflow, accuracy, mistakes, predictions, probabilities};
     use crate::engine::train_step;
     use ch5_backprop::gradient_check::{numerical_gradient, relative_errors};
     use rand_distr::{Distribution, Normal};
@@ -471,8 +471,8 @@ mod tests {
             );
         }
         let (pa, pb) = (
-            probabilities(&mut a, &data, 0),
-            probabilities(&mut b, &data, 0),
+            probabilities(&mut a, &data, 0).unwrap(),
+            probabilities(&mut b, &data, 0).unwrap(),
         );
         assert!((pa.iter().sum::<f64>() - 1.0).abs() < 1e-9);
         for (x, y) in pa.iter().zip(&pb) {
@@ -521,26 +521,49 @@ mod tests {
         let pixels = (0..300 * 784).map(|i| (i * 37 % 251) as u8).collect();
         let data = Dataset::from_parts(pixels, (0..300).map(|i| (i % 10) as u8).collect());
         let mut mlp = Mlp::<f32>::new(&[784, 20, 10], crate::Init::He, 3, 1);
-        let predicted = predictions(&mut mlp, &data);
+        let predicted = predictions(&mut mlp, &data).unwrap();
         let wrong: Vec<usize> = (0..300)
             .filter(|&i| predicted[i] != data.labels()[i])
             .collect();
         assert!(wrong.len() > 12, "{}", wrong.len());
-        let found = mistakes(&mut mlp, &data, &predicted, 12);
+        let found = mistakes(&mut mlp, &data, &predicted, 12).unwrap();
         assert_eq!(
             found.iter().map(|m| m.index).collect::<Vec<_>>(),
             wrong[..12]
         );
         for m in found {
             assert_ne!(m.label, m.predicted);
-            let p = probabilities(&mut mlp, &data, m.index);
+            let p = probabilities(&mut mlp, &data, m.index).unwrap();
             let top = (0..10).max_by(|&i, &j| p[i].total_cmp(&p[j])).unwrap();
             assert_eq!(top, m.predicted as usize);
             assert_eq!(m.confidence, p[m.predicted as usize]);
         }
         assert_eq!(
-            mistakes(&mut mlp, &data, &predicted, 1_000_000).len(),
+            mistakes(&mut mlp, &data, &predicted, 1_000_000)
+                .unwrap()
+                .len(),
             wrong.len()
+        );
+    }
+
+    #[test]
+    fn a_forward_pass_that_overflows_is_an_error_not_a_guess() {
+        // Finite weights so large that the scores overflow f32.
+        let pixels = (0..30 * 784).map(|i| (i * 37 % 251) as u8).collect();
+        let data = Dataset::from_parts(pixels, (0..30).map(|i| (i % 10) as u8).collect());
+        let mut mlp = Mlp::<f32>::new(&[784, 20, 10], crate::Init::He, 3, 1);
+        mlp.for_each_param(&mut |p, _| p.fill(1e30));
+        let overflow = Overflow { index: 0 };
+        assert_eq!(predictions(&mut mlp, &data), Err(overflow));
+        assert_eq!(
+            probabilities(&mut mlp, &data, 7),
+            Err(Overflow { index: 7 })
+        );
+        assert!(accuracy(&mut mlp, &data).is_nan());
+        let said = overflow.to_string();
+        assert!(
+            said.contains("overflow") && said.contains("image 0"),
+            "{said}"
         );
     }
 }

@@ -60,6 +60,32 @@ fn train_save_evaluate_and_predict() {
         "stage 6 convolutional network (ch7-cnn) model",
     );
     train_cli::checks::saved_model(env!("CARGO_BIN_EXE_ch6-mlp"), &model, test, Some(other));
+
+    // Finite weights so large that a forward pass overflows: an error that
+    // says so and names the file, not NaN probabilities or a 9.8% accuracy.
+    let huge = dir.path().join("huge.safetensors");
+    std::fs::copy(&model, &huge).unwrap();
+    ch6_mlp::engine::model_file::rewrite(&huge, |tensors, _| {
+        for (_, _, _, bytes) in tensors.iter_mut() {
+            for number in bytes.chunks_mut(4) {
+                number.copy_from_slice(&1e30f32.to_le_bytes());
+            }
+        }
+    })
+    .unwrap();
+    let huge_path = huge.to_str().unwrap();
+    for args in [
+        vec!["evaluate", "--model", huge_path],
+        vec!["predict", "--model", huge_path, "--index", "3"],
+    ] {
+        let out = ch6(&args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("huge.safetensors") && stderr.contains("overflow"),
+            "{args:?}: {stderr}"
+        );
+    }
 }
 
 #[test]

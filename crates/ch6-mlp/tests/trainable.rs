@@ -243,8 +243,8 @@ fn a_new_network_trains_saves_loads_and_evaluates_through_the_engine() {
         probabilities(&mut loaded, &test, 5),
         probabilities(&mut net, &test, 5)
     );
-    let predicted = predictions(&mut loaded, &test);
-    for m in mistakes(&mut loaded, &test, &predicted, 10) {
+    let predicted = predictions(&mut loaded, &test).unwrap();
+    for m in mistakes(&mut loaded, &test, &predicted, 10).unwrap() {
         assert_ne!(m.label, m.predicted);
     }
 

@@ -533,7 +533,8 @@ fn run_seeds(seeds: &SeedsArgs, args: &TrainArgs) -> anyhow::Result<()> {
 fn run_predict(args: &PredictArgs) -> anyhow::Result<()> {
     let mut net: RegularizedNet<f32> = model_file::load(&args.model.model, 1)?;
     let test = args.test_set()?;
-    args.print(&test, &evaluate::probabilities(&mut net, &test, args.index));
+    let p = evaluate::probabilities(&mut net, &test, args.index);
+    args.print(&test, &p.map_err(|e| args.model.error(e))?);
     Ok(())
 }
 
@@ -541,9 +542,10 @@ fn run_evaluate(args: &EvaluateArgs) -> anyhow::Result<()> {
     args.check_outputs()?;
     let mut net: RegularizedNet<f32> = model_file::load(&args.model.model, 1)?;
     let test = args.model.test_set()?;
-    let predicted = evaluate::predictions(&mut net, &test);
+    let predicted = evaluate::predictions(&mut net, &test).map_err(|e| args.model.error(e))?;
     args.print(&net.describe(), net.parameter_count(), &test, &predicted);
     let mistakes = evaluate::mistakes(&mut net, &test, &predicted, GALLERY);
+    let mistakes = mistakes.map_err(|e| args.model.error(e))?;
     let mistakes: Vec<_> = mistakes
         .iter()
         .map(|m| (m.index, m.predicted, m.confidence))

@@ -367,7 +367,8 @@ fn run_seeds(count: usize, args: &TrainArgs) -> anyhow::Result<()> {
 fn predict(args: &PredictArgs) -> anyhow::Result<()> {
     let mut net: SimpleConvNet<f32> = model_file::load(&args.model.model, 1)?;
     let test = args.test_set()?;
-    args.print(&test, &probabilities(&mut net, &test, args.index));
+    let p = probabilities(&mut net, &test, args.index).map_err(|e| args.model.error(e))?;
+    args.print(&test, &p);
     Ok(())
 }
 
@@ -375,10 +376,11 @@ fn evaluate(args: &EvaluateArgs) -> anyhow::Result<()> {
     args.check_outputs()?;
     let mut net: SimpleConvNet<f32> = model_file::load(&args.model.model, 2)?;
     let test = args.model.test_set()?;
-    let predicted = predictions(&mut net, &test);
+    let predicted = predictions(&mut net, &test).map_err(|e| args.model.error(e))?;
     let description = format!("SimpleConvNet: {}", net.describe());
     args.print(&description, net.parameter_count(), &test, &predicted);
     let wrong = mistakes(&mut net, &test, &predicted, models::GALLERY);
+    let wrong = wrong.map_err(|e| args.model.error(e))?;
     let wrong: Vec<_> = wrong
         .iter()
         .map(|m| (m.index, m.predicted, m.confidence))

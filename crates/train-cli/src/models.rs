@@ -63,6 +63,12 @@ pub struct EvaluateArgs {
 pub const GALLERY: usize = 24;
 
 impl ModelArgs {
+    /// `error` (what went wrong using the model, such as a forward pass
+    /// that overflowed) as an error that names the model's file.
+    pub fn error(&self, error: impl std::fmt::Display) -> anyhow::Error {
+        anyhow::anyhow!("{}: {error}", self.model.display())
+    }
+
     /// The test set, which must hold an image.
     pub fn test_set(&self) -> anyhow::Result<Dataset> {
         let test = mnist::Mnist::load_from(self.data_dir.as_deref())?.test;

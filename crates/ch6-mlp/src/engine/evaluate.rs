@@ -10,22 +10,49 @@ use nalgebra::RealField;
 
 use crate::engine::network::Trainable;
 
+/// A forward pass that overflowed: a score of image `index` is NaN or
+/// infinite, so the network gives no class and no probabilities (weights
+/// far too large, such as a damaged or hand-edited model file's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the network's scores overflow (NaN or infinite) on image {index}: its weights are too large to give a prediction"
+)]
+pub struct Overflow {
+    pub index: usize,
+}
+
+/// Checks that every score of the loaded batch, whose first image is image
+/// `first` of its data set, is finite.
+fn finite<T: RealField + Copy>(net: &mut impl Trainable<T>, first: usize) -> Result<(), Overflow> {
+    let scores = net.scores();
+    match (0..scores.nrows()).find(|&r| scores.row(r).iter().any(|s| !s.is_finite())) {
+        Some(r) => Err(Overflow { index: first + r }),
+        None => Ok(()),
+    }
+}
+
 /// The predicted class of every image of `data`: the column of each row's
 /// largest score, in chunks of the network's `eval_batch()`.
-pub fn predictions<T: RealField + Copy>(net: &mut impl Trainable<T>, data: &Dataset) -> Vec<u8> {
+pub fn predictions<T: RealField + Copy>(
+    net: &mut impl Trainable<T>,
+    data: &Dataset,
+) -> Result<Vec<u8>, Overflow> {
     let chunk = net.eval_batch().max(1);
     let mut out = Vec::with_capacity(data.len());
     for start in (0..data.len()).step_by(chunk) {
         let indices: Vec<usize> = (start..(start + chunk).min(data.len())).collect();
         net.load_batch(data, &indices);
+        finite(net, start)?;
         out.extend(mnist::predictions(net.scores()));
     }
-    out
+    Ok(out)
 }
 
-/// The fraction of `data` classified right.
+/// The fraction of `data` classified right (NaN when a score overflows:
+/// no image is classified, as a training run that diverged shows).
 pub fn accuracy<T: RealField + Copy>(net: &mut impl Trainable<T>, data: &Dataset) -> f64 {
-    mnist::fraction_correct(&predictions(net, data), data.labels())
+    let predicted = predictions(net, data);
+    predicted.map_or(f64::NAN, |p| mnist::fraction_correct(&p, data.labels()))
 }
 
 /// The softmax probabilities of the classes for image `i` of `data`, from
@@ -34,10 +61,11 @@ pub fn probabilities<T: RealField + Copy>(
     net: &mut impl Trainable<T>,
     data: &Dataset,
     i: usize,
-) -> Vec<f64> {
+) -> Result<Vec<f64>, Overflow> {
     net.load_batch(data, &[i]);
+    finite(net, i)?;
     let scores = net.scores().map(ch5_backprop::train::to_f64);
-    ch5_backprop::softmax(&scores).iter().copied().collect()
+    Ok(ch5_backprop::softmax(&scores).iter().copied().collect())
 }
 
 // ANCHOR: mistakes
@@ -58,19 +86,20 @@ pub fn mistakes<T: RealField + Copy>(
     data: &Dataset,
     predicted: &[u8],
     n: usize,
-) -> Vec<Mistake> {
+) -> Result<Vec<Mistake>, Overflow> {
     let wrong: Vec<usize> = (0..data.len())
         .filter(|&i| predicted[i] != data.labels()[i])
         .take(n)
         .collect();
-    wrong
-        .into_iter()
-        .map(|index| Mistake {
+    let mistake = |index: usize| {
+        let p = probabilities(net, data, index)?;
+        Ok(Mistake {
             index,
             label: data.labels()[index],
             predicted: predicted[index],
-            confidence: probabilities(net, data, index)[predicted[index] as usize],
+            confidence: p[predicted[index] as usize],
         })
-        .collect()
+    };
+    wrong.into_iter().map(mistake).collect()
 }
 // ANCHOR_END: mistakes

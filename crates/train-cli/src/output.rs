@@ -11,7 +11,8 @@
 //! - **Written atomically.** The file is written under a temporary name in
 //!   the same directory, flushed to disk and then renamed over the target, so
 //!   a failure halfway (a full disk, a crash) leaves the previous file as it
-//!   was. A run stopped by Ctrl-C or SIGTERM removes the temporary file of
+//!   was. A save through a symbolic link replaces the file the link points
+//!   to (the link stays), and says so. A run stopped by Ctrl-C or SIGTERM removes the temporary file of
 //!   a save in progress, and a save removes the temporary files that runs
 //!   which no longer exist left beside its target (killed with SIGKILL, say).
 
@@ -47,7 +48,13 @@ impl Written {
             Written::Created => "",
             Written::Replaced => " (replaced the file that was there)",
         };
-        format!("{what} {}{replaced}", path.display())
+        let target = through_links(path);
+        let linked = if target != path {
+            format!(" → {}", target.display())
+        } else {
+            String::new()
+        };
+        format!("{what} {}{linked}{replaced}", path.display())
     }
 }
 
@@ -67,7 +74,8 @@ pub fn check_outputs(outputs: &[Output], inputs: &[PathBuf], force: bool) -> any
         let (Some(name), false) = (out.path.file_name(), ends_in_separator) else {
             bail!("{shown}: expected a file name, such as {}", example(out));
         };
-        let dir = parent(out.path);
+        let landing = through_links(out.path);
+        let (dir, name) = (parent(&landing), landing.file_name().unwrap_or(name));
         if !dir.is_dir() {
             bail!(
                 "{shown}: the directory {} does not exist; create it first or choose another path",
@@ -123,6 +131,22 @@ fn example(out: &Output) -> String {
         ("--plot", _) => "curves.png".into(),
         (_, Some(ext)) => format!("model.{ext}"),
         _ => "model.safetensors".into(),
+    }
+}
+
+/// Where a write to `path` lands: `path` itself, or, when it is a symbolic
+/// link, the file it points to (followed to the end; a link to nowhere yet,
+/// one step, where the new file will be).
+fn through_links(path: &Path) -> PathBuf {
+    if !path.is_symlink() {
+        return path.to_path_buf();
+    }
+    match path.canonicalize() {
+        Ok(target) => target,
+        Err(_) => match std::fs::read_link(path) {
+            Ok(target) => parent(path).join(target),
+            Err(_) => path.to_path_buf(),
+        },
     }
 }
 
@@ -195,6 +219,7 @@ pub fn write_atomically(
     write: impl FnOnce(&Path) -> anyhow::Result<()>,
 ) -> anyhow::Result<Written> {
     on_interrupt_remove_temporaries();
+    let path = &through_links(path);
     remove_stale_temporaries(path);
     let temp = temporary_name(path);
     in_progress(|files| files.push(temp.clone()));
@@ -420,6 +445,46 @@ mod tests {
         let mut files = vec![temp.clone()];
         remove_files(&mut files);
         assert!(!temp.exists() && files.is_empty());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_save_through_a_link_replaces_the_file_it_points_to() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = |name: &str| dir.path().join(name);
+        std::fs::create_dir(at("models")).unwrap();
+        std::fs::write(at("models/real.bin"), "old").unwrap();
+        std::os::unix::fs::symlink("models/real.bin", at("latest.bin")).unwrap();
+        let written = write_bytes(&at("latest.bin"), b"new").unwrap();
+        assert_eq!(written, Written::Replaced);
+        assert!(at("latest.bin").is_symlink(), "the link stays a link");
+        assert_eq!(std::fs::read(at("models/real.bin")).unwrap(), b"new");
+        let said = written.said("Model saved to", &at("latest.bin"));
+        assert!(
+            said.contains("latest.bin → ")
+                && said.ends_with("real.bin (replaced the file that was there)"),
+            "{said}"
+        );
+        // A link to a file not there yet: the file is created where it points.
+        std::os::unix::fs::symlink("models/next.bin", at("next.bin")).unwrap();
+        assert_eq!(check(&[plot(&at("next.bin"))], &[], false), "");
+        assert_eq!(
+            write_bytes(&at("next.bin"), b"x").unwrap(),
+            Written::Created
+        );
+        assert_eq!(std::fs::read(at("models/next.bin")).unwrap(), b"x");
+        // No temporary file is left in either directory.
+        for d in [dir.path().to_path_buf(), at("models")] {
+            let names: Vec<_> = std::fs::read_dir(d)
+                .unwrap()
+                .flatten()
+                .map(|e| e.file_name())
+                .collect();
+            assert!(
+                names.iter().all(|n| !n.to_string_lossy().contains(".tmp-")),
+                "{names:?}"
+            );
+        }
     }
 
     #[test]

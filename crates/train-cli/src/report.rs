@@ -338,6 +338,10 @@ impl Reporter {
             ),
         ];
         text.extend(lines.iter().cloned());
+        let first_loss = self.losses.first().map_or(f64::NAN, |l| l.1);
+        if let Some(warning) = loss_went_up(first_loss, final_loss, summary.info.learning_rate) {
+            text.push(warning);
+        }
         if self.args.json {
             for line in &text {
                 eprintln!("{line}");
@@ -371,6 +375,19 @@ impl Reporter {
         }
         Ok(summary)
     }
+}
+
+/// A warning when a run's loss ended above where it started (without
+/// blowing up, which stops it): the steps went the wrong way on the whole.
+fn loss_went_up(first: f64, last: f64, learning_rate: f64) -> Option<String> {
+    (last > first).then(|| {
+        format!(
+            "Warning: the loss ended at {}, above where it started ({}): the steps made it worse; try a smaller --learning-rate (this run: {})",
+            short(last),
+            short(first),
+            short(learning_rate)
+        )
+    })
 }
 
 /// A number as a person writes it, to four significant digits: `0.1`, `5`,
@@ -466,6 +483,18 @@ mod tests {
             test_size: 10_000,
             seed: 1,
         }
+    }
+
+    #[test]
+    fn a_loss_that_ends_above_its_start_is_said() {
+        let said = loss_went_up(2.3, 11.5, 1e6).expect("a warning");
+        assert!(said.contains("11.5") && said.contains("2.3"), "{said}");
+        assert!(
+            said.contains("smaller --learning-rate") && said.contains("1e6"),
+            "{said}"
+        );
+        assert_eq!(loss_went_up(2.3, 0.4, 0.1), None);
+        assert_eq!(loss_went_up(2.3, f64::NAN, 0.1), None);
     }
 
     #[test]

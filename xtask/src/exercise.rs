@@ -62,16 +62,20 @@ pub fn run(args: &ExerciseArgs) -> Result<()> {
     Ok(())
 }
 
+/// The longest the exercises' build may take (a first build of every stage
+/// takes a few minutes on a slow machine).
+const BUILD_LIMIT: Duration = Duration::from_secs(900);
+
 /// Builds the runner and runs it on exercise `name` (every exercise when
 /// `None`); the runner's exit code (0: passed).
 fn check(root: &Path, target: &Path, name: Option<&str>, time_limit: f64) -> Result<i32> {
     let mut command = Command::new(build(root, target)?);
     command.current_dir(root).args(name);
     command.args(["--time-limit", &time_limit.to_string()]);
-    // The runner stops each exercise at the time limit itself; this outer
-    // limit is for the case it cannot (a learner's loop inside the runner's own code).
+    // The runner judges each exercise in a child of its own, stopped at the
+    // time limit and 5 s more; this outer limit is for the case it cannot.
     let exercises = if name.is_some() { 1.0 } else { 40.0 }; // 21 exercises, and room for more
-    let limit = Duration::from_secs_f64(time_limit * exercises + 30.0);
+    let limit = Duration::from_secs_f64((time_limit + 10.0) * exercises + 30.0);
     let mut child = command
         .stdin(Stdio::null())
         .spawn()
@@ -138,12 +142,29 @@ fn build(root: &Path, target: &Path) -> Result<PathBuf> {
     let mut cmd = cargo();
     cmd.args(["build", "--package", "exercises", "--bin", "exercises"])
         .current_dir(root);
-    let out = cmd
+    let mut child = cmd
         .stdin(Stdio::null())
-        .output()
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
         .context("cannot run `cargo build`")?;
-    if !out.status.success() {
-        let said = String::from_utf8_lossy(&out.stderr);
+    let mut stderr = child.stderr.take().expect("piped");
+    let reader = std::thread::spawn(move || {
+        let mut said = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut said);
+        said
+    });
+    let Some(status) = child.wait_timeout(BUILD_LIMIT)? else {
+        let _ = child.kill();
+        let _ = child.wait();
+        bail!(
+            "the build did not finish within {} s: does your code make the compiler loop \
+             (a recursive const or generic)?",
+            BUILD_LIMIT.as_secs()
+        );
+    };
+    let said = reader.join().unwrap_or_default();
+    if !status.success() {
         let progress = |l: &&str| {
             ["Compiling ", "Blocking "]
                 .iter()

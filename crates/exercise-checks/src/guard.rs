@@ -90,6 +90,16 @@ fn install_hook() {
             let location = info.location().map_or("an unknown place".to_string(), |l| {
                 format!("{}:{}:{}", l.file(), l.line(), l.column())
             });
+            // A panic kept and not yet reported means this one comes while
+            // unwinding from it (in a Drop?): the process aborts right after
+            // this hook, so say both now.
+            if let Some((first, at)) = LAST_PANIC.with(|p| p.borrow().clone()) {
+                eprintln!("Your code panicked at {at}:\n  {first}");
+                eprintln!(
+                    "...and panicked again while unwinding from it (in a Drop?) at {location}:\n  \
+                     {message}\nA panic during a panic aborts the whole process."
+                );
+            }
             LAST_PANIC.with(|p| *p.borrow_mut() = Some((message, location)));
         }));
     });
@@ -172,6 +182,46 @@ mod tests {
         );
         assert_eq!(outcome, Outcome::TimedOut(limit));
         assert!(outcome.explain().contains("Time limit hit"));
+    }
+
+    /// Run only by the test below, in a process of its own: it aborts.
+    #[test]
+    #[ignore = "aborts its process; run by a_panic_while_panicking_says_both"]
+    fn panic_while_panicking() {
+        struct PanicsOnDrop;
+        impl Drop for PanicsOnDrop {
+            fn drop(&mut self) {
+                panic!("second, from a Drop");
+            }
+        }
+        run(
+            || {
+                let _guard = PanicsOnDrop;
+                panic!("first, from the check");
+            },
+            LIMIT,
+        );
+    }
+
+    #[test]
+    fn a_panic_while_panicking_says_both_before_the_abort() {
+        let me = std::env::current_exe().unwrap();
+        let out = std::process::Command::new(me)
+            .args([
+                "--ignored",
+                "--exact",
+                "guard::tests::panic_while_panicking",
+                "--nocapture",
+            ])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "it aborts: {stderr}");
+        assert!(stderr.contains("first, from the check"), "{stderr}");
+        assert!(
+            stderr.contains("second, from a Drop") && stderr.contains("in a Drop?"),
+            "{stderr}"
+        );
     }
 
     #[test]

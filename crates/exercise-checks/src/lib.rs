@@ -19,6 +19,7 @@
 
 pub mod compare;
 pub mod guard;
+pub mod judge;
 pub mod stage1;
 pub mod stage2;
 pub mod stage3;

@@ -10,19 +10,30 @@
 //! exercises NAME [--time-limit SECONDS]   run one exercise's checks and explain
 //! ```
 //!
-//! Each exercise runs under `exercise_checks::guard::run`: a `todo!()` is
-//! "not started", a panic is shown with its message and place, and a check
-//! that does not finish within the time limit (5 s unless told) is stopped.
-//! The exit code is 0 when the exercise (or, listing, every check run) passed.
+//! Each exercise runs in a child process of its own, this program again
+//! (`exercise_checks::judge`): the learner's code cannot end, hang or fake
+//! the verdict, which the child writes to a file only this parent reads.
+//! In the child, each exercise runs under `exercise_checks::guard::run`: a
+//! `todo!()` is "not started", a panic is shown with its message and place,
+//! and a check that does not finish within the time limit (5 s unless told)
+//! is stopped. The exit code is 0 when the exercise (or, listing, every
+//! exercise) passed.
 
-use std::process::ExitCode;
+use std::io::Write;
+use std::process::{Command, ExitCode, Stdio};
 use std::time::Duration;
 
-use exercise_checks::guard::{self, Outcome};
+use exercise_checks::guard;
+use exercise_checks::judge::{self, Judged};
 use exercise_checks::{EXERCISES, Exercise};
 
+/// Time a child gets beyond the checks' own limit: to start, and to print.
+const MARGIN: Duration = Duration::from_secs(5);
+
 fn main() -> ExitCode {
+    let child = std::env::var_os(judge::VERDICT_FILE).is_some();
     match parse(std::env::args().skip(1).collect()) {
+        Ok((Some(exercise), limit)) if child => check_here(exercise, limit),
         Ok((None, limit)) => list(limit),
         Ok((Some(exercise), limit)) => one(exercise, limit),
         Err(message) => {
@@ -71,11 +82,36 @@ fn parse(args: Vec<String>) -> Result<(Option<&'static Exercise>, Duration), Str
     Ok((name, limit))
 }
 
-/// Runs one exercise's checks on the learner's code.
-fn run(exercise: &Exercise, limit: Duration) -> Outcome {
+/// In the child: runs one exercise's checks on the learner's code, explains
+/// the outcome, and writes its state for the parent.
+fn check_here(exercise: &Exercise, limit: Duration) -> ExitCode {
     let checks =
         exercises::checks(exercise.name).expect("every exercise has checks (a test says so)");
-    guard::run(checks, limit)
+    let outcome = guard::run(checks, limit);
+    println!("{}", outcome.explain());
+    let _ = std::io::stdout().flush();
+    if let Err(e) = judge::write_verdict(outcome.state()) {
+        eprintln!("error: cannot write the verdict: {e}");
+    }
+    // A timed-out check's thread cannot be stopped; ending the process does.
+    std::process::exit(0)
+}
+
+/// Judges `exercise` in a child process (this program again), its output
+/// shown (`shown`) or not.
+fn judged(exercise: &Exercise, limit: Duration, shown: bool) -> Judged {
+    let me = std::env::current_exe().expect("the runner knows where it is");
+    let mut command = Command::new(me);
+    command
+        .arg(exercise.name)
+        .args(["--time-limit", &limit.as_secs_f64().to_string()]);
+    if !shown {
+        command.stdout(Stdio::null()).stderr(Stdio::null());
+    }
+    judge::judge(command, limit + MARGIN).unwrap_or_else(|e| Judged::NoVerdict {
+        code: None,
+        status: format!("it could not start: {e}"),
+    })
 }
 
 fn one(exercise: &Exercise, limit: Duration) -> ExitCode {
@@ -83,23 +119,21 @@ fn one(exercise: &Exercise, limit: Duration) -> ExitCode {
         "Exercise {} (stage {}): {}\nYour code: crates/exercises/src/{}\n",
         exercise.name, exercise.stage, exercise.task, exercise.file
     );
-    let outcome = run(exercise, limit);
-    println!("{}", outcome.explain());
-    match outcome {
-        Outcome::Ran(report) if report.passed() => {
+    let judged = judged(exercise, limit, true);
+    if let Some(why) = judged.explain() {
+        println!("{why}");
+    }
+    match judged.state() {
+        "passing" => {
             println!(
                 "\nWell done. Compare with the course's own: {}",
                 exercise.solution
             );
             ExitCode::SUCCESS
         }
-        Outcome::Ran(_) => {
+        "failing" => {
             println!("\nStuck? The course's own answer: {}", exercise.solution);
             ExitCode::FAILURE
-        }
-        Outcome::TimedOut(_) => {
-            // The check's thread cannot be stopped; ending the process does.
-            std::process::exit(1)
         }
         _ => ExitCode::FAILURE,
     }
@@ -109,17 +143,20 @@ fn list(limit: Duration) -> ExitCode {
     println!("stage  {:<28}  state", "exercise");
     let mut states = Vec::new();
     for exercise in EXERCISES {
-        let state = run(exercise, limit).state();
+        let state = judged(exercise, limit, false).state().to_string();
         println!("{:<5}  {:<28}  {state}", exercise.stage, exercise.name);
         states.push(state);
     }
-    let count = |s: &str| states.iter().filter(|&&t| t == s).count();
+    let count = |s: &str| states.iter().filter(|t| *t == s).count();
     let passing = count("passing");
     println!(
         "\n{passing} of {} passing, {} not started. Check one with: cargo xtask exercise NAME",
         states.len(),
         count("not started")
     );
-    // A timed-out check's thread may still run: end the process, don't wait for it.
-    std::process::exit(if passing == states.len() { 0 } else { 1 })
+    if passing == states.len() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }

@@ -24,9 +24,16 @@ pub struct RunInfo {
     pub learning_rate: f64,
     /// Training images the run draws from.
     pub train_size: usize,
-    /// Test images its accuracy is measured on.
+    /// Test images its accuracy is measured on (in a summary written before
+    /// this field was: MNIST's 10,000).
+    #[serde(default = "mnist_test_images")]
     pub test_size: usize,
     pub seed: u64,
+}
+
+/// MNIST's test set: 10,000 images.
+fn mnist_test_images() -> usize {
+    10_000
 }
 
 /// One point of the evaluation history.

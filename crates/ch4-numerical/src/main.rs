@@ -148,10 +148,10 @@ fn start_report(
     report.note(&format!(
         "{} parameters: one naive numerical gradient = {} forward passes of the batch; \
          gradient method: {}. Train accuracy on the first {} training images.",
-        net.parameter_count(),
-        2 * net.parameter_count(),
+        train_cli::thousands(net.parameter_count()),
+        train_cli::thousands(2 * net.parameter_count()),
         args.gradient,
-        train_eval.len(),
+        train_cli::thousands(train_eval.len()),
     ));
     report
 }

@@ -83,9 +83,9 @@ pub fn build(book_dir: &Path, root: &Path) -> Result<PathBuf> {
         .into_iter()
         .collect();
     if !missing.is_empty() {
-        let n = count(missing.chars().count(), "character the chapters use");
+        let n = count(missing.chars().count(), "character");
         bail!(
-            "{CJK_FONT} lacks {n}: {missing}; make it again with the command in book/src/fonts/README.md"
+            "{CJK_FONT} lacks {n} the chapters use: {missing}; make it again with the command in book/src/fonts/README.md"
         );
     }
     let unused = unused_anchors(&root.join("crates"), root, &used)?;

@@ -295,9 +295,7 @@ fn evaluate(args: &EvaluateArgs) -> anyhow::Result<()> {
     if args.gallery.is_some() {
         let wrong = mistakes(&mut mlp, &test, &predicted, train_cli::models::GALLERY)
             .map_err(|e| args.model.error(e))?;
-        let wrong: Vec<_> = (wrong.iter())
-            .map(|m| (m.index, m.predicted, m.confidence))
-            .collect();
+        let wrong: Vec<_> = wrong.into_iter().map(Into::into).collect();
         args.draw_gallery(&test, &wrong)?;
     }
     Ok(())

@@ -544,11 +544,11 @@ fn run_evaluate(args: &EvaluateArgs) -> anyhow::Result<()> {
     let test = args.model.test_set()?;
     let predicted = evaluate::predictions(&mut net, &test).map_err(|e| args.model.error(e))?;
     args.print(&net.describe(), net.parameter_count(), &test, &predicted);
-    let mistakes = evaluate::mistakes(&mut net, &test, &predicted, GALLERY);
-    let mistakes = mistakes.map_err(|e| args.model.error(e))?;
-    let mistakes: Vec<_> = mistakes
-        .iter()
-        .map(|m| (m.index, m.predicted, m.confidence))
-        .collect();
-    args.draw_gallery(&test, &mistakes)
+    if args.gallery.is_some() {
+        let mistakes = evaluate::mistakes(&mut net, &test, &predicted, GALLERY);
+        let mistakes = mistakes.map_err(|e| args.model.error(e))?;
+        let mistakes: Vec<_> = mistakes.into_iter().map(Into::into).collect();
+        args.draw_gallery(&test, &mistakes)?;
+    }
+    Ok(())
 }

@@ -379,11 +379,11 @@ fn evaluate(args: &EvaluateArgs) -> anyhow::Result<()> {
     let predicted = predictions(&mut net, &test).map_err(|e| args.model.error(e))?;
     let description = format!("SimpleConvNet: {}", net.describe());
     args.print(&description, net.parameter_count(), &test, &predicted);
-    let wrong = mistakes(&mut net, &test, &predicted, models::GALLERY);
-    let wrong = wrong.map_err(|e| args.model.error(e))?;
-    let wrong: Vec<_> = wrong
-        .iter()
-        .map(|m| (m.index, m.predicted, m.confidence))
-        .collect();
-    args.draw_gallery(&test, &wrong)
+    if args.gallery.is_some() {
+        let wrong = mistakes(&mut net, &test, &predicted, models::GALLERY);
+        let wrong = wrong.map_err(|e| args.model.error(e))?;
+        let wrong: Vec<_> = wrong.into_iter().map(Into::into).collect();
+        args.draw_gallery(&test, &wrong)?;
+    }
+    Ok(())
 }

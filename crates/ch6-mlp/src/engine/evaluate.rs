@@ -79,6 +79,14 @@ pub struct Mistake {
     pub confidence: f64,
 }
 
+impl From<Mistake> for (usize, u8, f64) {
+    /// What a gallery shows of a mistake: the image's index, the class
+    /// predicted, and the probability given to it.
+    fn from(m: Mistake) -> (usize, u8, f64) {
+        (m.index, m.predicted, m.confidence)
+    }
+}
+
 /// The first `n` images of `data` (in their order, none picked) that `net`
 /// classifies wrong, given its `predicted` classes: what `evaluate --gallery` draws.
 pub fn mistakes<T: RealField + Copy>(
